@@ -1,0 +1,143 @@
+//! Safetensors in and out: strict loading into var-store variables (every problem reported at
+//! once) and atomic writes (temp file + rename), so a crash never leaves a half-written file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use safetensors::{Dtype, SafeTensors};
+use tch::{Kind, Tensor};
+
+use crate::error::{Error, Result, TensorProblem};
+
+/// Reads a whole file, naming it on failure.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// Parses safetensors bytes, naming the file when they are truncated or corrupt.
+pub fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>> {
+    SafeTensors::deserialize(bytes).map_err(|e| Error::Safetensors { path: path.to_path_buf(), message: e.to_string() })
+}
+
+fn kind_of(dtype: Dtype) -> Option<Kind> {
+    Some(match dtype {
+        Dtype::F64 => Kind::Double,
+        Dtype::F32 => Kind::Float,
+        Dtype::F16 => Kind::Half,
+        Dtype::BF16 => Kind::BFloat16,
+        Dtype::I64 => Kind::Int64,
+        Dtype::I32 => Kind::Int,
+        Dtype::I16 => Kind::Int16,
+        Dtype::I8 => Kind::Int8,
+        Dtype::U8 => Kind::Uint8,
+        Dtype::BOOL => Kind::Bool,
+        _ => return None,
+    })
+}
+
+/// Whether a stored tensor of `stored` kind may fill a variable of `wanted` kind: exact, or
+/// float to float (a half-precision checkpoint into a float model).
+fn convertible(stored: Kind, wanted: Kind) -> bool {
+    stored == wanted || (stored.is_float() && wanted.is_float())
+}
+
+/// Every tensor of a safetensors file, by name, as libtorch tensors (copied out of `bytes`).
+pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, Tensor>> {
+    let bytes = read_file(path)?;
+    let file = parse(path, &bytes)?;
+    let mut out = BTreeMap::new();
+    for (name, view) in file.tensors() {
+        let kind = kind_of(view.dtype()).ok_or_else(|| Error::Mismatch {
+            path: path.to_path_buf(),
+            context: None,
+            problems: vec![TensorProblem::Dtype { name: name.clone(), expected: "a libtorch dtype".into(), found: format!("{:?}", view.dtype()) }],
+        })?;
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        out.insert(name, Tensor::f_from_data_size(view.data(), &shape, kind)?);
+    }
+    Ok(out)
+}
+
+/// Fills `variables` from the safetensors file `path`, where file key `k` feeds variable
+/// `to_var(k)`. Every missing, unexpected, mis-shaped or mis-typed tensor is reported together,
+/// and no variable is touched unless all match. `context` explains what the file was checked against.
+pub fn load_into(
+    variables: &HashMap<String, Tensor>,
+    path: &Path,
+    to_var: impl Fn(&str) -> String,
+    context: Option<&str>,
+) -> Result<()> {
+    let bytes = read_file(path)?;
+    let file = parse(path, &bytes)?;
+    let mut problems = Vec::new();
+    let mut matched = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut names = file.names();
+    names.sort();
+    for name in names {
+        let view = file.tensor(name).map_err(|e| Error::Safetensors { path: path.to_path_buf(), message: e.to_string() })?;
+        let var_name = to_var(name);
+        let Some(var) = variables.get(&var_name) else {
+            problems.push(TensorProblem::Unexpected { name: name.to_string() });
+            continue;
+        };
+        seen.insert(var_name);
+        let found: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        let expected = var.size();
+        if found != expected {
+            problems.push(TensorProblem::Shape { name: name.to_string(), expected, found });
+            continue;
+        }
+        match kind_of(view.dtype()).filter(|&k| convertible(k, var.kind())) {
+            Some(kind) => matched.push((var, view, kind, found)),
+            None => problems.push(TensorProblem::Dtype {
+                name: name.to_string(),
+                expected: format!("{:?}", var.kind()),
+                found: format!("{:?}", view.dtype()),
+            }),
+        }
+    }
+    let mut missing: Vec<_> = variables.iter().filter(|(n, _)| !seen.contains(*n)).collect();
+    missing.sort_by(|a, b| a.0.cmp(b.0));
+    for (name, var) in missing {
+        problems.push(TensorProblem::Missing { name: name.clone(), expected_shape: var.size() });
+    }
+    if !problems.is_empty() {
+        return Err(Error::Mismatch { path: path.to_path_buf(), context: context.map(str::to_string), problems });
+    }
+    tch::no_grad(|| -> Result<()> {
+        for (var, view, kind, shape) in matched {
+            let value = Tensor::f_from_data_size(view.data(), &shape, kind)?;
+            var.shallow_clone().f_copy_(&value)?;
+        }
+        Ok(())
+    })
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Writes `path` atomically: `write` fills a temporary sibling, which is then renamed over `path`.
+pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let tmp = temp_path(path);
+    let result = write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes `bytes` to `path` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |tmp| std::fs::write(tmp, bytes).map_err(|e| Error::io(tmp, e)))
+}
+
+/// Writes named tensors to a safetensors file atomically.
+pub fn save_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
+    write_atomic_with(path, |tmp| Ok(Tensor::write_safetensors(tensors, tmp)?))
+}

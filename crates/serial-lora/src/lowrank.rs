@@ -1,0 +1,49 @@
+//! The trainable low-rank pair `B A` shared by LoRA and Serial LoRA.
+
+use tch::{nn, nn::Init, Tensor};
+
+/// A pair `A ∈ R^{r×d_in}`, `B ∈ R^{d_out×r}` with scale `s` and input dropout `p`:
+/// `delta(x) = s·B(A(drop(x)))`. A is Kaiming-uniform (a = √5, i.e. U(±1/√d_in)) and B is zero,
+/// so the update starts at exactly zero.
+#[derive(Debug)]
+pub struct LowRank {
+    /// `A`, shape `[r, d_in]`.
+    pub a: Tensor,
+    /// `B`, shape `[d_out, r]`.
+    pub b: Tensor,
+    /// The scale `s`.
+    pub scale: f64,
+    /// Dropout probability on the input.
+    pub dropout: f64,
+}
+
+impl LowRank {
+    /// Creates `{a_name}.weight` and `{b_name}.weight` under `path`.
+    pub fn new(path: &nn::Path, names: (&str, &str), dims: (i64, i64, i64), scale: f64, dropout: f64) -> Self {
+        let (d_in, d_out, rank) = dims;
+        let bound = 1.0 / (d_in as f64).sqrt();
+        let a = (path / names.0).var("weight", &[rank, d_in], Init::Uniform { lo: -bound, up: bound });
+        let b = (path / names.1).var("weight", &[d_out, rank], Init::Const(0.0));
+        Self { a, b, scale, dropout }
+    }
+
+    /// `s·B(A(drop(x)))` on the last dimension of `x`.
+    pub fn delta(&self, x: &Tensor, train: bool) -> Tensor {
+        x.dropout(self.dropout, train).linear::<Tensor>(&self.a, None).linear::<Tensor>(&self.b, None) * self.scale
+    }
+
+    /// The dense update `s·B A`, shape `[d_out, d_in]`.
+    pub fn product(&self) -> Tensor {
+        self.b.matmul(&self.a) * self.scale
+    }
+
+    /// A second handle on the same tensors (no copy).
+    pub fn shallow_clone(&self) -> Self {
+        Self { a: self.a.shallow_clone(), b: self.b.shallow_clone(), scale: self.scale, dropout: self.dropout }
+    }
+
+    /// Number of trainable parameters.
+    pub fn numel(&self) -> i64 {
+        (self.a.numel() + self.b.numel()) as i64
+    }
+}

@@ -1,0 +1,129 @@
+//! [`QkvProjection`]: the q/k/v projections of an attention block, separate or fused, with the
+//! Serial LoRA adapter that sits in series before them.
+
+use tch::{nn, Tensor};
+
+use crate::config::Target;
+use crate::error::Result;
+use crate::linear::{check_rank, AdaptedLinear};
+use crate::lowrank::LowRank;
+use crate::site::{MergeFlag, SitePath, Update};
+
+const ROLES: [(Target, &str); 3] = [(Target::Q, "q"), (Target::K, "k"), (Target::V, "v")];
+
+/// Serial LoRA's shared pair: `x' = x + s·B_s(A_s(drop(x)))`, computed once per block and fed to
+/// q, k and v. Its variables are `<attention>.serial_lora_A.weight` and `serial_lora_B.weight`.
+#[derive(Debug)]
+struct SerialAdapter {
+    pair: LowRank,
+    merged: MergeFlag,
+}
+
+impl SerialAdapter {
+    fn apply(&self, x: &Tensor, train: bool) -> Tensor {
+        if self.merged.is_merged() {
+            x.shallow_clone()
+        } else {
+            x + self.pair.delta(x, train)
+        }
+    }
+}
+
+/// A fused `[3d, d]` qkv weight (OpenAI CLIP `in_proj`, SAM `attn.qkv`) with an optional LoRA pair
+/// per slice; slice pairs live under the virtual sub-modules `<qkv>.q`, `<qkv>.k`, `<qkv>.v`.
+#[derive(Debug)]
+struct FusedQkv {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    slices: [Option<LowRank>; 3],
+    merged: MergeFlag,
+}
+
+impl FusedQkv {
+    fn new(p: &SitePath, dim: i64, bias: bool) -> Result<Self> {
+        let base = nn::linear(p.base(), dim, 3 * dim, nn::LinearConfig { bias, ..Default::default() });
+        let mut slices = [None, None, None];
+        for (i, (role, name)) in ROLES.into_iter().enumerate() {
+            let site = p / name;
+            let wanted = site.plan().filter(|plan| plan.wants_lora(&site.module_path(), role, site.layer_index()));
+            let update = match wanted {
+                Some(plan) => {
+                    check_rank(&site, plan.rank, dim, dim)?;
+                    let pair = LowRank::new(site.adapters(), ("lora_A", "lora_B"), (dim, dim, plan.rank), plan.scale(), plan.dropout);
+                    let rows = Some((i as i64 * dim, dim));
+                    let update = Update::Parallel { weight: base.ws.shallow_clone(), rows, pair: pair.shallow_clone() };
+                    slices[i] = Some(pair);
+                    Some(update)
+                }
+                None => None,
+            };
+            site.record(Some(role), update);
+        }
+        Ok(Self { weight: base.ws, bias: base.bs, slices, merged: p.merge_flag() })
+    }
+
+    fn forward_t(&self, x: &Tensor, train: bool) -> [Tensor; 3] {
+        let qkv = x.linear(&self.weight, self.bias.as_ref()).chunk(3, -1);
+        let merged = self.merged.is_merged();
+        let mut out = qkv.into_iter().zip(&self.slices).map(|(y, pair)| match pair {
+            Some(pair) if !merged => y + pair.delta(x, train),
+            _ => y,
+        });
+        [out.next().unwrap(), out.next().unwrap(), out.next().unwrap()]
+    }
+}
+
+#[derive(Debug)]
+enum Layout {
+    Separate([AdaptedLinear; 3]),
+    Fused(FusedQkv),
+}
+
+/// The q, k, v projections of one attention block and, under Serial LoRA, the shared adapter on
+/// their common input. W_o is a separate [`AdaptedLinear`] that Serial LoRA never touches.
+#[derive(Debug)]
+pub struct QkvProjection {
+    layout: Layout,
+    serial: Option<SerialAdapter>,
+}
+
+impl QkvProjection {
+    /// Separate square projections `p/names[0..3]` (e.g. `q_proj`, `k_proj`, `v_proj`) of width `dim`.
+    pub fn separate(p: &SitePath, names: [&str; 3], dim: i64, bias: bool) -> Result<Self> {
+        let [q, k, v] = [0, 1, 2].map(|i| AdaptedLinear::new(&(p / names[i]), ROLES[i].0, dim, dim, bias));
+        let weights = |l: &[AdaptedLinear; 3]| l.iter().map(|x| x.weight.shallow_clone()).collect();
+        let layout = [q?, k?, v?];
+        let serial = Self::serial(p, dim, weights(&layout))?;
+        Ok(Self { layout: Layout::Separate(layout), serial })
+    }
+
+    /// One fused projection `p/name` with weight `[3·dim, dim]` (q, k, v stacked in that order).
+    pub fn fused(p: &SitePath, name: &str, dim: i64, bias: bool) -> Result<Self> {
+        let fused = FusedQkv::new(&(p / name), dim, bias)?;
+        let serial = Self::serial(p, dim, vec![fused.weight.shallow_clone()])?;
+        Ok(Self { layout: Layout::Fused(fused), serial })
+    }
+
+    fn serial(p: &SitePath, dim: i64, weights: Vec<Tensor>) -> Result<Option<SerialAdapter>> {
+        let Some(plan) = p.plan().filter(|plan| plan.wants_serial(&p.module_path(), p.layer_index())) else {
+            return Ok(None);
+        };
+        check_rank(p, plan.rank, dim, dim)?;
+        let pair = LowRank::new(p.adapters(), ("serial_lora_A", "serial_lora_B"), (dim, dim, plan.rank), plan.scale(), plan.dropout);
+        p.record(None, Some(Update::Serial { weights, pair: pair.shallow_clone() }));
+        Ok(Some(SerialAdapter { pair, merged: p.merge_flag() }))
+    }
+
+    /// `(Q, K, V)` of `x` (the block's normalised input), through the Serial adapter if present.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> (Tensor, Tensor, Tensor) {
+        let x = match &self.serial {
+            Some(serial) => serial.apply(x, train),
+            None => x.shallow_clone(),
+        };
+        let [q, k, v] = match &self.layout {
+            Layout::Separate(linears) => [0, 1, 2].map(|i| linears[i].forward_t(&x, train)),
+            Layout::Fused(fused) => fused.forward_t(&x, train),
+        };
+        (q, k, v)
+    }
+}
