@@ -34,3 +34,4 @@ if [ "$(readlink .libtorch 2>/dev/null)" != "$torch_dir" ]; then
   ln -sfn "$torch_dir" .libtorch
   echo "setup: .libtorch -> $torch_dir"
 fi
+bash tools/fetch_assets.sh
