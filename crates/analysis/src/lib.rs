@@ -1,0 +1,37 @@
+//! # analysis: spectra, rank sweeps and parameter tables for serial-lora-rs
+//!
+//! Reads run folders and adapter files directly (safetensors + JSON, no libtorch) and writes CSV
+//! tables and PNG figures, every file atomically:
+//!
+//! * [`params`]: trainable parameters of LoRA (q,k,v,o / q,k,v / q,v) and Serial LoRA per model
+//!   and rank → `results/params.csv` (Figure 1's 18.87M / 4.72M pair for SD3-medium at r = 64).
+//! * [`spectra`]: singular values of the pre-trained q/k/v weights, of each run's merged weights and
+//!   of its update → `results/spectra/<backbone>.csv`, `figures/fig3_<backbone>.png` (Figure 3).
+//! * [`sweep`]: accuracy against rank per method and data set, mean ± std over seeds →
+//!   `results/rank_sweep/<backbone>.csv`, `figures/fig5_<backbone>.png` (Figure 5).
+//!
+//! Merges: LoRA `W + s·B A`; Serial LoRA `W (I + s·B_s A_s)` on each of W_q, W_k, W_v (a fused qkv
+//! weight is split into its three row blocks); `s = lora_alpha / r`, or `lora_alpha / √r` with
+//! `use_rslora`.
+
+// Links the system OpenBLAS (Debian's libopenblas-dev) that ndarray-linalg's LAPACK calls need.
+use openblas_src as _;
+
+pub mod adapter;
+pub mod atomic;
+pub mod error;
+pub mod json;
+pub mod merge;
+pub mod method;
+pub mod params;
+pub mod plot;
+pub mod run;
+pub mod site;
+pub mod spectra;
+pub mod spectrum;
+pub mod sweep;
+pub mod tensors;
+pub mod update;
+
+pub use error::{Error, Result};
+pub use method::Method;

@@ -1,0 +1,105 @@
+//! `analysis`: the command-line front end (`params`, `svd`, `rank-sweep`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use analysis::params::{params, ParamsOptions};
+use analysis::spectra::{svd, SvdOptions};
+use analysis::sweep::{rank_sweep, RankSweepOptions};
+use clap::{Parser, Subcommand};
+
+/// Spectra (Figure 3), rank sweeps (Figure 5) and parameter tables for serial-lora-rs.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Trainable parameters of LoRA placements and Serial LoRA per model and rank → <results>/params.csv.
+    Params {
+        /// Model folder with a transformers/diffusers config.json (repeatable); default: embedded presets.
+        #[arg(long = "config", value_name = "DIR")]
+        configs: Vec<PathBuf>,
+        /// Results folder.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+    },
+    /// Singular values of pre-trained, merged and update q/k/v weights → <results>/spectra/<backbone>.csv
+    /// and <figures>/fig3_<backbone>.png.
+    Svd {
+        /// Run folders (repeatable); default: the latest run of each (backbone, method) under
+        /// <results>/classification and <results>/segmentation.
+        #[arg(long = "runs", value_name = "RUN_DIR", num_args = 1..)]
+        runs: Vec<PathBuf>,
+        /// Blocks to plot, comma-separated; default: first, middle and last.
+        #[arg(long, value_delimiter = ',')]
+        blocks: Option<Vec<usize>>,
+        /// Results folder.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// Figures folder.
+        #[arg(long, default_value = "figures")]
+        figures: PathBuf,
+    },
+    /// Accuracy against rank, mean ± std over seeds → <results>/rank_sweep/<backbone>.csv and
+    /// <figures>/fig5_<backbone>.png.
+    RankSweep {
+        /// The classification summary.
+        #[arg(long, default_value = "results/classification/summary.csv")]
+        summary: PathBuf,
+        /// Shots per class to aggregate; default: the largest in the summary.
+        #[arg(long)]
+        shots: Option<usize>,
+        /// Results folder.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// Figures folder.
+        #[arg(long, default_value = "figures")]
+        figures: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let written = match Cli::parse().command {
+        Command::Params { configs, results } => {
+            params(&ParamsOptions { configs, results }).map(|p| vec![p])
+        }
+        Command::Svd {
+            runs,
+            blocks,
+            results,
+            figures,
+        } => svd(&SvdOptions {
+            runs,
+            blocks,
+            results,
+            figures,
+        }),
+        Command::RankSweep {
+            summary,
+            shots,
+            results,
+            figures,
+        } => rank_sweep(&RankSweepOptions {
+            summary,
+            shots,
+            results,
+            figures,
+        }),
+    };
+    match written {
+        Ok(files) => {
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

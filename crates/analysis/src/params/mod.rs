@@ -1,0 +1,9 @@
+//! Trainable-parameter tables (`analysis params`): LoRA placements against Serial LoRA.
+
+pub mod command;
+pub mod count;
+pub mod model_config;
+
+pub use command::{params, ParamsOptions};
+pub use count::{presets, trainable_params, Component, Placement, Tower, RANKS};
+pub use model_config::components_from_config;

@@ -1,0 +1,150 @@
+//! Figure 5: accuracy against rank (log2 axis), one panel per data set, one line per method with
+//! ±1 std error bars; the legend gives each method's trainable parameters.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+use crate::error::Result;
+use crate::method::Method;
+use crate::plot::font;
+use crate::plot::style::{self, plot_error};
+use crate::sweep::aggregate::Point;
+
+const PANEL: (u32, u32) = (520, 440);
+const COLUMNS: usize = 4;
+
+/// Draws `points` (one backbone) into the PNG at `path`.
+pub fn draw(path: &Path, backbone: &str, shots: usize, points: &[&Point]) -> Result<PathBuf> {
+    let mut datasets: BTreeMap<&str, Vec<&Point>> = BTreeMap::new();
+    for p in points {
+        datasets.entry(&p.dataset).or_default().push(p);
+    }
+    let cols = datasets.len().clamp(1, COLUMNS);
+    let rows = datasets.len().div_ceil(cols);
+    let size = (PANEL.0 * cols as u32, PANEL.1 * rows as u32 + 60);
+    style::save_png(path, size, |root| {
+        let err = plot_error(path);
+        let title = format!("Accuracy vs rank: {backbone}, {shots} shots (mean ± std over seeds)");
+        let body = root
+            .titled(&title, (font::FAMILY, style::TITLE))
+            .map_err(&err)?;
+        for (area, (dataset, pts)) in body.split_evenly((rows, cols)).iter().zip(&datasets) {
+            panel(area, path, dataset, pts)?;
+        }
+        Ok(())
+    })
+}
+
+/// `1.47M`, `18.4K` or `512`.
+fn format_params(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000 => format!("{:.2}M", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{:.1}K", n as f64 / 1e3),
+        n => n.to_string(),
+    }
+}
+
+fn panel(
+    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    path: &Path,
+    dataset: &str,
+    pts: &[&Point],
+) -> Result<()> {
+    let err = plot_error(path);
+    let ranks: BTreeSet<usize> = pts.iter().map(|p| p.rank).collect();
+    let xs: Vec<f64> = ranks.iter().map(|&r| (r as f64).log2()).collect();
+    let (x_lo, x_hi) = (xs[0] - 0.4, xs[xs.len() - 1] + 0.4);
+    let lo = pts
+        .iter()
+        .map(|p| p.accuracy_mean - p.accuracy_std)
+        .fold(f64::INFINITY, f64::min);
+    let hi = pts
+        .iter()
+        .map(|p| p.accuracy_mean + p.accuracy_std)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let pad = ((hi - lo) * 0.15).max(hi.abs() * 0.005).max(1e-3);
+    let mut chart = ChartBuilder::on(area)
+        .caption(dataset, (font::FAMILY, style::CAPTION))
+        .margin(12)
+        .x_label_area_size(48)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x_lo..x_hi, (lo - pad)..(hi + pad))
+        .map_err(&err)?;
+    chart
+        .configure_mesh()
+        .x_desc("rank r (log2 scale)")
+        .y_desc("top-1 accuracy")
+        .x_labels(xs.len() + 2)
+        .x_label_formatter(&|x| {
+            if x.fract().abs() < 1e-9 {
+                format!("{}", x.exp2())
+            } else {
+                String::new()
+            }
+        })
+        .label_style((font::FAMILY, style::LABEL))
+        .axis_desc_style((font::FAMILY, style::AXIS))
+        .draw()
+        .map_err(&err)?;
+    for method in Method::ALL {
+        let mut line: Vec<&Point> = pts.iter().copied().filter(|p| p.method == method).collect();
+        if line.is_empty() {
+            continue;
+        }
+        line.sort_by_key(|p| p.rank);
+        let color = style::color(Some(method));
+        let xy = |p: &Point| ((p.rank as f64).log2(), p.accuracy_mean);
+        let params: Vec<u64> = line.iter().map(|p| p.trainable_params).collect();
+        let (p_lo, p_hi) = (
+            params.iter().min().copied().unwrap_or(0),
+            params.iter().max().copied().unwrap_or(0),
+        );
+        let label = if p_lo == p_hi {
+            format!("{} ({} params)", method.label(), format_params(p_lo))
+        } else {
+            format!(
+                "{} ({}–{} params)",
+                method.label(),
+                format_params(p_lo),
+                format_params(p_hi)
+            )
+        };
+        chart
+            .draw_series(LineSeries::new(
+                line.iter().map(|p| xy(p)),
+                color.stroke_width(2),
+            ))
+            .map_err(&err)?
+            .label(label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+            });
+        chart
+            .draw_series(line.iter().map(|p| Circle::new(xy(p), 4, color.filled())))
+            .map_err(&err)?;
+        chart
+            .draw_series(line.iter().map(|p| {
+                let (x, y) = xy(p);
+                ErrorBar::new_vertical(
+                    x,
+                    y - p.accuracy_std,
+                    y,
+                    y + p.accuracy_std,
+                    color.stroke_width(2),
+                    10,
+                )
+            }))
+            .map_err(&err)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((font::FAMILY, style::LABEL))
+        .draw()
+        .map_err(&err)?;
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! Figures, drawn with plotters into PNG files (written atomically).
+
+pub mod fig3;
+pub mod fig5;
+pub mod font;
+pub mod style;

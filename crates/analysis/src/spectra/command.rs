@@ -1,0 +1,119 @@
+//! `analysis svd`: picks the runs, computes each backbone's spectra, writes its CSV and figure.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::plot::fig3;
+use crate::run::{latest_runs, Run, TASKS};
+use crate::spectra::compute::{backbone_spectra, Spectrum};
+use crate::spectra::table;
+
+/// What `analysis svd` was asked for.
+#[derive(Debug, Clone)]
+pub struct SvdOptions {
+    /// Run folders; empty: the latest run of each (backbone, method) under `results/<task>/`.
+    pub runs: Vec<PathBuf>,
+    /// Blocks to plot; `None`: the first, middle and last.
+    pub blocks: Option<Vec<usize>>,
+    /// The results folder (runs are found in it, `spectra/<backbone>.csv` is written to it).
+    pub results: PathBuf,
+    /// The figures folder (`fig3_<backbone>.png` is written to it).
+    pub figures: PathBuf,
+}
+
+/// Runs `analysis svd`; returns the files written.
+pub fn svd(opts: &SvdOptions) -> Result<Vec<PathBuf>> {
+    let runs = if opts.runs.is_empty() {
+        let runs = latest_runs(&opts.results)?;
+        if runs.is_empty() {
+            return Err(Error::Usage(format!(
+                "no run folder with config.json and adapter_model.safetensors under {} ({}); pass --runs",
+                opts.results.display(),
+                TASKS.join(", ")
+            )));
+        }
+        runs
+    } else {
+        opts.runs
+            .iter()
+            .map(|dir| Run::read(dir))
+            .collect::<Result<Vec<_>>>()?
+    };
+    let mut by_backbone: BTreeMap<String, Vec<Run>> = BTreeMap::new();
+    for run in runs {
+        by_backbone
+            .entry(run.backbone.clone())
+            .or_default()
+            .push(run);
+    }
+    let mut written = Vec::new();
+    for (backbone, runs) in &by_backbone {
+        let names: Vec<String> = runs.iter().map(|r| r.dir.display().to_string()).collect();
+        eprintln!("svd: {backbone}: {}", names.join(", "));
+        let spectra = backbone_spectra(runs)?;
+        let stem = file_stem(backbone);
+        let csv = opts.results.join("spectra").join(format!("{stem}.csv"));
+        table::write(&csv, &spectra)?;
+        let tower = plotted_tower(&spectra);
+        let blocks = panel_blocks(&spectra, &tower, opts.blocks.as_deref())?;
+        let png = opts.figures.join(format!("fig3_{stem}.png"));
+        fig3::draw(&png, backbone, &tower, &blocks, &spectra)?;
+        written.extend([csv, png]);
+    }
+    Ok(written)
+}
+
+/// `backbone` made safe as a file name (anything but letters, digits, `-`, `_`, `.` becomes `_`).
+pub fn file_stem(backbone: &str) -> String {
+    backbone
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The tower the figure shows: the first whose path mentions `vision` (CLIP's image tower), else the first.
+fn plotted_tower(spectra: &[Spectrum]) -> String {
+    let towers: BTreeSet<&str> = spectra.iter().map(|s| s.site.tower.as_str()).collect();
+    let tower = towers
+        .iter()
+        .find(|t| t.contains("vision"))
+        .or(towers.first());
+    tower.map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// The requested blocks (each must exist in `tower`), or the first, middle and last.
+fn panel_blocks(
+    spectra: &[Spectrum],
+    tower: &str,
+    requested: Option<&[usize]>,
+) -> Result<Vec<usize>> {
+    let have: Vec<usize> = spectra
+        .iter()
+        .filter(|s| s.site.tower == tower)
+        .map(|s| s.site.block)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    match requested {
+        Some(blocks) => {
+            if let Some(missing) = blocks.iter().find(|b| !have.contains(b)) {
+                return Err(Error::Usage(format!("--blocks: block {missing} is not adapted in `{tower}` (adapted blocks: {have:?})")));
+            }
+            Ok(blocks.to_vec())
+        }
+        None => {
+            let picks: BTreeSet<usize> = [0, (have.len() - 1) / 2, have.len() - 1]
+                .into_iter()
+                .map(|i| have[i])
+                .collect();
+            Ok(picks.into_iter().collect())
+        }
+    }
+}

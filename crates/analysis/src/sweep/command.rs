@@ -1,0 +1,88 @@
+//! `analysis rank-sweep`: aggregates the summary, writes `rank_sweep/<backbone>.csv` and Figure 5.
+//!
+//! CSV columns: `backbone, dataset, method, rank, trainable_params, seeds, accuracy_mean,
+//! accuracy_std, shots` (std is the sample standard deviation over seeds, 0 for one seed).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::atomic;
+use crate::error::{Error, Result};
+use crate::plot::fig5;
+use crate::spectra::command::file_stem;
+use crate::sweep::aggregate::{aggregate, Point};
+use crate::sweep::summary::read_summary;
+
+/// What `analysis rank-sweep` was asked for.
+#[derive(Debug, Clone)]
+pub struct RankSweepOptions {
+    /// The classification summary CSV.
+    pub summary: PathBuf,
+    /// Shots per class to aggregate; `None`: the largest in the summary.
+    pub shots: Option<usize>,
+    /// The results folder (`rank_sweep/<backbone>.csv` is written to it).
+    pub results: PathBuf,
+    /// The figures folder (`fig5_<backbone>.png` is written to it).
+    pub figures: PathBuf,
+}
+
+/// One CSV row.
+#[derive(Serialize)]
+struct Row<'a> {
+    backbone: &'a str,
+    dataset: &'a str,
+    method: &'a str,
+    rank: usize,
+    trainable_params: u64,
+    seeds: usize,
+    accuracy_mean: f64,
+    accuracy_std: f64,
+    shots: usize,
+}
+
+/// Runs `analysis rank-sweep`; returns the files written.
+pub fn rank_sweep(opts: &RankSweepOptions) -> Result<Vec<PathBuf>> {
+    let records = read_summary(&opts.summary)?;
+    let shots = opts
+        .shots
+        .unwrap_or_else(|| records.iter().map(|r| r.shots).max().unwrap_or_default());
+    let points = aggregate(&records, shots, &opts.summary)?;
+    let mut by_backbone: BTreeMap<&str, Vec<&Point>> = BTreeMap::new();
+    for p in &points {
+        by_backbone.entry(&p.backbone).or_default().push(p);
+    }
+    let mut written = Vec::new();
+    for (backbone, points) in by_backbone {
+        let stem = file_stem(backbone);
+        let csv = opts.results.join("rank_sweep").join(format!("{stem}.csv"));
+        write_table(&csv, &points)?;
+        let png = opts.figures.join(format!("fig5_{stem}.png"));
+        fig5::draw(&png, backbone, shots, &points)?;
+        written.extend([csv, png]);
+    }
+    Ok(written)
+}
+
+fn write_table(path: &Path, points: &[&Point]) -> Result<()> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    for p in points {
+        out.serialize(Row {
+            backbone: &p.backbone,
+            dataset: &p.dataset,
+            method: p.method.name(),
+            rank: p.rank,
+            trainable_params: p.trainable_params,
+            seeds: p.seeds,
+            accuracy_mean: p.accuracy_mean,
+            accuracy_std: p.accuracy_std,
+            shots: p.shots,
+        })
+        .map_err(|e| Error::csv(path, e.to_string()))?;
+    }
+    let bytes = out
+        .into_inner()
+        .map_err(|e| Error::csv(path, e.to_string()))?;
+    atomic::write(path, &bytes)
+}

@@ -1,0 +1,9 @@
+//! Figure 5: accuracy against rank per method and data set (`analysis rank-sweep`).
+
+pub mod aggregate;
+pub mod command;
+pub mod summary;
+
+pub use aggregate::{aggregate, Point};
+pub use command::{rank_sweep, RankSweepOptions};
+pub use summary::{read_summary, Record};

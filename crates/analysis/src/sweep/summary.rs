@@ -1,0 +1,76 @@
+//! Reading `results/classification/summary.csv` (one row per finished run).
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::method::Method;
+
+/// The columns of a summary row that the rank sweep reads (others, such as `zero_shot_accuracy`,
+/// `steps`, `train_seconds` and `peak_rss_mb`, are ignored).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct RawRecord {
+    backbone: String,
+    dataset: String,
+    shots: usize,
+    seed: u64,
+    method: String,
+    rank: usize,
+    trainable_params: u64,
+    accuracy: f64,
+}
+
+/// One run's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// `backbone`.
+    pub backbone: String,
+    /// `dataset`.
+    pub dataset: String,
+    /// `shots` per class.
+    pub shots: usize,
+    /// `seed`.
+    pub seed: u64,
+    /// `method`.
+    pub method: Method,
+    /// `rank`.
+    pub rank: usize,
+    /// `trainable_params`.
+    pub trainable_params: u64,
+    /// `accuracy` (top-1, in the summary's unit).
+    pub accuracy: f64,
+}
+
+/// Reads every row of the summary at `path`; an empty file, a missing column, a malformed value or an
+/// unknown method is an error naming the file (and the line).
+pub fn read_summary(path: &Path) -> Result<Vec<Record>> {
+    let mut reader = csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
+        csv::ErrorKind::Io(io) => Error::io(path, io),
+        other => Error::csv(path, format!("{other:?}")),
+    })?;
+    let mut records = Vec::new();
+    for row in reader.deserialize::<RawRecord>() {
+        let raw = row.map_err(|e| Error::csv(path, e.to_string()))?;
+        if !raw.accuracy.is_finite() {
+            return Err(Error::csv(
+                path,
+                format!("row {}: accuracy is not a finite number", records.len() + 1),
+            ));
+        }
+        records.push(Record {
+            method: Method::parse(&raw.method, path)?,
+            backbone: raw.backbone,
+            dataset: raw.dataset,
+            shots: raw.shots,
+            seed: raw.seed,
+            rank: raw.rank,
+            trainable_params: raw.trainable_params,
+            accuracy: raw.accuracy,
+        });
+    }
+    if records.is_empty() {
+        return Err(Error::csv(path, "holds no data rows"));
+    }
+    Ok(records)
+}

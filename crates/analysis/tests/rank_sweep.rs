@@ -1,0 +1,150 @@
+//! `analysis rank-sweep` on a tiny synthetic summary.
+
+use std::fmt::Write;
+
+use analysis::sweep::{rank_sweep, RankSweepOptions};
+use analysis::Error;
+
+const HEADER: &str = "backbone,dataset,shots,seed,method,rank,trainable_params,accuracy,zero_shot_accuracy,steps,train_seconds,peak_rss_mb\n";
+
+fn accuracy(dataset: usize, method: usize, rank: usize, seed: usize) -> f64 {
+    60.0 + 10.0 * dataset as f64
+        + 2.0 * method as f64
+        + (rank as f64).log2()
+        + 0.7 * seed as f64 * seed as f64
+}
+
+fn options(dir: &std::path::Path) -> RankSweepOptions {
+    RankSweepOptions {
+        summary: dir.join("summary.csv"),
+        shots: None,
+        results: dir.join("results"),
+        figures: dir.join("figures"),
+    }
+}
+
+#[test]
+fn aggregates_seeds_and_writes_table_and_figure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = HEADER.to_string();
+    let (datasets, methods, ranks) = (
+        ["dtd", "oxford_pets"],
+        ["lora", "serial_lora"],
+        [8usize, 16, 32, 64],
+    );
+    for (di, d) in datasets.iter().enumerate() {
+        for (mi, m) in methods.iter().enumerate() {
+            for &r in &ranks {
+                for seed in 1..=3 {
+                    let params = if mi == 0 { 8 } else { 2 } * 768 * 12 * r;
+                    writeln!(
+                        text,
+                        "clip,{d},16,{seed},{m},{r},{params},{},,100,1.5,900",
+                        accuracy(di, mi, r, seed)
+                    )
+                    .unwrap();
+                }
+                // A 4-shot row that the 16-shot sweep must leave out.
+                writeln!(text, "clip,{d},4,1,{m},{r},1,0.0,,1,1,1").unwrap();
+            }
+        }
+    }
+    std::fs::write(tmp.path().join("summary.csv"), text).unwrap();
+    let written = rank_sweep(&options(tmp.path())).unwrap();
+    assert_eq!(
+        written,
+        [
+            tmp.path().join("results/rank_sweep/clip.csv"),
+            tmp.path().join("figures/fig5_clip.png")
+        ]
+    );
+
+    let mut reader = csv::Reader::from_path(&written[0]).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header,
+        [
+            "backbone",
+            "dataset",
+            "method",
+            "rank",
+            "trainable_params",
+            "seeds",
+            "accuracy_mean",
+            "accuracy_std",
+            "shots"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), datasets.len() * methods.len() * ranks.len());
+    for row in &rows {
+        let di = datasets.iter().position(|d| *d == &row[1]).unwrap();
+        let mi = methods.iter().position(|m| *m == &row[2]).unwrap();
+        let r: usize = row[3].parse().unwrap();
+        let acc: Vec<f64> = (1..=3).map(|s| accuracy(di, mi, r, s)).collect();
+        let mean = acc.iter().sum::<f64>() / 3.0;
+        let std = (acc.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / 2.0).sqrt();
+        assert_eq!(&row[5], "3");
+        assert_eq!(&row[8], "16");
+        assert!(
+            (row[6].parse::<f64>().unwrap() - mean).abs() < 1e-9,
+            "{row:?}"
+        );
+        assert!(
+            (row[7].parse::<f64>().unwrap() - std).abs() < 1e-9,
+            "{row:?}"
+        );
+        assert_eq!(
+            row[4].parse::<usize>().unwrap(),
+            if mi == 0 { 8 } else { 2 } * 768 * 12 * r
+        );
+    }
+    let png = std::fs::read(&written[1]).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+#[test]
+fn hand_checked_mean_and_std() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows = "vit,pets,16,1,serial_lora,8,10,70,,1,1,1\nvit,pets,16,2,serial_lora,8,10,72,,1,1,1\nvit,pets,16,3,serial_lora,8,10,74,,1,1,1\n";
+    std::fs::write(tmp.path().join("summary.csv"), format!("{HEADER}{rows}")).unwrap();
+    let written = rank_sweep(&options(tmp.path())).unwrap();
+    let text = std::fs::read_to_string(&written[0]).unwrap();
+    assert_eq!(
+        text.lines().nth(1).unwrap(),
+        "vit,pets,serial_lora,8,10,3,72.0,2.0,16"
+    );
+}
+
+#[test]
+fn bad_summaries_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("summary.csv");
+    let check = |body: &str, want: &str| {
+        std::fs::write(&path, body).unwrap();
+        let err = rank_sweep(&options(tmp.path())).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("summary.csv") && msg.contains(want), "{msg}");
+        err
+    };
+    check("", "no data rows");
+    check(HEADER, "no data rows");
+    check(
+        &format!("{HEADER}vit,pets,16,1,lora,8,10,abc,,1,1,1\n"),
+        "line: 2",
+    );
+    check(
+        "backbone,dataset,shots,seed,method,rank,trainable_params\nvit,pets,16,1,lora,8,10\n",
+        "accuracy",
+    );
+    let err = check(
+        &format!("{HEADER}vit,pets,16,1,dora,8,10,70,,1,1,1\n"),
+        "dora",
+    );
+    assert!(matches!(err, Error::UnknownMethod { .. }));
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(
+        rank_sweep(&options(tmp.path())).unwrap_err(),
+        Error::Io { .. }
+    ));
+}

@@ -1,0 +1,277 @@
+//! End to end: `analysis svd` on a tiny synthetic CLIP-style model with a LoRA and a Serial run.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use ndarray::Array2;
+
+const D: usize = 8;
+const R: usize = 2;
+const ATTN: &str = "vision_model.encoder.layers";
+
+fn write_model(dir: &Path) {
+    let mut tensors = Vec::new();
+    for block in 0..2 {
+        for (i, proj) in ["q_proj", "k_proj", "v_proj", "out_proj"]
+            .iter()
+            .enumerate()
+        {
+            tensors.push((
+                format!("{ATTN}.{block}.self_attn.{proj}.weight"),
+                random(D, D, (block * 4 + i) as u64),
+            ));
+        }
+    }
+    write_safetensors(&dir.join("model.safetensors"), &tensors, false);
+}
+
+fn lora_tensors(seed: u64) -> Vec<(String, Array2<f64>)> {
+    let mut t = Vec::new();
+    for block in 0..2 {
+        for proj in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+            let m = format!("{ATTN}.{block}.self_attn.{proj}");
+            t.push((key(&m, "lora", "A"), random(R, D, seed + block)));
+            t.push((key(&m, "lora", "B"), random(D, R, seed + 7 + block)));
+        }
+    }
+    t
+}
+
+fn serial_tensors() -> Vec<(String, Array2<f64>)> {
+    (0..2u64)
+        .flat_map(|block| {
+            let m = format!("{ATTN}.{block}.self_attn");
+            [
+                (key(&m, "serial_lora", "A"), random(R, D, 40 + block)),
+                (key(&m, "serial_lora", "B"), random(D, R, 50 + block)),
+            ]
+        })
+        .collect()
+}
+
+fn run_cli(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_analysis"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn svd_writes_csv_and_png_for_the_latest_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    write_model(&model);
+    let results = tmp.path().join("results");
+    let runs = results.join("classification");
+    // An older LoRA run at another rank: discovery must prefer the newer one.
+    let old = runs.join("lora-old");
+    write_run(
+        &old,
+        "tiny-clip",
+        &model,
+        "lora",
+        &adapter_config("LORA", 4, 4.0, false),
+        &{
+            let mut t = lora_tensors(1);
+            t.iter_mut().for_each(|(_, m)| {
+                *m = if m.nrows() == 2 {
+                    random(4, D, 3)
+                } else {
+                    random(D, 4, 4)
+                }
+            });
+            t
+        },
+    );
+    std::fs::File::open(&old)
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
+    write_run(
+        &runs.join("lora-new"),
+        "tiny-clip",
+        &model,
+        "lora",
+        &adapter_config("LORA", R, 2.0, false),
+        &lora_tensors(20),
+    );
+    write_run(
+        &results.join("segmentation/serial"),
+        "tiny-clip",
+        &model,
+        "serial_lora",
+        &adapter_config("SERIAL_LORA", R, 2.0, true),
+        &serial_tensors(),
+    );
+    std::fs::write(runs.join("summary.csv"), "not a run folder").unwrap();
+
+    let figures = tmp.path().join("figures");
+    let out = run_cli(&[
+        "svd",
+        "--results",
+        results.to_str().unwrap(),
+        "--figures",
+        figures.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let csv_path = results.join("spectra/tiny-clip.csv");
+    let mut reader = csv::Reader::from_path(&csv_path).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header,
+        [
+            "method",
+            "rank",
+            "matrix",
+            "tower",
+            "block",
+            "proj",
+            "index",
+            "sigma",
+            "sigma_normalized",
+            "run"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let methods: BTreeSet<(String, String, String)> = rows
+        .iter()
+        .map(|r| (r[0].into(), r[1].into(), r[2].into()))
+        .collect();
+    let want = [
+        ("lora", "2", "delta"),
+        ("lora", "2", "weight"),
+        ("pretrained", "", "weight"),
+        ("serial_lora", "2", "delta"),
+        ("serial_lora", "2", "weight"),
+    ];
+    assert_eq!(
+        methods,
+        want.iter()
+            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+            .collect()
+    );
+    // 2 blocks × 3 projections (out_proj is not a q/k/v site) × 5 matrices × D singular values.
+    assert_eq!(rows.len(), 2 * 3 * 5 * D);
+
+    for r in &rows {
+        let (index, sigma, norm): (usize, f64, f64) = (
+            r[6].parse().unwrap(),
+            r[7].parse().unwrap(),
+            r[8].parse().unwrap(),
+        );
+        assert!(sigma >= 0.0 && (0.0..=1.0 + 1e-12).contains(&norm));
+        if index == 0 {
+            assert!((norm - 1.0).abs() < 1e-12);
+        }
+        // Both updates have rank at most r: W B A and B A.
+        if &r[2] == "delta" && index >= R {
+            assert!(norm < 1e-6, "{r:?}");
+        }
+        if &r[2] == "delta" && index < R {
+            assert!(norm > 1e-6, "{r:?}");
+        }
+    }
+    // The merged weights differ from the pre-trained ones.
+    let top = |method: &str| -> f64 {
+        let row = rows
+            .iter()
+            .find(|r| {
+                &r[0] == method && &r[2] == "weight" && &r[4] == "1" && &r[5] == "q" && &r[6] == "0"
+            })
+            .unwrap();
+        row[7].parse().unwrap()
+    };
+    assert!(
+        (top("lora") - top("pretrained")).abs() > 1e-6
+            && (top("serial_lora") - top("pretrained")).abs() > 1e-6
+    );
+
+    let png = std::fs::read(figures.join("fig3_tiny-clip.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let (w, h) = (
+        u32::from_be_bytes(png[16..20].try_into().unwrap()),
+        u32::from_be_bytes(png[20..24].try_into().unwrap()),
+    );
+    assert!(w >= 800 && h >= 800, "{w}x{h}");
+    let leftovers: Vec<_> = std::fs::read_dir(&figures)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        1,
+        "temporary files left behind: {leftovers:?}"
+    );
+}
+
+#[test]
+fn svd_errors_name_the_culprit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    write_model(&model);
+    let run = tmp.path().join("run");
+    write_run(
+        &run,
+        "tiny-clip",
+        &model,
+        "serial_lora",
+        &adapter_config("SERIAL_LORA", R, 2.0, false),
+        &serial_tensors(),
+    );
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "svd",
+            "--runs",
+            run.to_str().unwrap(),
+            "--results",
+            tmp.path().to_str().unwrap(),
+            "--figures",
+            tmp.path().to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let stderr = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_analysis"))
+            .args(args(extra))
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(stderr(&["--blocks", "0,7"]).contains("block 7"));
+
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    config["method"] = "dora".into();
+    write_json(&run.join("config.json"), &config);
+    let e = stderr(&[]);
+    assert!(
+        e.contains("unknown method `dora`") && e.contains("config.json"),
+        "{e}"
+    );
+
+    config["method"] = "lora".into();
+    write_json(&run.join("config.json"), &config);
+    let e = stderr(&[]);
+    assert!(
+        e.contains("peft_type") && e.contains("adapter_config.json"),
+        "{e}"
+    );
+
+    config["method"] = "serial_lora".into();
+    write_json(&run.join("config.json"), &config);
+    std::fs::remove_file(model.join("model.safetensors")).unwrap();
+    let e = stderr(&[]);
+    assert!(e.contains("model.safetensors"), "{e}");
+}
