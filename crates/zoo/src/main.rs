@@ -1,0 +1,78 @@
+//! `zoo forward`: runs a checkpoint directory's model on named input tensors and writes the outputs.
+//!
+//! ```text
+//! zoo forward --model DIR --inputs IN.safetensors --out OUT.safetensors [--adapter ADIR] [--merge]
+//! ```
+//! The architecture comes from `DIR/config.json` (`model_type`: clip, clip_vision_model,
+//! clip_text_model, dinov2); inputs and outputs carry transformers' names (see `zoo::Model::forward`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serial_lora::checkpoint;
+use tch::{Device, Kind, Tensor};
+
+/// Model zoo command line.
+#[derive(Debug, Parser)]
+#[command(name = "zoo", version, about = "Run zoo models (CLIP, DINOv2) on safetensors inputs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the model on named inputs and writes named outputs (atomically).
+    Forward {
+        /// Checkpoint directory: config.json + model.safetensors (transformers layout).
+        #[arg(long)]
+        model: PathBuf,
+        /// Inputs by transformers' names: pixel_values [B,3,H,W] f32, input_ids [B,T] i64, attention_mask, bool_masked_pos.
+        #[arg(long)]
+        inputs: PathBuf,
+        /// Output safetensors file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Adapter directory (ours or PEFT's LoRA): adapter_config.json + adapter_model.safetensors.
+        #[arg(long)]
+        adapter: Option<PathBuf>,
+        /// Merge the adapter into the weights before running.
+        #[arg(long, requires = "adapter")]
+        merge: bool,
+        /// Device: cpu, or cuda / cuda:N.
+        #[arg(long, default_value = "cpu", value_parser = parse_device)]
+        device: Device,
+    },
+}
+
+fn parse_device(s: &str) -> Result<Device, String> {
+    match s {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" => Ok(Device::Cuda(0)),
+        _ => s.strip_prefix("cuda:").and_then(|n| n.parse().ok()).map(Device::Cuda).ok_or_else(|| format!("`{s}` is not cpu, cuda or cuda:N")),
+    }
+}
+
+fn forward(model: PathBuf, inputs: PathBuf, out: PathBuf, adapter: Option<PathBuf>, merge: bool, device: Device) -> zoo::Result<()> {
+    let loaded = zoo::load(&model, adapter.as_deref(), device)?;
+    if merge {
+        loaded.store.merge();
+    }
+    let inputs: zoo::Tensors = checkpoint::read_tensors(&inputs)?.into_iter().map(|(k, v)| (k, v.to_device(device))).collect();
+    let outputs = loaded.model.forward(&inputs)?;
+    let outputs: Vec<(String, Tensor)> = outputs.into_iter().map(|(k, v)| (k, v.to_device(Device::Cpu).to_kind(Kind::Float).contiguous())).collect();
+    checkpoint::save_tensors(&out, &outputs)?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let Command::Forward { model, inputs, out, adapter, merge, device } = Cli::parse().command;
+    match forward(model, inputs, out, adapter, merge, device) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

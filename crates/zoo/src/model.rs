@@ -1,0 +1,220 @@
+//! [`Model`]: any zoo model, chosen by a checkpoint directory's `config.json` `model_type`, built in a
+//! [`ModelStore`] with its adapter (ours or PEFT's) and run on named tensors with transformers' names.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+use serial_lora::{read_adapter_plan, AdapterPlan, ModelStore, SitePath};
+use tch::{Device, Kind, Tensor};
+
+use crate::clip::{self, ClipModel, TextTransformer, VisionTransformer};
+use crate::dinov2::{self, names, Dinov2Model};
+use crate::error::{Error, Result};
+
+/// Named tensors, as in a safetensors file.
+pub type Tensors = BTreeMap<String, Tensor>;
+
+/// The configuration file inside a model directory.
+pub const CONFIG_FILE: &str = "config.json";
+/// The weights file inside a model directory.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+
+/// A model family with its configuration, as `config.json` declares it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Architecture {
+    /// `clip`: both towers.
+    Clip(clip::Config),
+    /// `clip_vision_model`: the vision tower alone.
+    ClipVision(clip::VisionConfig),
+    /// `clip_text_model`: the text tower alone.
+    ClipText(clip::TextConfig),
+    /// `dinov2`.
+    Dinov2(dinov2::Config),
+}
+
+/// A built model of any family.
+#[derive(Debug)]
+pub enum Model {
+    /// `CLIPModel`.
+    Clip(ClipModel),
+    /// `CLIPVisionModel`.
+    ClipVision(VisionTransformer),
+    /// `CLIPTextModel`.
+    ClipText(TextTransformer),
+    /// `Dinov2Model`.
+    Dinov2(Dinov2Model),
+}
+
+/// Drops a leading `prefix` (after PEFT's `base_model.model.`, if present) from a dotted name.
+fn without_prefix(key: &str, prefix: &str) -> String {
+    let (peft, rest) = key.split_at(if key.starts_with("base_model.model.") { "base_model.model.".len() } else { 0 });
+    format!("{peft}{}", rest.strip_prefix(prefix).unwrap_or(rest))
+}
+
+impl Architecture {
+    /// Reads `dir/config.json` and dispatches on `model_type`.
+    pub fn from_dir(dir: &Path) -> Result<Self> {
+        let path = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let config: Map<String, Value> = serde_json::from_str(&text).map_err(|e| Error::config(&path, e.to_string()))?;
+        match config.get("model_type").and_then(Value::as_str) {
+            Some("clip") => Ok(Self::Clip(clip::Config::from_json(&config, &path)?)),
+            Some("clip_vision_model") => Ok(Self::ClipVision(clip::VisionConfig::from_json(&config, &path)?)),
+            Some("clip_text_model") => Ok(Self::ClipText(clip::TextConfig::from_json(&config, &path)?)),
+            Some("dinov2") => Ok(Self::Dinov2(dinov2::Config::from_json(&config, &path)?)),
+            Some(other) => Err(Error::config(&path, format!("field `model_type`: `{other}` is not one of clip, clip_vision_model, clip_text_model, dinov2"))),
+            None => Err(Error::config(&path, "field `model_type`: missing or not a string")),
+        }
+    }
+
+    /// Builds the model at the checkpoint root `p`.
+    pub fn build(&self, p: &SitePath) -> Result<Model> {
+        Ok(match self {
+            Self::Clip(c) => Model::Clip(ClipModel::new(p, c)?),
+            Self::ClipVision(c) => Model::ClipVision(VisionTransformer::new(p, c)?),
+            Self::ClipText(c) => Model::ClipText(TextTransformer::new(p, c)?),
+            Self::Dinov2(c) => Model::Dinov2(Dinov2Model::new(p, c)?),
+        })
+    }
+
+    /// The variable a checkpoint or adapter tensor named `key` feeds: standalone CLIP towers drop the
+    /// `vision_model.` / `text_model.` prefix older transformers saved; DINOv2 maps transformers-5
+    /// attention names onto the checkpoint's ([`names::checkpoint_name`]).
+    pub fn var_name(&self, key: &str) -> String {
+        match self {
+            Self::Clip(_) => key.to_string(),
+            Self::ClipVision(_) => without_prefix(key, "vision_model."),
+            Self::ClipText(_) => without_prefix(key, "text_model."),
+            Self::Dinov2(_) => names::checkpoint_name(key),
+        }
+    }
+
+    /// An adapter plan with its `target_modules` in this model's checkpoint names.
+    pub fn adapter_plan(&self, plan: AdapterPlan) -> AdapterPlan {
+        match self {
+            Self::Dinov2(_) => names::checkpoint_targets(plan),
+            _ => plan,
+        }
+    }
+
+    /// Checkpoint tensors the model does not hold and that are skipped: CLIP's `position_ids` buffers.
+    fn ignored(&self, key: &str) -> bool {
+        matches!(self, Self::Clip(_) | Self::ClipVision(_) | Self::ClipText(_)) && key.ends_with("embeddings.position_ids")
+    }
+}
+
+/// A loaded model and the store holding its weights and adapters.
+#[derive(Debug)]
+pub struct Loaded {
+    /// Frozen base weights and adapters.
+    pub store: ModelStore,
+    /// The model.
+    pub model: Model,
+    /// What it is.
+    pub architecture: Architecture,
+}
+
+/// Loads the model in `dir` (`config.json` + `model.safetensors`) on `device`, with the adapter in
+/// `adapter` (ours or PEFT's `adapter_config.json` + `adapter_model.safetensors`) if given.
+pub fn load(dir: &Path, adapter: Option<&Path>, device: Device) -> Result<Loaded> {
+    let architecture = Architecture::from_dir(dir)?;
+    let plan = adapter.map(read_adapter_plan).transpose()?.map(|p| architecture.adapter_plan(p));
+    let (store, model) = ModelStore::build(device, plan, |root| architecture.build(root).map_err(into_core))?;
+    let to_var = |k: &str| architecture.var_name(k);
+    crate::checkpoint::load_base(&store, &dir.join(WEIGHTS_FILE), to_var, |k| architecture.ignored(k))?;
+    if let Some(adapter) = adapter {
+        store.load_adapter(adapter, to_var)?;
+    }
+    Ok(Loaded { store, model, architecture })
+}
+
+/// `ModelStore::build` takes the core's error type; model constructors only fail with it.
+fn into_core(e: Error) -> serial_lora::Error {
+    match e {
+        Error::Core(core) => core,
+        other => serial_lora::Error::config("model", other.to_string()),
+    }
+}
+
+fn take<'a>(inputs: &'a Tensors, name: &str) -> Result<&'a Tensor> {
+    inputs.get(name).ok_or_else(|| Error::input(name, "missing"))
+}
+
+/// `pixel_values` as fp32 if floating point (the towers reject other kinds).
+fn pixels(t: &Tensor) -> Tensor {
+    if t.is_floating_point() { t.to_kind(Kind::Float) } else { t.shallow_clone() }
+}
+
+/// Integer ids as int64 (the text tower rejects floating point).
+fn ids(t: &Tensor) -> Tensor {
+    if t.is_floating_point() { t.shallow_clone() } else { t.to_kind(Kind::Int64) }
+}
+
+impl Model {
+    /// Runs the model in inference mode on `inputs` named as transformers names them (`pixel_values`,
+    /// `input_ids`, `attention_mask`, `bool_masked_pos`), returning transformers' output names:
+    /// `last_hidden_state` and `pooler_output`; for `clip` the flattened `CLIPOutput` (`image_embeds`,
+    /// `text_embeds`, `logits_per_image`, `logits_per_text`, `vision_model_output.*`,
+    /// `text_model_output.*`, whose `pooler_output` is the projected one in transformers 5), for the
+    /// towers whose inputs are present.
+    pub fn forward(&self, inputs: &Tensors) -> Result<Tensors> {
+        let opt = |name: &str| inputs.get(name);
+        tch::no_grad(|| match self {
+            Self::Clip(m) => {
+                let (x, t) = (opt("pixel_values").map(pixels), opt("input_ids").map(ids));
+                if x.is_none() && t.is_none() {
+                    return Err(Error::input("pixel_values", "missing (a clip model needs pixel_values, input_ids or both)"));
+                }
+                if let Some(x) = &x {
+                    m.vision_model.check_input(x)?;
+                }
+                if let Some(t) = &t {
+                    m.text_model.check_input(t, opt("attention_mask"))?;
+                }
+                Ok(clip_outputs(m.forward_t(x.as_ref(), t.as_ref(), opt("attention_mask"), false)))
+            }
+            Self::ClipVision(m) => {
+                let x = pixels(take(inputs, "pixel_values")?);
+                m.check_input(&x)?;
+                let out = m.forward_t(&x, false);
+                Ok(pair(out.last_hidden_state, out.pooler_output))
+            }
+            Self::ClipText(m) => {
+                let t = ids(take(inputs, "input_ids")?);
+                m.check_input(&t, opt("attention_mask"))?;
+                let out = m.forward_t(&t, opt("attention_mask"), false);
+                Ok(pair(out.last_hidden_state, out.pooler_output))
+            }
+            Self::Dinov2(m) => {
+                let x = pixels(take(inputs, "pixel_values")?);
+                m.check_input(&x, opt("bool_masked_pos"))?;
+                let out = m.forward_t(&x, opt("bool_masked_pos"), false);
+                Ok(pair(out.last_hidden_state, out.pooler_output))
+            }
+        })
+    }
+}
+
+fn pair(last_hidden_state: Tensor, pooler_output: Tensor) -> Tensors {
+    Tensors::from([("last_hidden_state".into(), last_hidden_state), ("pooler_output".into(), pooler_output)])
+}
+
+fn clip_outputs(out: clip::ClipOutput) -> Tensors {
+    let mut named = Tensors::new();
+    if let Some(v) = out.vision {
+        named.insert("image_embeds".into(), v.embeds);
+        named.insert("vision_model_output.last_hidden_state".into(), v.output.last_hidden_state);
+        named.insert("vision_model_output.pooler_output".into(), v.projected);
+    }
+    if let Some(t) = out.text {
+        named.insert("text_embeds".into(), t.embeds);
+        named.insert("text_model_output.last_hidden_state".into(), t.output.last_hidden_state);
+        named.insert("text_model_output.pooler_output".into(), t.projected);
+    }
+    if let Some(logits) = out.logits_per_image {
+        named.insert("logits_per_text".into(), logits.tr().contiguous());
+        named.insert("logits_per_image".into(), logits);
+    }
+    named
+}
