@@ -1,0 +1,66 @@
+//! Seeded k-shot sampling: exactly k training images per class, recorded by index.
+
+use rand::seq::index::sample;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::Dataset;
+use crate::error::{DataError, Result};
+use crate::source::Item;
+
+/// The outcome of few-shot sampling; serialise it into a run folder to record the subset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FewShot {
+    /// Shots per class.
+    pub shots: usize,
+    /// The sampling seed.
+    pub seed: u64,
+    /// Chosen positions in `dataset.train`: class 0's k indices (ascending), then class 1's, ….
+    pub indices: Vec<usize>,
+}
+
+impl FewShot {
+    /// Draws `shots` distinct training images of every class of `dataset`, uniformly at random with
+    /// a ChaCha8 RNG seeded by `seed`. Errors, naming the class, if one has fewer than `shots`.
+    pub fn sample(dataset: &Dataset, shots: usize, seed: u64) -> Result<Self> {
+        if shots == 0 {
+            return Err(DataError::InvalidParam("shots must be positive".into()));
+        }
+        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); dataset.num_classes()];
+        for (i, item) in dataset.train.iter().enumerate() {
+            by_class[item.label].push(i);
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut indices = Vec::with_capacity(shots * by_class.len());
+        for (label, members) in by_class.iter().enumerate() {
+            if members.len() < shots {
+                return Err(DataError::TooFewImages {
+                    label,
+                    name: dataset.classnames[label].clone(),
+                    available: members.len(),
+                    shots,
+                });
+            }
+            let mut chosen: Vec<usize> = sample(&mut rng, members.len(), shots)
+                .into_iter()
+                .map(|j| members[j])
+                .collect();
+            chosen.sort_unstable();
+            indices.extend(chosen);
+        }
+        Ok(Self {
+            shots,
+            seed,
+            indices,
+        })
+    }
+
+    /// The chosen training items, in the order of [`FewShot::indices`].
+    pub fn items(&self, dataset: &Dataset) -> Vec<Item> {
+        self.indices
+            .iter()
+            .map(|&i| dataset.train[i].clone())
+            .collect()
+    }
+}

@@ -1,0 +1,55 @@
+//! Folder listing shared by the folder-based layouts: sorted, hidden entries skipped.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{DataError, Result};
+
+/// Fails with [`DataError::MissingRoot`] unless `dir` is a folder.
+pub(crate) fn require_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(DataError::MissingRoot {
+            path: dir.to_path_buf(),
+        })
+    }
+}
+
+/// Sorted entries of `dir` (names not starting with `.`) that satisfy `keep`.
+fn sorted_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
+    let read = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
+    let mut out = Vec::new();
+    for entry in read {
+        let path = entry.map_err(|e| DataError::io(dir, e))?.path();
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if !hidden && keep(&path) {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Names of the sub-folders of `dir`, sorted.
+pub(crate) fn subfolders(dir: &Path) -> Result<Vec<String>> {
+    Ok(sorted_entries(dir, Path::is_dir)?
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect())
+}
+
+/// Image files (by extension, formats this build decodes) of a class folder, sorted; an empty
+/// class is an error naming the folder.
+pub(crate) fn class_images(dir: &Path) -> Result<Vec<PathBuf>> {
+    let files = sorted_entries(dir, |p| {
+        p.is_file() && image::ImageFormat::from_path(p).is_ok_and(|f| f.reading_enabled())
+    })?;
+    if files.is_empty() {
+        return Err(DataError::EmptyClass {
+            path: dir.to_path_buf(),
+        });
+    }
+    Ok(files)
+}

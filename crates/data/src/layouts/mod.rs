@@ -1,0 +1,8 @@
+//! On-disk data set layouts: the CLIP few-shot sets (CoOp / CLIP-LoRA) and plain class folders.
+
+mod aircraft;
+pub mod clip_sets;
+mod coop_split;
+pub mod folder;
+mod fs;
+mod imagenet;
