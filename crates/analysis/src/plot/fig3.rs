@@ -93,6 +93,7 @@ fn panel(
         .y_desc("σ_i / σ_max")
         .label_style((font::FAMILY, style::LABEL))
         .axis_desc_style((font::FAMILY, style::AXIS))
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_label_formatter(&|y| format!("{y:.0e}"))
         .draw()
         .map_err(&err)?;

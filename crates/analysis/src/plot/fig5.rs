@@ -64,13 +64,14 @@ fn panel(
         .iter()
         .map(|p| p.accuracy_mean + p.accuracy_std)
         .fold(f64::NEG_INFINITY, f64::max);
-    let pad = ((hi - lo) * 0.15).max(hi.abs() * 0.005).max(1e-3);
+    // Room below the lines for the legend (four entries take about a third of the panel).
+    let span = (hi - lo).max(hi.abs() * 0.01).max(1e-3);
     let mut chart = ChartBuilder::on(area)
         .caption(dataset, (font::FAMILY, style::CAPTION))
         .margin(12)
         .x_label_area_size(48)
         .y_label_area_size(70)
-        .build_cartesian_2d(x_lo..x_hi, (lo - pad)..(hi + pad))
+        .build_cartesian_2d(x_lo..x_hi, (lo - 0.6 * span)..(hi + 0.1 * span))
         .map_err(&err)?;
     chart
         .configure_mesh()
