@@ -24,12 +24,35 @@ impl SelfAttention {
 
     /// `x`: `[batch, tokens, dim]`, already normalised. `mask` is added to the attention logits
     /// (broadcast to `[batch, heads, tokens, tokens]`); `causal` applies a causal mask.
-    pub fn forward_t(&self, x: &Tensor, mask: Option<&Tensor>, causal: bool, train: bool) -> Tensor {
-        let (batch, tokens, dim) = x.size3().expect("attention input must be [batch, tokens, dim]");
-        let heads = |t: Tensor| t.view([batch, tokens, self.heads, dim / self.heads]).transpose(1, 2);
+    pub fn forward_t(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        causal: bool,
+        train: bool,
+    ) -> Tensor {
+        let (batch, tokens, dim) = x
+            .size3()
+            .expect("attention input must be [batch, tokens, dim]");
+        let heads = |t: Tensor| {
+            t.view([batch, tokens, self.heads, dim / self.heads])
+                .transpose(1, 2)
+        };
         let (q, k, v) = self.qkv.forward_t(x, train);
-        let context = Tensor::scaled_dot_product_attention(&heads(q), &heads(k), &heads(v), mask, 0.0, causal, None, false);
-        let context = context.transpose(1, 2).contiguous().view([batch, tokens, dim]);
+        let context = Tensor::scaled_dot_product_attention(
+            &heads(q),
+            &heads(k),
+            &heads(v),
+            mask,
+            0.0,
+            causal,
+            None,
+            false,
+        );
+        let context = context
+            .transpose(1, 2)
+            .contiguous()
+            .view([batch, tokens, dim]);
         self.out.forward_t(&context, train)
     }
 }

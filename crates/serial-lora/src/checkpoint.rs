@@ -16,7 +16,10 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
 
 /// Parses safetensors bytes, naming the file when they are truncated or corrupt.
 pub fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>> {
-    SafeTensors::deserialize(bytes).map_err(|e| Error::Safetensors { path: path.to_path_buf(), message: e.to_string() })
+    SafeTensors::deserialize(bytes).map_err(|e| Error::Safetensors {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 fn kind_of(dtype: Dtype) -> Option<Kind> {
@@ -38,7 +41,8 @@ fn kind_of(dtype: Dtype) -> Option<Kind> {
 /// Whether a stored tensor of `stored` kind may fill a variable of `wanted` kind: exact, or
 /// float to float (a half-precision checkpoint into a float model).
 fn convertible(stored: Kind, wanted: Kind) -> bool {
-    stored == wanted || (stored.is_float() && wanted.is_float())
+    let float = |k: Kind| matches!(k, Kind::Half | Kind::BFloat16 | Kind::Float | Kind::Double);
+    stored == wanted || (float(stored) && float(wanted))
 }
 
 /// Every tensor of a safetensors file, by name, as libtorch tensors (copied out of `bytes`).
@@ -50,7 +54,11 @@ pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, Tensor>> {
         let kind = kind_of(view.dtype()).ok_or_else(|| Error::Mismatch {
             path: path.to_path_buf(),
             context: None,
-            problems: vec![TensorProblem::Dtype { name: name.clone(), expected: "a libtorch dtype".into(), found: format!("{:?}", view.dtype()) }],
+            problems: vec![TensorProblem::Dtype {
+                name: name.clone(),
+                expected: "a libtorch dtype".into(),
+                found: format!("{:?}", view.dtype()),
+            }],
         })?;
         let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
         out.insert(name, Tensor::f_from_data_size(view.data(), &shape, kind)?);
@@ -75,17 +83,26 @@ pub fn load_into(
     let mut names = file.names();
     names.sort();
     for name in names {
-        let view = file.tensor(name).map_err(|e| Error::Safetensors { path: path.to_path_buf(), message: e.to_string() })?;
+        let view = file.tensor(name).map_err(|e| Error::Safetensors {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         let var_name = to_var(name);
         let Some(var) = variables.get(&var_name) else {
-            problems.push(TensorProblem::Unexpected { name: name.to_string() });
+            problems.push(TensorProblem::Unexpected {
+                name: name.to_string(),
+            });
             continue;
         };
         seen.insert(var_name);
         let found: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
         let expected = var.size();
         if found != expected {
-            problems.push(TensorProblem::Shape { name: name.to_string(), expected, found });
+            problems.push(TensorProblem::Shape {
+                name: name.to_string(),
+                expected,
+                found,
+            });
             continue;
         }
         match kind_of(view.dtype()).filter(|&k| convertible(k, var.kind())) {
@@ -97,13 +114,23 @@ pub fn load_into(
             }),
         }
     }
-    let mut missing: Vec<_> = variables.iter().filter(|(n, _)| !seen.contains(*n)).collect();
+    let mut missing: Vec<_> = variables
+        .iter()
+        .filter(|(n, _)| !seen.contains(*n))
+        .collect();
     missing.sort_by(|a, b| a.0.cmp(b.0));
     for (name, var) in missing {
-        problems.push(TensorProblem::Missing { name: name.clone(), expected_shape: var.size() });
+        problems.push(TensorProblem::Missing {
+            name: name.clone(),
+            expected_shape: var.size(),
+        });
     }
     if !problems.is_empty() {
-        return Err(Error::Mismatch { path: path.to_path_buf(), context: context.map(str::to_string), problems });
+        return Err(Error::Mismatch {
+            path: path.to_path_buf(),
+            context: context.map(str::to_string),
+            problems,
+        });
     }
     tch::no_grad(|| -> Result<()> {
         for (var, view, kind, shape) in matched {
@@ -115,7 +142,10 @@ pub fn load_into(
 }
 
 fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
@@ -125,7 +155,8 @@ pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     let tmp = temp_path(path);
-    let result = write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    let result =
+        write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -134,7 +165,9 @@ pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -
 
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_with(path, |tmp| std::fs::write(tmp, bytes).map_err(|e| Error::io(tmp, e)))
+    write_atomic_with(path, |tmp| {
+        std::fs::write(tmp, bytes).map_err(|e| Error::io(tmp, e))
+    })
 }
 
 /// Writes named tensors to a safetensors file atomically.

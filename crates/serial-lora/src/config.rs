@@ -112,7 +112,10 @@ impl AdapterConfig {
 
     /// Serial LoRA with `alpha = rank` (scale 1).
     pub fn serial_lora(rank: i64) -> Self {
-        Self { method: Method::SerialLora, ..Self::lora(rank) }
+        Self {
+            method: Method::SerialLora,
+            ..Self::lora(rank)
+        }
     }
 
     /// The same configuration trained with LoRA+ ratio `lr_ratio`.
@@ -122,7 +125,8 @@ impl AdapterConfig {
 
     /// Parses and validates a JSON configuration.
     pub fn from_json(text: &str) -> Result<Self> {
-        let config: Self = serde_json::from_str(text).map_err(|e| Error::config("adapter", e.to_string()))?;
+        let config: Self =
+            serde_json::from_str(text).map_err(|e| Error::config("adapter", e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
@@ -135,22 +139,40 @@ impl AdapterConfig {
     /// Checks every field; the error names the first field at fault.
     pub fn validate(&self) -> Result<()> {
         if self.rank < 1 {
-            return Err(Error::config("rank", format!("must be at least 1, got {}", self.rank)));
+            return Err(Error::config(
+                "rank",
+                format!("must be at least 1, got {}", self.rank),
+            ));
         }
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return Err(Error::config("alpha", format!("must be a positive number, got {}", self.alpha)));
+            return Err(Error::config(
+                "alpha",
+                format!("must be a positive number, got {}", self.alpha),
+            ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(Error::config("dropout", format!("must be in [0, 1), got {}", self.dropout)));
+            return Err(Error::config(
+                "dropout",
+                format!("must be in [0, 1), got {}", self.dropout),
+            ));
         }
         if !(self.lr_ratio.is_finite() && self.lr_ratio > 0.0) {
-            return Err(Error::config("lr_ratio", format!("must be a positive number, got {}", self.lr_ratio)));
+            return Err(Error::config(
+                "lr_ratio",
+                format!("must be a positive number, got {}", self.lr_ratio),
+            ));
         }
         if self.method == Method::Lora && self.targets.is_empty() {
-            return Err(Error::config("targets", "LoRA needs at least one of q, k, v, o, mlp"));
+            return Err(Error::config(
+                "targets",
+                "LoRA needs at least one of q, k, v, o, mlp",
+            ));
         }
         if self.blocks.as_ref().is_some_and(Vec::is_empty) {
-            return Err(Error::config("blocks", "an empty list adapts nothing; omit it to adapt every block"));
+            return Err(Error::config(
+                "blocks",
+                "an empty list adapts nothing; omit it to adapt every block",
+            ));
         }
         Ok(())
     }
@@ -174,7 +196,9 @@ impl TargetRule {
             Self::ModuleNames(names) => names
                 .iter()
                 .any(|n| module_path == n || module_path.ends_with(&format!(".{n}"))),
-            Self::ModuleRegex(re) => re.find(module_path).is_some_and(|m| m.start() == 0 && m.end() == module_path.len()),
+            Self::ModuleRegex(re) => re
+                .find(module_path)
+                .is_some_and(|m| m.start() == 0 && m.end() == module_path.len()),
         }
     }
 }

@@ -10,26 +10,54 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[derive(Debug, Clone, PartialEq)]
 pub enum TensorProblem {
     /// The model expects this tensor but the file lacks it.
-    Missing { name: String, expected_shape: Vec<i64> },
+    Missing {
+        name: String,
+        expected_shape: Vec<i64>,
+    },
     /// The file holds a tensor that no variable of the model takes.
     Unexpected { name: String },
     /// Shapes differ.
-    Shape { name: String, expected: Vec<i64>, found: Vec<i64> },
+    Shape {
+        name: String,
+        expected: Vec<i64>,
+        found: Vec<i64>,
+    },
     /// The stored dtype cannot be converted to the variable's (e.g. an integer tensor for a weight).
-    Dtype { name: String, expected: String, found: String },
+    Dtype {
+        name: String,
+        expected: String,
+        found: String,
+    },
 }
 
 impl fmt::Display for TensorProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Missing { name, expected_shape } => {
-                write!(f, "missing tensor `{name}` (expected shape {expected_shape:?})")
+            Self::Missing {
+                name,
+                expected_shape,
+            } => {
+                write!(
+                    f,
+                    "missing tensor `{name}` (expected shape {expected_shape:?})"
+                )
             }
             Self::Unexpected { name } => write!(f, "unexpected tensor `{name}`"),
-            Self::Shape { name, expected, found } => {
-                write!(f, "tensor `{name}` has shape {found:?}, expected {expected:?}")
+            Self::Shape {
+                name,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "tensor `{name}` has shape {found:?}, expected {expected:?}"
+                )
             }
-            Self::Dtype { name, expected, found } => {
+            Self::Dtype {
+                name,
+                expected,
+                found,
+            } => {
                 write!(f, "tensor `{name}` has dtype {found}, expected {expected}")
             }
         }
@@ -41,21 +69,34 @@ impl fmt::Display for TensorProblem {
 pub enum Error {
     /// A file could not be read or written.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A safetensors file is truncated, corrupt or not safetensors at all.
     #[error("{path}: not a readable safetensors file: {message}")]
     Safetensors { path: PathBuf, message: String },
     /// A checkpoint does not match the variables the model expects; lists every problem at once.
     #[error("{path}: {} problem(s){}:\n  {}", problems.len(), context.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(), problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n  "))]
-    Mismatch { path: PathBuf, context: Option<String>, problems: Vec<TensorProblem> },
+    Mismatch {
+        path: PathBuf,
+        context: Option<String>,
+        problems: Vec<TensorProblem>,
+    },
     /// A configuration field is invalid, unknown or inconsistent.
     #[error("{}field `{field}`: {message}", source_file.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
-    Config { source_file: Option<PathBuf>, field: String, message: String },
+    Config {
+        source_file: Option<PathBuf>,
+        field: String,
+        message: String,
+    },
     /// A site cannot take the adapter it was asked to (e.g. rank larger than its width).
     #[error("adapter site `{site}`: {message}")]
     Site { site: String, message: String },
     /// The training loss is not finite.
-    #[error("loss is {value} at step {step}: training stopped (nothing was written for this step)")]
+    #[error(
+        "loss is {value} at step {step}: training stopped (nothing was written for this step)"
+    )]
     NonFiniteLoss { step: usize, value: f64 },
     /// An error raised by libtorch.
     #[error("libtorch: {0}")]
@@ -65,21 +106,34 @@ pub enum Error {
 impl Error {
     /// A configuration error on `field`, not tied to a file.
     pub fn config(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Config { source_file: None, field: field.into(), message: message.into() }
+        Self::Config {
+            source_file: None,
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// Attaches the file a configuration error came from.
     pub fn in_file(self, file: impl Into<PathBuf>) -> Self {
         match self {
-            Self::Config { source_file: None, field, message } => {
-                Self::Config { source_file: Some(file.into()), field, message }
-            }
+            Self::Config {
+                source_file: None,
+                field,
+                message,
+            } => Self::Config {
+                source_file: Some(file.into()),
+                field,
+                message,
+            },
             other => other,
         }
     }
 
     /// Wraps an I/O error with its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { path: path.into(), source }
+        Self::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

@@ -50,4 +50,6 @@ pub use linear::AdaptedLinear;
 pub use optim::{AdamW, OptimConfig};
 pub use qkv::QkvProjection;
 pub use site::SitePath;
-pub use store::{read_adapter_plan, ModelStore, ParameterCount, SiteCount, ADAPTER_CONFIG, ADAPTER_WEIGHTS};
+pub use store::{
+    read_adapter_plan, ModelStore, ParameterCount, SiteCount, ADAPTER_CONFIG, ADAPTER_WEIGHTS,
+};

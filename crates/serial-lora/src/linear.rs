@@ -24,7 +24,10 @@ pub(crate) fn check_rank(site: &SitePath, rank: i64, d_in: i64, d_out: i64) -> R
     if rank < 1 || rank > d_in.min(d_out) {
         return Err(Error::Site {
             site: site.module_path(),
-            message: format!("rank {rank} must be between 1 and min(d_in, d_out) = {}", d_in.min(d_out)),
+            message: format!(
+                "rank {rank} must be between 1 and min(d_in, d_out) = {}",
+                d_in.min(d_out)
+            ),
         });
     }
     Ok(())
@@ -33,13 +36,33 @@ pub(crate) fn check_rank(site: &SitePath, rank: i64, d_in: i64, d_out: i64) -> R
 impl AdaptedLinear {
     /// The linear `p` (`p.weight`, `p.bias`) with role `role`, attaching LoRA if the plan says so.
     pub fn new(p: &SitePath, role: Target, d_in: i64, d_out: i64, bias: bool) -> Result<Self> {
-        let base = nn::linear(p.base(), d_in, d_out, nn::LinearConfig { bias, ..Default::default() });
-        let wanted = p.plan().filter(|plan| plan.wants_lora(&p.module_path(), role, p.layer_index()));
+        let base = nn::linear(
+            p.base(),
+            d_in,
+            d_out,
+            nn::LinearConfig {
+                bias,
+                ..Default::default()
+            },
+        );
+        let wanted = p
+            .plan()
+            .filter(|plan| plan.wants_lora(&p.module_path(), role, p.layer_index()));
         let lora = match wanted {
             Some(plan) => {
                 check_rank(p, plan.rank, d_in, d_out)?;
-                let pair = LowRank::new(p.adapters(), ("lora_A", "lora_B"), (d_in, d_out, plan.rank), plan.scale(), plan.dropout);
-                let update = Update::Parallel { weight: base.ws.shallow_clone(), rows: None, pair: pair.shallow_clone() };
+                let pair = LowRank::new(
+                    p.adapters(),
+                    ("lora_A", "lora_B"),
+                    (d_in, d_out, plan.rank),
+                    plan.scale(),
+                    plan.dropout,
+                );
+                let update = Update::Parallel {
+                    weight: base.ws.shallow_clone(),
+                    rows: None,
+                    pair: pair.shallow_clone(),
+                };
                 p.record(Some(role), Some(update));
                 Some(pair)
             }
@@ -48,7 +71,12 @@ impl AdaptedLinear {
                 None
             }
         };
-        Ok(Self { weight: base.ws, bias: base.bs, lora, merged: p.merge_flag() })
+        Ok(Self {
+            weight: base.ws,
+            bias: base.bs,
+            lora,
+            merged: p.merge_flag(),
+        })
     }
 
     /// `W x + b (+ s·B A drop(x))`; dropout is active only when `train`.

@@ -19,17 +19,38 @@ pub struct LowRank {
 
 impl LowRank {
     /// Creates `{a_name}.weight` and `{b_name}.weight` under `path`.
-    pub fn new(path: &nn::Path, names: (&str, &str), dims: (i64, i64, i64), scale: f64, dropout: f64) -> Self {
+    pub fn new(
+        path: &nn::Path,
+        names: (&str, &str),
+        dims: (i64, i64, i64),
+        scale: f64,
+        dropout: f64,
+    ) -> Self {
         let (d_in, d_out, rank) = dims;
         let bound = 1.0 / (d_in as f64).sqrt();
-        let a = (path / names.0).var("weight", &[rank, d_in], Init::Uniform { lo: -bound, up: bound });
+        let a = (path / names.0).var(
+            "weight",
+            &[rank, d_in],
+            Init::Uniform {
+                lo: -bound,
+                up: bound,
+            },
+        );
         let b = (path / names.1).var("weight", &[d_out, rank], Init::Const(0.0));
-        Self { a, b, scale, dropout }
+        Self {
+            a,
+            b,
+            scale,
+            dropout,
+        }
     }
 
     /// `s·B(A(drop(x)))` on the last dimension of `x`.
     pub fn delta(&self, x: &Tensor, train: bool) -> Tensor {
-        x.dropout(self.dropout, train).linear::<Tensor>(&self.a, None).linear::<Tensor>(&self.b, None) * self.scale
+        x.dropout(self.dropout, train)
+            .linear::<Tensor>(&self.a, None)
+            .linear::<Tensor>(&self.b, None)
+            * self.scale
     }
 
     /// The dense update `s·B A`, shape `[d_out, d_in]`.
@@ -39,7 +60,12 @@ impl LowRank {
 
     /// A second handle on the same tensors (no copy).
     pub fn shallow_clone(&self) -> Self {
-        Self { a: self.a.shallow_clone(), b: self.b.shallow_clone(), scale: self.scale, dropout: self.dropout }
+        Self {
+            a: self.a.shallow_clone(),
+            b: self.b.shallow_clone(),
+            scale: self.scale,
+            dropout: self.dropout,
+        }
     }
 
     /// Number of trainable parameters.

@@ -57,7 +57,10 @@ impl OptimConfig {
             if v.is_finite() && v > 0.0 {
                 Ok(())
             } else {
-                Err(Error::config(field, format!("must be a positive number, got {v}")))
+                Err(Error::config(
+                    field,
+                    format!("must be a positive number, got {v}"),
+                ))
             }
         };
         positive("lr", self.lr)?;
@@ -72,7 +75,10 @@ impl OptimConfig {
             return Err(Error::config("warmup_steps", "exceeds total_steps"));
         }
         if !(0.0..=self.lr).contains(&self.min_lr) {
-            return Err(Error::config("min_lr", format!("must be in [0, lr], got {}", self.min_lr)));
+            return Err(Error::config(
+                "min_lr",
+                format!("must be in [0, lr], got {}", self.min_lr),
+            ));
         }
         Ok(())
     }
@@ -85,7 +91,8 @@ impl OptimConfig {
         }
         let span = (self.total_steps - self.warmup_steps).max(1) as f64;
         let progress = ((step - self.warmup_steps) as f64 / span).min(1.0);
-        self.min_lr + (self.lr - self.min_lr) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+        self.min_lr
+            + (self.lr - self.min_lr) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
     }
 }
 
@@ -118,7 +125,11 @@ impl AdamW {
     /// full fine-tuning), in name order.
     pub fn new(vars: &VarStore, config: OptimConfig) -> Result<Self> {
         config.validate()?;
-        let mut named: Vec<(String, Tensor)> = vars.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        let mut named: Vec<(String, Tensor)> = vars
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| t.requires_grad())
+            .collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         let params = named
             .into_iter()
@@ -130,7 +141,11 @@ impl AdamW {
                 name,
             })
             .collect();
-        Ok(Self { params, config, step: 0 })
+        Ok(Self {
+            params,
+            config,
+            step: 0,
+        })
     }
 
     /// Steps taken so far.
@@ -149,7 +164,10 @@ impl AdamW {
     pub fn step(&mut self, loss: &Tensor) -> Result<f64> {
         let value = loss.double_value(&[]);
         if !value.is_finite() {
-            return Err(Error::NonFiniteLoss { step: self.step, value });
+            return Err(Error::NonFiniteLoss {
+                step: self.step,
+                value,
+            });
         }
         for p in &mut self.params {
             p.value.zero_grad();
@@ -163,7 +181,13 @@ impl AdamW {
         tch::no_grad(|| {
             let grads: Vec<Tensor> = self.params.iter().map(|p| p.value.grad()).collect();
             if let Some(max) = self.config.grad_clip {
-                let total = grads.iter().filter(|g| g.defined()).map(|g| g.square().sum(tch::Kind::Double)).fold(Tensor::from(0.0f64), |a, b| a + b).sqrt().double_value(&[]);
+                let total = grads
+                    .iter()
+                    .filter(|g| g.defined())
+                    .map(|g| g.square().sum(tch::Kind::Double))
+                    .fold(Tensor::from(0.0f64), |a, b| a + b)
+                    .sqrt()
+                    .double_value(&[]);
                 let coef = max / (total + 1e-6);
                 if coef < 1.0 {
                     grads.iter().filter(|g| g.defined()).for_each(|g| {
@@ -178,7 +202,10 @@ impl AdamW {
                 let lr = if p.is_b { lr_b } else { lr_a };
                 let _ = p.value.g_mul_scalar_(1.0 - lr * self.config.weight_decay);
                 let _ = p.exp_avg.lerp_(&grad, 1.0 - beta1);
-                let _ = p.exp_avg_sq.g_mul_scalar_(beta2).g_add_(&(grad.square() * (1.0 - beta2)));
+                let _ = p
+                    .exp_avg_sq
+                    .g_mul_scalar_(beta2)
+                    .g_add_(&(grad.square() * (1.0 - beta2)));
                 let denom = p.exp_avg_sq.sqrt() / bias2.sqrt() + self.config.eps;
                 let _ = p.value.g_sub_(&(&p.exp_avg / denom * (lr / bias1)));
             }
@@ -191,7 +218,10 @@ impl AdamW {
         let mut out = vec![("step".to_string(), Tensor::from(self.step as i64))];
         for p in &self.params {
             out.push((format!("exp_avg.{}", p.name), p.exp_avg.shallow_clone()));
-            out.push((format!("exp_avg_sq.{}", p.name), p.exp_avg_sq.shallow_clone()));
+            out.push((
+                format!("exp_avg_sq.{}", p.name),
+                p.exp_avg_sq.shallow_clone(),
+            ));
         }
         out
     }
@@ -199,17 +229,26 @@ impl AdamW {
     /// Restores a state written by [`state`](Self::state), naming any tensor that does not fit.
     pub fn load_state(&mut self, state: &std::collections::BTreeMap<String, Tensor>) -> Result<()> {
         let get = |name: &str, like: &Tensor| -> Result<Tensor> {
-            let t = state.get(name).ok_or_else(|| Error::config(name, "missing from the optimiser state"))?;
+            let t = state
+                .get(name)
+                .ok_or_else(|| Error::config(name, "missing from the optimiser state"))?;
             if t.size() != like.size() {
-                return Err(Error::config(name, format!("has shape {:?}, expected {:?}", t.size(), like.size())));
+                return Err(Error::config(
+                    name,
+                    format!("has shape {:?}, expected {:?}", t.size(), like.size()),
+                ));
             }
             Ok(t.to_kind(like.kind()))
         };
-        let step = state.get("step").ok_or_else(|| Error::config("step", "missing from the optimiser state"))?;
+        let step = state
+            .get("step")
+            .ok_or_else(|| Error::config("step", "missing from the optimiser state"))?;
         tch::no_grad(|| -> Result<()> {
             for p in &mut self.params {
-                p.exp_avg.copy_(&get(&format!("exp_avg.{}", p.name), &p.value)?);
-                p.exp_avg_sq.copy_(&get(&format!("exp_avg_sq.{}", p.name), &p.value)?);
+                p.exp_avg
+                    .copy_(&get(&format!("exp_avg.{}", p.name), &p.value)?);
+                p.exp_avg_sq
+                    .copy_(&get(&format!("exp_avg_sq.{}", p.name), &p.value)?);
             }
             Ok(())
         })?;

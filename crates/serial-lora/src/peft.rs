@@ -9,8 +9,11 @@ use serde_json::{json, Map, Value};
 use crate::config::{AdapterPlan, Method, ScaleRule, TargetRule};
 use crate::error::{Error, Result};
 
+/// A check that a PEFT key holds a value we support.
+type Accepts = fn(&Value) -> bool;
+
 /// PEFT keys that are accepted when they hold their default (no effect on the forward) value.
-const DEFAULT_ONLY: &[(&str, fn(&Value) -> bool)] = &[
+const DEFAULT_ONLY: &[(&str, Accepts)] = &[
     ("fan_in_fan_out", is_false),
     ("use_dora", is_false),
     ("lora_bias", is_false),
@@ -29,16 +32,48 @@ const DEFAULT_ONLY: &[(&str, fn(&Value) -> bool)] = &[
 
 /// Other keys PEFT writes that do not change the adapted forward (initialisation, bookkeeping).
 const IGNORED: &[&str] = &[
-    "auto_mapping", "peft_version", "base_model_name_or_path", "revision", "task_type", "inference_mode",
-    "init_lora_weights", "layers_pattern", "megatron_config", "megatron_core", "loftq_config", "eva_config",
-    "corda_config", "lora_ga_config", "velora_config", "qalora_group_size", "monteclora_config", "runtime_config",
-    "arrow_config", "kasa_config", "ensure_weight_tying", "direction", "scale", "stable_gamma", "num_samples",
-    "use_entropy", "dirichlet_prior", "sample_scaler", "kl_loss_weight", "buffer_size",
+    "auto_mapping",
+    "peft_version",
+    "base_model_name_or_path",
+    "revision",
+    "task_type",
+    "inference_mode",
+    "init_lora_weights",
+    "layers_pattern",
+    "megatron_config",
+    "megatron_core",
+    "loftq_config",
+    "eva_config",
+    "corda_config",
+    "lora_ga_config",
+    "velora_config",
+    "qalora_group_size",
+    "monteclora_config",
+    "runtime_config",
+    "arrow_config",
+    "kasa_config",
+    "ensure_weight_tying",
+    "direction",
+    "scale",
+    "stable_gamma",
+    "num_samples",
+    "use_entropy",
+    "dirichlet_prior",
+    "sample_scaler",
+    "kl_loss_weight",
+    "buffer_size",
 ];
 
 /// Keys this module interprets.
-const READ: &[&str] =
-    &["peft_type", "r", "lora_alpha", "lora_dropout", "use_rslora", "target_modules", "layers_to_transform"];
+const READ: &[&str] = &[
+    "peft_type",
+    "r",
+    "lora_alpha",
+    "lora_dropout",
+    "use_rslora",
+    "target_modules",
+    "layers_to_transform",
+];
 
 fn is_false(v: &Value) -> bool {
     v.is_null() || v == &Value::Bool(false)
@@ -56,7 +91,9 @@ fn is_empty(v: &Value) -> bool {
 fn field<T: serde::de::DeserializeOwned>(map: &Map<String, Value>, key: &str) -> Result<Option<T>> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => serde_json::from_value(v.clone()).map(Some).map_err(|e| Error::config(key, e.to_string())),
+        Some(v) => serde_json::from_value(v.clone())
+            .map(Some)
+            .map_err(|e| Error::config(key, e.to_string())),
     }
 }
 
@@ -66,11 +103,15 @@ fn required<T: serde::de::DeserializeOwned>(map: &Map<String, Value>, key: &str)
 
 /// Parses `adapter_config.json` text into the plan that rebuilds the same adapter sites.
 pub fn parse_adapter_config(text: &str) -> Result<AdapterPlan> {
-    let map: Map<String, Value> = serde_json::from_str(text).map_err(|e| Error::config("adapter_config", e.to_string()))?;
+    let map: Map<String, Value> =
+        serde_json::from_str(text).map_err(|e| Error::config("adapter_config", e.to_string()))?;
     for (key, value) in &map {
         if let Some((_, ok)) = DEFAULT_ONLY.iter().find(|(k, _)| k == key) {
             if !ok(value) {
-                return Err(Error::config(key, format!("value {value} is not supported (only the PEFT default)")));
+                return Err(Error::config(
+                    key,
+                    format!("value {value} is not supported (only the PEFT default)"),
+                ));
             }
         } else if !IGNORED.contains(&key.as_str()) && !READ.contains(&key.as_str()) {
             return Err(Error::config(key, "unknown key"));
@@ -79,33 +120,62 @@ pub fn parse_adapter_config(text: &str) -> Result<AdapterPlan> {
     let method = match required::<String>(&map, "peft_type")?.as_str() {
         "LORA" => Method::Lora,
         "SERIAL_LORA" => Method::SerialLora,
-        other => return Err(Error::config("peft_type", format!("`{other}` is not LORA or SERIAL_LORA"))),
+        other => {
+            return Err(Error::config(
+                "peft_type",
+                format!("`{other}` is not LORA or SERIAL_LORA"),
+            ))
+        }
     };
     let rank: i64 = required(&map, "r")?;
     if rank < 1 {
-        return Err(Error::config("r", format!("must be at least 1, got {rank}")));
+        return Err(Error::config(
+            "r",
+            format!("must be at least 1, got {rank}"),
+        ));
     }
     let alpha: f64 = field(&map, "lora_alpha")?.unwrap_or(8.0);
-    let scaling = if field(&map, "use_rslora")?.unwrap_or(false) { ScaleRule::AlphaOverSqrtRank } else { ScaleRule::AlphaOverRank };
+    let scaling = if field(&map, "use_rslora")?.unwrap_or(false) {
+        ScaleRule::AlphaOverSqrtRank
+    } else {
+        ScaleRule::AlphaOverRank
+    };
     let targets = match map.get("target_modules") {
         Some(Value::String(re)) => TargetRule::ModuleRegex(
             regex::Regex::new(re).map_err(|e| Error::config("target_modules", e.to_string()))?,
         ),
         Some(v @ Value::Array(_)) => {
-            let names: Vec<String> = serde_json::from_value(v.clone()).map_err(|e| Error::config("target_modules", e.to_string()))?;
+            let names: Vec<String> = serde_json::from_value(v.clone())
+                .map_err(|e| Error::config("target_modules", e.to_string()))?;
             if names.is_empty() {
                 return Err(Error::config("target_modules", "is empty"));
             }
             TargetRule::ModuleNames(names)
         }
-        _ => return Err(Error::config("target_modules", "must be a list of module names or a regex string")),
+        _ => {
+            return Err(Error::config(
+                "target_modules",
+                "must be a list of module names or a regex string",
+            ))
+        }
     };
     let blocks = match map.get("layers_to_transform") {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(vec![n.as_u64().ok_or_else(|| Error::config("layers_to_transform", "not a layer index"))? as usize]),
+        Some(Value::Number(n)) => Some(vec![n
+            .as_u64()
+            .ok_or_else(|| Error::config("layers_to_transform", "not a layer index"))?
+            as usize]),
         Some(_) => Some(required::<Vec<usize>>(&map, "layers_to_transform")?),
     };
-    Ok(AdapterPlan { method, rank, alpha, scaling, dropout: field(&map, "lora_dropout")?.unwrap_or(0.0), targets, blocks })
+    Ok(AdapterPlan {
+        method,
+        rank,
+        alpha,
+        scaling,
+        dropout: field(&map, "lora_dropout")?.unwrap_or(0.0),
+        targets,
+        blocks,
+    })
 }
 
 /// `adapter_config.json` for `plan`, with `target_modules` as given (see `ModelStore::save_adapter`).

@@ -41,17 +41,37 @@ struct FusedQkv {
 
 impl FusedQkv {
     fn new(p: &SitePath, dim: i64, bias: bool) -> Result<Self> {
-        let base = nn::linear(p.base(), dim, 3 * dim, nn::LinearConfig { bias, ..Default::default() });
+        let base = nn::linear(
+            p.base(),
+            dim,
+            3 * dim,
+            nn::LinearConfig {
+                bias,
+                ..Default::default()
+            },
+        );
         let mut slices = [None, None, None];
         for (i, (role, name)) in ROLES.into_iter().enumerate() {
             let site = p / name;
-            let wanted = site.plan().filter(|plan| plan.wants_lora(&site.module_path(), role, site.layer_index()));
+            let wanted = site
+                .plan()
+                .filter(|plan| plan.wants_lora(&site.module_path(), role, site.layer_index()));
             let update = match wanted {
                 Some(plan) => {
                     check_rank(&site, plan.rank, dim, dim)?;
-                    let pair = LowRank::new(site.adapters(), ("lora_A", "lora_B"), (dim, dim, plan.rank), plan.scale(), plan.dropout);
+                    let pair = LowRank::new(
+                        site.adapters(),
+                        ("lora_A", "lora_B"),
+                        (dim, dim, plan.rank),
+                        plan.scale(),
+                        plan.dropout,
+                    );
                     let rows = Some((i as i64 * dim, dim));
-                    let update = Update::Parallel { weight: base.ws.shallow_clone(), rows, pair: pair.shallow_clone() };
+                    let update = Update::Parallel {
+                        weight: base.ws.shallow_clone(),
+                        rows,
+                        pair: pair.shallow_clone(),
+                    };
                     slices[i] = Some(pair);
                     Some(update)
                 }
@@ -59,17 +79,29 @@ impl FusedQkv {
             };
             site.record(Some(role), update);
         }
-        Ok(Self { weight: base.ws, bias: base.bs, slices, merged: p.merge_flag() })
+        Ok(Self {
+            weight: base.ws,
+            bias: base.bs,
+            slices,
+            merged: p.merge_flag(),
+        })
     }
 
     fn forward_t(&self, x: &Tensor, train: bool) -> [Tensor; 3] {
         let qkv = x.linear(&self.weight, self.bias.as_ref()).chunk(3, -1);
         let merged = self.merged.is_merged();
-        let mut out = qkv.into_iter().zip(&self.slices).map(|(y, pair)| match pair {
-            Some(pair) if !merged => y + pair.delta(x, train),
-            _ => y,
-        });
-        [out.next().unwrap(), out.next().unwrap(), out.next().unwrap()]
+        let mut out = qkv
+            .into_iter()
+            .zip(&self.slices)
+            .map(|(y, pair)| match pair {
+                Some(pair) if !merged => y + pair.delta(x, train),
+                _ => y,
+            });
+        [
+            out.next().unwrap(),
+            out.next().unwrap(),
+            out.next().unwrap(),
+        ]
     }
 }
 
@@ -90,28 +122,53 @@ pub struct QkvProjection {
 impl QkvProjection {
     /// Separate square projections `p/names[0..3]` (e.g. `q_proj`, `k_proj`, `v_proj`) of width `dim`.
     pub fn separate(p: &SitePath, names: [&str; 3], dim: i64, bias: bool) -> Result<Self> {
-        let [q, k, v] = [0, 1, 2].map(|i| AdaptedLinear::new(&(p / names[i]), ROLES[i].0, dim, dim, bias));
+        let [q, k, v] =
+            [0, 1, 2].map(|i| AdaptedLinear::new(&(p / names[i]), ROLES[i].0, dim, dim, bias));
         let weights = |l: &[AdaptedLinear; 3]| l.iter().map(|x| x.weight.shallow_clone()).collect();
         let layout = [q?, k?, v?];
         let serial = Self::serial(p, dim, weights(&layout))?;
-        Ok(Self { layout: Layout::Separate(layout), serial })
+        Ok(Self {
+            layout: Layout::Separate(layout),
+            serial,
+        })
     }
 
     /// One fused projection `p/name` with weight `[3·dim, dim]` (q, k, v stacked in that order).
     pub fn fused(p: &SitePath, name: &str, dim: i64, bias: bool) -> Result<Self> {
         let fused = FusedQkv::new(&(p / name), dim, bias)?;
         let serial = Self::serial(p, dim, vec![fused.weight.shallow_clone()])?;
-        Ok(Self { layout: Layout::Fused(fused), serial })
+        Ok(Self {
+            layout: Layout::Fused(fused),
+            serial,
+        })
     }
 
     fn serial(p: &SitePath, dim: i64, weights: Vec<Tensor>) -> Result<Option<SerialAdapter>> {
-        let Some(plan) = p.plan().filter(|plan| plan.wants_serial(&p.module_path(), p.layer_index())) else {
+        let Some(plan) = p
+            .plan()
+            .filter(|plan| plan.wants_serial(&p.module_path(), p.layer_index()))
+        else {
             return Ok(None);
         };
         check_rank(p, plan.rank, dim, dim)?;
-        let pair = LowRank::new(p.adapters(), ("serial_lora_A", "serial_lora_B"), (dim, dim, plan.rank), plan.scale(), plan.dropout);
-        p.record(None, Some(Update::Serial { weights, pair: pair.shallow_clone() }));
-        Ok(Some(SerialAdapter { pair, merged: p.merge_flag() }))
+        let pair = LowRank::new(
+            p.adapters(),
+            ("serial_lora_A", "serial_lora_B"),
+            (dim, dim, plan.rank),
+            plan.scale(),
+            plan.dropout,
+        );
+        p.record(
+            None,
+            Some(Update::Serial {
+                weights,
+                pair: pair.shallow_clone(),
+            }),
+        );
+        Ok(Some(SerialAdapter {
+            pair,
+            merged: p.merge_flag(),
+        }))
     }
 
     /// `(Q, K, V)` of `x` (the block's normalised input), through the Serial adapter if present.

@@ -29,7 +29,11 @@ impl MergeFlag {
 #[derive(Debug)]
 pub(crate) enum Update {
     /// LoRA: `W[rows] += s·B A`; `rows` is a slice of a fused qkv weight, or all rows.
-    Parallel { weight: Tensor, rows: Option<(i64, i64)>, pair: LowRank },
+    Parallel {
+        weight: Tensor,
+        rows: Option<(i64, i64)>,
+        pair: LowRank,
+    },
     /// Serial LoRA: `W ← W (I + s·B A)` for each of the q/k/v (or fused qkv) weights.
     Serial { weights: Vec<Tensor>, pair: LowRank },
 }
@@ -67,7 +71,12 @@ pub struct SitePath<'a> {
 
 impl<'a> SitePath<'a> {
     pub(crate) fn new(base: nn::Path<'a>, adapters: nn::Path<'a>, ctx: &'a SiteContext) -> Self {
-        Self { base, adapters, ctx, layer: None }
+        Self {
+            base,
+            adapters,
+            ctx,
+            layer: None,
+        }
     }
 
     /// The path of frozen base weights (for LayerNorms, embeddings and other non-adapted modules).
@@ -77,7 +86,10 @@ impl<'a> SitePath<'a> {
 
     /// Descends to sub-module `name` and marks it as transformer layer `layer` (for `blocks`).
     pub fn layer(&self, name: impl ToString, layer: usize) -> Self {
-        Self { layer: Some(layer), ..self / name }
+        Self {
+            layer: Some(layer),
+            ..self / name
+        }
     }
 
     /// The module path, dot-separated, as in the checkpoint.
@@ -102,8 +114,16 @@ impl<'a> SitePath<'a> {
     }
 
     pub(crate) fn record(&self, role: Option<Target>, update: Option<Update>) {
-        let record = SiteRecord { module: self.module_path(), role, update };
-        self.ctx.records.lock().expect("site registry poisoned").push(record);
+        let record = SiteRecord {
+            module: self.module_path(),
+            role,
+            update,
+        };
+        self.ctx
+            .records
+            .lock()
+            .expect("site registry poisoned")
+            .push(record);
     }
 }
 
@@ -112,7 +132,11 @@ impl<'a, T: ToString> Div<T> for &SitePath<'a> {
 
     fn div(self, name: T) -> SitePath<'a> {
         let name = name.to_string();
-        SitePath { base: &self.base / name.as_str(), adapters: &self.adapters / name.as_str(), ..self.clone() }
+        SitePath {
+            base: &self.base / name.as_str(),
+            adapters: &self.adapters / name.as_str(),
+            ..self.clone()
+        }
     }
 }
 

@@ -48,10 +48,24 @@ pub struct ModelStore {
 impl ModelStore {
     /// Builds a model with `build`, attaching adapters as `plan` says (none when `None`), then
     /// freezes every base weight.
-    pub fn build<M>(device: Device, plan: Option<AdapterPlan>, build: impl FnOnce(&SitePath) -> Result<M>) -> Result<(Self, M)> {
-        let mut store = Self { base: VarStore::new(device), adapters: VarStore::new(device), ctx: SiteContext { plan, ..Default::default() } };
+    pub fn build<M>(
+        device: Device,
+        plan: Option<AdapterPlan>,
+        build: impl FnOnce(&SitePath) -> Result<M>,
+    ) -> Result<(Self, M)> {
+        let mut store = Self {
+            base: VarStore::new(device),
+            adapters: VarStore::new(device),
+            ctx: SiteContext {
+                plan,
+                ..Default::default()
+            },
+        };
         let model = {
-            let adapter_root = PEFT_PREFIX.trim_end_matches('.').split('.').fold(store.adapters.root(), |p, c| p / c);
+            let adapter_root = PEFT_PREFIX
+                .trim_end_matches('.')
+                .split('.')
+                .fold(store.adapters.root(), |p, c| p / c);
             build(&SitePath::new(store.base.root(), adapter_root, &store.ctx))?
         };
         store.base.freeze();
@@ -85,7 +99,10 @@ impl ModelStore {
 
     fn for_each_update(&self, mut f: impl FnMut(&Update)) {
         let records = self.ctx.records.lock().expect("site registry poisoned");
-        records.iter().filter_map(|r| r.update.as_ref()).for_each(&mut f);
+        records
+            .iter()
+            .filter_map(|r| r.update.as_ref())
+            .for_each(&mut f);
     }
 
     /// True while the adapters are folded into the base weights.
@@ -102,7 +119,7 @@ impl ModelStore {
         tch::no_grad(|| {
             self.for_each_update(|u| match u {
                 Update::Parallel { weight, rows, pair } => {
-                    rows_of(weight, *rows).g_add_(&pair.product());
+                    let _ = rows_of(weight, *rows).g_add_(&pair.product());
                 }
                 Update::Serial { weights, pair } => {
                     for w in weights {
@@ -124,14 +141,15 @@ impl ModelStore {
         tch::no_grad(|| {
             self.for_each_update(|u| match u {
                 Update::Parallel { weight, rows, pair } => {
-                    rows_of(weight, *rows).g_sub_(&pair.product());
+                    let _ = rows_of(weight, *rows).g_sub_(&pair.product());
                 }
                 Update::Serial { weights, pair } => {
                     let r = pair.a.size()[0];
                     let eye = Tensor::eye(r, (pair.a.kind(), pair.a.device()));
                     let inner = (eye + pair.a.matmul(&pair.b) * pair.scale).inverse();
                     for w in weights {
-                        let unfolded = w - w.matmul(&pair.b).matmul(&inner).matmul(&pair.a) * pair.scale;
+                        let unfolded =
+                            w - w.matmul(&pair.b).matmul(&inner).matmul(&pair.a) * pair.scale;
                         w.shallow_clone().copy_(&unfolded);
                     }
                 }
@@ -149,7 +167,10 @@ impl ModelStore {
                 let pair = match r.update.as_ref()? {
                     Update::Parallel { pair, .. } | Update::Serial { pair, .. } => pair,
                 };
-                Some(SiteCount { module: r.module.clone(), params: pair.numel() })
+                Some(SiteCount {
+                    module: r.module.clone(),
+                    params: pair.numel(),
+                })
             })
             .collect();
         let total = sites.iter().map(|s| s.params).sum();
@@ -165,10 +186,20 @@ impl ModelStore {
             let fused_slice = parts.len() >= 2 && ["q", "k", "v"].contains(&parts[parts.len() - 1]);
             parts[parts.len() - if fused_slice { 2 } else { 1 }..].join(".")
         };
-        let adapted: BTreeSet<String> = records.iter().filter(|r| r.update.is_some()).map(|r| short(&r.module)).collect();
-        let clash = records.iter().any(|r| r.update.is_none() && r.role.is_some() && adapted.contains(&short(&r.module)));
+        let adapted: BTreeSet<String> = records
+            .iter()
+            .filter(|r| r.update.is_some())
+            .map(|r| short(&r.module))
+            .collect();
+        let clash = records
+            .iter()
+            .any(|r| r.update.is_none() && r.role.is_some() && adapted.contains(&short(&r.module)));
         if clash {
-            records.iter().filter(|r| r.update.is_some()).map(|r| r.module.clone()).collect()
+            records
+                .iter()
+                .filter(|r| r.update.is_some())
+                .map(|r| r.module.clone())
+                .collect()
         } else {
             adapted.into_iter().collect()
         }
@@ -176,10 +207,15 @@ impl ModelStore {
 
     /// Writes `dir/adapter_model.safetensors` and `dir/adapter_config.json` atomically.
     pub fn save_adapter(&self, dir: &Path) -> Result<()> {
-        let plan = self.plan().ok_or_else(|| Error::config("adapter", "this model has no adapters to save"))?;
+        let plan = self
+            .plan()
+            .ok_or_else(|| Error::config("adapter", "this model has no adapters to save"))?;
         let mut tensors: Vec<(String, Tensor)> = self.adapters.variables().into_iter().collect();
         tensors.sort_by(|a, b| a.0.cmp(&b.0));
-        let tensors: Vec<(String, Tensor)> = tensors.into_iter().map(|(n, t)| (n, t.detach().to_kind(Kind::Float).contiguous())).collect();
+        let tensors: Vec<(String, Tensor)> = tensors
+            .into_iter()
+            .map(|(n, t)| (n, t.detach().to_kind(Kind::Float).contiguous()))
+            .collect();
         checkpoint::save_tensors(&dir.join(ADAPTER_WEIGHTS), &tensors)?;
         let config = peft::adapter_config_json(plan, &self.target_modules());
         let text = serde_json::to_string_pretty(&config).expect("JSON of plain values");
@@ -191,7 +227,12 @@ impl ModelStore {
     /// `k` feeds variable `to_var(k)` (identity for our own files; a model maps other naming eras).
     pub fn load_adapter(&self, dir: &Path, to_var: impl Fn(&str) -> String) -> Result<()> {
         let context = format!("expected from {}", dir.join(ADAPTER_CONFIG).display());
-        checkpoint::load_into(&self.adapters.variables(), &dir.join(ADAPTER_WEIGHTS), to_var, Some(&context))
+        checkpoint::load_into(
+            &self.adapters.variables(),
+            &dir.join(ADAPTER_WEIGHTS),
+            to_var,
+            Some(&context),
+        )
     }
 }
 
