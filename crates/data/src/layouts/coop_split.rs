@@ -40,7 +40,8 @@ pub(crate) fn read_coop_split(split_file: &Path, image_dir: &Path) -> Result<Coo
     let text = std::fs::read_to_string(split_file).map_err(|e| DataError::io(split_file, e))?;
     let json: Value = serde_json::from_str(&text)
         .map_err(|e| DataError::malformed(split_file, format!("invalid JSON: {e}")))?;
-    let mut lists = BTreeMap::new();
+    let mut lists = Vec::new();
+    // In file order, so a mismatch is blamed on the later entry.
     for key in ["train", "val", "test"] {
         let entries = match json.get(key) {
             Some(v) => parse_list(split_file, key, v)?,
@@ -52,9 +53,9 @@ pub(crate) fn read_coop_split(split_file: &Path, image_dir: &Path) -> Result<Coo
                 ))
             }
         };
-        lists.insert(key, entries);
+        lists.push(entries);
     }
-    let classnames = class_names(split_file, lists.values().flatten())?;
+    let classnames = class_names(split_file, lists.iter().flatten())?;
     let to_items = |entries: &[Entry]| -> Vec<Item> {
         entries
             .iter()
@@ -65,8 +66,8 @@ pub(crate) fn read_coop_split(split_file: &Path, image_dir: &Path) -> Result<Coo
             .collect()
     };
     Ok(CoopSplit {
-        train: to_items(&lists["train"]),
-        test: to_items(&lists["test"]),
+        train: to_items(&lists[0]),
+        test: to_items(&lists[2]),
         classnames,
     })
 }

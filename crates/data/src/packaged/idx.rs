@@ -8,6 +8,7 @@ use flate2::read::GzDecoder;
 use crate::error::{DataError, Result};
 
 /// The decoded contents of an IDX file holding unsigned bytes.
+#[derive(Debug)]
 pub(crate) struct Idx {
     /// Dimension sizes from the header (`[n]` for labels, `[n, rows, cols]` for images).
     pub dims: Vec<usize>,
@@ -65,4 +66,75 @@ pub(crate) fn read_idx_gz(path: &Path, expected_rank: u8) -> Result<Idx> {
     }
     bytes.drain(..header_len);
     Ok(Idx { dims, data: bytes })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use flate2::write::GzEncoder;
+    use flate2::Compression;
+
+    use super::*;
+
+    /// Writes `bytes` gzip-compressed to a temp file.
+    fn gz(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = dir.join(name);
+        let mut enc = GzEncoder::new(std::fs::File::create(&path).unwrap(), Compression::fast());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap();
+        path
+    }
+
+    /// An IDX image header for `n` images of 2×3, plus `data_len` zero bytes.
+    fn images(n: u32, data_len: usize) -> Vec<u8> {
+        let mut b = vec![0, 0, 8, 3];
+        for d in [n, 2, 3] {
+            b.extend_from_slice(&d.to_be_bytes());
+        }
+        b.resize(b.len() + data_len, 0);
+        b
+    }
+
+    #[test]
+    fn reads_a_well_formed_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let idx = read_idx_gz(&gz(tmp.path(), "ok.gz", &images(2, 12)), 3).unwrap();
+        assert_eq!(idx.dims, [2, 2, 3]);
+        assert_eq!(idx.data.len(), 12);
+    }
+
+    #[test]
+    fn truncated_wrong_magic_and_trailing_bytes_are_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let msg = read_idx_gz(&gz(tmp.path(), "short.gz", &images(2, 7)), 3)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("truncated IDX file") && msg.contains("short.gz"),
+            "{msg}"
+        );
+        assert!(msg.contains("12 bytes") && msg.contains("found 7"), "{msg}");
+        let msg = read_idx_gz(&gz(tmp.path(), "head.gz", &[0, 0, 8]), 3)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("truncated IDX file") && msg.contains("head.gz"),
+            "{msg}"
+        );
+        let msg = read_idx_gz(&gz(tmp.path(), "rank.gz", &images(2, 12)), 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("rank.gz") && msg.contains("IDX magic"),
+            "{msg}"
+        );
+        let msg = read_idx_gz(&gz(tmp.path(), "long.gz", &images(1, 9)), 3)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("long.gz") && msg.contains("3 bytes after"),
+            "{msg}"
+        );
+    }
 }

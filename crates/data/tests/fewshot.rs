@@ -1,0 +1,43 @@
+//! Few-shot sampling: exactly k per class, determinism per seed, error on too few images.
+
+mod common;
+
+use data::{class_counts, FewShot};
+
+#[test]
+fn exactly_k_distinct_images_per_class() {
+    let ds = common::memory_dataset(&[10, 7, 16]);
+    for k in [1, 2, 4, 7] {
+        let fs = FewShot::sample(&ds, k, 5).unwrap();
+        assert_eq!(fs.indices.len(), 3 * k);
+        assert_eq!(class_counts(&fs.items(&ds), 3), vec![k; 3]);
+        let mut uniq = fs.indices.clone();
+        uniq.sort_unstable();
+        uniq.dedup();
+        assert_eq!(uniq.len(), 3 * k, "no index twice");
+        for (pos, &i) in fs.indices.iter().enumerate() {
+            assert_eq!(ds.train[i].label, pos / k, "class-ordered indices");
+        }
+    }
+}
+
+#[test]
+fn same_seed_same_subset_other_seed_other_subset() {
+    let ds = common::memory_dataset(&[30, 30]);
+    let a = FewShot::sample(&ds, 4, 1).unwrap();
+    assert_eq!(a, FewShot::sample(&ds, 4, 1).unwrap());
+    assert_ne!(a.indices, FewShot::sample(&ds, 4, 2).unwrap().indices);
+    let json = serde_json::to_string(&a).unwrap();
+    assert!(json.contains("\"indices\""), "{json}");
+}
+
+#[test]
+fn too_few_images_is_an_error_naming_the_class() {
+    let ds = common::memory_dataset(&[16, 3]);
+    let msg = common::err_msg(FewShot::sample(&ds, 4, 0));
+    assert!(
+        msg.contains("class 1 (class1) has 3 training images"),
+        "{msg}"
+    );
+    assert!(msg.contains("4 shots"), "{msg}");
+}
