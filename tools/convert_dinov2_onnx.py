@@ -93,7 +93,7 @@ def layer_norm_eps(graph) -> float:
 
     for node in graph.node:
         if node.name == "/backbone/layernorm/Constant_1":
-            return float(numpy_helper.to_array(node.attribute[0].t))
+            return float(str(numpy_helper.to_array(node.attribute[0].t)))  # shortest repr of the float32: 1e-06
     die("constant /backbone/layernorm/Constant_1 (the layer-norm epsilon) not found")
 
 

@@ -13,7 +13,10 @@ pub enum Error {
     Core(#[from] serial_lora::Error),
     /// A file could not be read.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A model configuration (`config.json`) is malformed, inconsistent or unsupported.
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
@@ -28,17 +31,26 @@ pub enum Error {
 impl Error {
     /// A configuration error in `path`.
     pub fn config(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Self::Config { path: path.into(), message: message.into() }
+        Self::Config {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     /// An error about input tensor `name`.
     pub fn input(name: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Input { name: name.into(), message: message.into() }
+        Self::Input {
+            name: name.into(),
+            message: message.into(),
+        }
     }
 
     /// Wraps an I/O error with its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { path: path.into(), source }
+        Self::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

@@ -12,8 +12,8 @@
 //!
 //! Every attention block's q/k/v, W_o and MLP linears are adapter sites of the core, so LoRA, Serial
 //! LoRA and their `+` variants attach, merge and save without model code branching on the method.
-//! [`model::load`] builds any of them from a checkpoint directory (and an optional adapter directory,
-//! ours or PEFT's), [`model::Model::forward`] runs them on tensors named as transformers names them;
+//! [`model::build`] makes any of them from a checkpoint directory with a fresh adapter plan,
+//! [`model::load`] with a saved adapter directory (ours or PEFT's), [`model::Model::forward`] runs them on tensors named as transformers names them;
 //! the `zoo forward` command line does both on safetensors files.
 
 pub mod checkpoint;
@@ -24,4 +24,4 @@ pub mod model;
 pub mod vit;
 
 pub use error::{Error, Result};
-pub use model::{load, Architecture, Loaded, Model, Tensors};
+pub use model::{build, load, Architecture, Loaded, Model, Tensors};

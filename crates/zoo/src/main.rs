@@ -15,7 +15,11 @@ use tch::{Device, Kind, Tensor};
 
 /// Model zoo command line.
 #[derive(Debug, Parser)]
-#[command(name = "zoo", version, about = "Run zoo models (CLIP, DINOv2) on safetensors inputs")]
+#[command(
+    name = "zoo",
+    version,
+    about = "Run zoo models (CLIP, DINOv2) on safetensors inputs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -50,24 +54,53 @@ fn parse_device(s: &str) -> Result<Device, String> {
     match s {
         "cpu" => Ok(Device::Cpu),
         "cuda" => Ok(Device::Cuda(0)),
-        _ => s.strip_prefix("cuda:").and_then(|n| n.parse().ok()).map(Device::Cuda).ok_or_else(|| format!("`{s}` is not cpu, cuda or cuda:N")),
+        _ => s
+            .strip_prefix("cuda:")
+            .and_then(|n| n.parse().ok())
+            .map(Device::Cuda)
+            .ok_or_else(|| format!("`{s}` is not cpu, cuda or cuda:N")),
     }
 }
 
-fn forward(model: PathBuf, inputs: PathBuf, out: PathBuf, adapter: Option<PathBuf>, merge: bool, device: Device) -> zoo::Result<()> {
+fn forward(
+    model: PathBuf,
+    inputs: PathBuf,
+    out: PathBuf,
+    adapter: Option<PathBuf>,
+    merge: bool,
+    device: Device,
+) -> zoo::Result<()> {
     let loaded = zoo::load(&model, adapter.as_deref(), device)?;
     if merge {
         loaded.store.merge();
     }
-    let inputs: zoo::Tensors = checkpoint::read_tensors(&inputs)?.into_iter().map(|(k, v)| (k, v.to_device(device))).collect();
+    let inputs: zoo::Tensors = checkpoint::read_tensors(&inputs)?
+        .into_iter()
+        .map(|(k, v)| (k, v.to_device(device)))
+        .collect();
     let outputs = loaded.model.forward(&inputs)?;
-    let outputs: Vec<(String, Tensor)> = outputs.into_iter().map(|(k, v)| (k, v.to_device(Device::Cpu).to_kind(Kind::Float).contiguous())).collect();
+    let outputs: Vec<(String, Tensor)> = outputs
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k,
+                v.to_device(Device::Cpu).to_kind(Kind::Float).contiguous(),
+            )
+        })
+        .collect();
     checkpoint::save_tensors(&out, &outputs)?;
     Ok(())
 }
 
 fn main() -> ExitCode {
-    let Command::Forward { model, inputs, out, adapter, merge, device } = Cli::parse().command;
+    let Command::Forward {
+        model,
+        inputs,
+        out,
+        adapter,
+        merge,
+        device,
+    } = Cli::parse().command;
     match forward(model, inputs, out, adapter, merge, device) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

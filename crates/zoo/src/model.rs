@@ -37,7 +37,7 @@ pub enum Architecture {
 #[derive(Debug)]
 pub enum Model {
     /// `CLIPModel`.
-    Clip(ClipModel),
+    Clip(Box<ClipModel>),
     /// `CLIPVisionModel`.
     ClipVision(VisionTransformer),
     /// `CLIPTextModel`.
@@ -48,7 +48,11 @@ pub enum Model {
 
 /// Drops a leading `prefix` (after PEFT's `base_model.model.`, if present) from a dotted name.
 fn without_prefix(key: &str, prefix: &str) -> String {
-    let (peft, rest) = key.split_at(if key.starts_with("base_model.model.") { "base_model.model.".len() } else { 0 });
+    let (peft, rest) = key.split_at(if key.starts_with("base_model.model.") {
+        "base_model.model.".len()
+    } else {
+        0
+    });
     format!("{peft}{}", rest.strip_prefix(prefix).unwrap_or(rest))
 }
 
@@ -57,7 +61,8 @@ impl Architecture {
     pub fn from_dir(dir: &Path) -> Result<Self> {
         let path = dir.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let config: Map<String, Value> = serde_json::from_str(&text).map_err(|e| Error::config(&path, e.to_string()))?;
+        let config: Map<String, Value> =
+            serde_json::from_str(&text).map_err(|e| Error::config(&path, e.to_string()))?;
         match config.get("model_type").and_then(Value::as_str) {
             Some("clip") => Ok(Self::Clip(clip::Config::from_json(&config, &path)?)),
             Some("clip_vision_model") => Ok(Self::ClipVision(clip::VisionConfig::from_json(&config, &path)?)),
@@ -71,7 +76,7 @@ impl Architecture {
     /// Builds the model at the checkpoint root `p`.
     pub fn build(&self, p: &SitePath) -> Result<Model> {
         Ok(match self {
-            Self::Clip(c) => Model::Clip(ClipModel::new(p, c)?),
+            Self::Clip(c) => Model::Clip(Box::new(ClipModel::new(p, c)?)),
             Self::ClipVision(c) => Model::ClipVision(VisionTransformer::new(p, c)?),
             Self::ClipText(c) => Model::ClipText(TextTransformer::new(p, c)?),
             Self::Dinov2(c) => Model::Dinov2(Dinov2Model::new(p, c)?),
@@ -100,7 +105,10 @@ impl Architecture {
 
     /// Checkpoint tensors the model does not hold and that are skipped: CLIP's `position_ids` buffers.
     fn ignored(&self, key: &str) -> bool {
-        matches!(self, Self::Clip(_) | Self::ClipVision(_) | Self::ClipText(_)) && key.ends_with("embeddings.position_ids")
+        matches!(
+            self,
+            Self::Clip(_) | Self::ClipVision(_) | Self::ClipText(_)
+        ) && key.ends_with("embeddings.position_ids")
     }
 }
 
@@ -115,18 +123,38 @@ pub struct Loaded {
     pub architecture: Architecture,
 }
 
-/// Loads the model in `dir` (`config.json` + `model.safetensors`) on `device`, with the adapter in
-/// `adapter` (ours or PEFT's `adapter_config.json` + `adapter_model.safetensors`) if given.
-pub fn load(dir: &Path, adapter: Option<&Path>, device: Device) -> Result<Loaded> {
+/// Builds the model in `dir` (`config.json` + `model.safetensors`) on `device` with fresh adapters as
+/// `plan` says (none when `None`; `target_modules` may use either naming era), and loads its base weights.
+pub fn build(dir: &Path, plan: Option<AdapterPlan>, device: Device) -> Result<Loaded> {
     let architecture = Architecture::from_dir(dir)?;
-    let plan = adapter.map(read_adapter_plan).transpose()?.map(|p| architecture.adapter_plan(p));
-    let (store, model) = ModelStore::build(device, plan, |root| architecture.build(root).map_err(into_core))?;
-    let to_var = |k: &str| architecture.var_name(k);
-    crate::checkpoint::load_base(&store, &dir.join(WEIGHTS_FILE), to_var, |k| architecture.ignored(k))?;
+    let plan = plan.map(|p| architecture.adapter_plan(p));
+    let (store, model) = ModelStore::build(device, plan, |root| {
+        architecture.build(root).map_err(into_core)
+    })?;
+    crate::checkpoint::load_base(
+        &store,
+        &dir.join(WEIGHTS_FILE),
+        |k| architecture.var_name(k),
+        |k| architecture.ignored(k),
+    )?;
+    Ok(Loaded {
+        store,
+        model,
+        architecture,
+    })
+}
+
+/// [`build`]s the model in `dir` with the adapter in `adapter` (ours or PEFT's `adapter_config.json` +
+/// `adapter_model.safetensors`, either naming era) if given, and loads the adapter's weights.
+pub fn load(dir: &Path, adapter: Option<&Path>, device: Device) -> Result<Loaded> {
+    let plan = adapter.map(read_adapter_plan).transpose()?;
+    let loaded = build(dir, plan, device)?;
     if let Some(adapter) = adapter {
-        store.load_adapter(adapter, to_var)?;
+        loaded
+            .store
+            .load_adapter(adapter, |k| loaded.architecture.var_name(k))?;
     }
-    Ok(Loaded { store, model, architecture })
+    Ok(loaded)
 }
 
 /// `ModelStore::build` takes the core's error type; model constructors only fail with it.
@@ -138,17 +166,27 @@ fn into_core(e: Error) -> serial_lora::Error {
 }
 
 fn take<'a>(inputs: &'a Tensors, name: &str) -> Result<&'a Tensor> {
-    inputs.get(name).ok_or_else(|| Error::input(name, "missing"))
+    inputs
+        .get(name)
+        .ok_or_else(|| Error::input(name, "missing"))
 }
 
 /// `pixel_values` as fp32 if floating point (the towers reject other kinds).
 fn pixels(t: &Tensor) -> Tensor {
-    if t.is_floating_point() { t.to_kind(Kind::Float) } else { t.shallow_clone() }
+    if t.is_floating_point() {
+        t.to_kind(Kind::Float)
+    } else {
+        t.shallow_clone()
+    }
 }
 
 /// Integer ids as int64 (the text tower rejects floating point).
 fn ids(t: &Tensor) -> Tensor {
-    if t.is_floating_point() { t.shallow_clone() } else { t.to_kind(Kind::Int64) }
+    if t.is_floating_point() {
+        t.shallow_clone()
+    } else {
+        t.to_kind(Kind::Int64)
+    }
 }
 
 impl Model {
@@ -164,7 +202,10 @@ impl Model {
             Self::Clip(m) => {
                 let (x, t) = (opt("pixel_values").map(pixels), opt("input_ids").map(ids));
                 if x.is_none() && t.is_none() {
-                    return Err(Error::input("pixel_values", "missing (a clip model needs pixel_values, input_ids or both)"));
+                    return Err(Error::input(
+                        "pixel_values",
+                        "missing (a clip model needs pixel_values, input_ids or both)",
+                    ));
                 }
                 if let Some(x) = &x {
                     m.vision_model.check_input(x)?;
@@ -172,7 +213,12 @@ impl Model {
                 if let Some(t) = &t {
                     m.text_model.check_input(t, opt("attention_mask"))?;
                 }
-                Ok(clip_outputs(m.forward_t(x.as_ref(), t.as_ref(), opt("attention_mask"), false)))
+                Ok(clip_outputs(m.forward_t(
+                    x.as_ref(),
+                    t.as_ref(),
+                    opt("attention_mask"),
+                    false,
+                )))
             }
             Self::ClipVision(m) => {
                 let x = pixels(take(inputs, "pixel_values")?);
@@ -197,19 +243,28 @@ impl Model {
 }
 
 fn pair(last_hidden_state: Tensor, pooler_output: Tensor) -> Tensors {
-    Tensors::from([("last_hidden_state".into(), last_hidden_state), ("pooler_output".into(), pooler_output)])
+    Tensors::from([
+        ("last_hidden_state".into(), last_hidden_state),
+        ("pooler_output".into(), pooler_output),
+    ])
 }
 
 fn clip_outputs(out: clip::ClipOutput) -> Tensors {
     let mut named = Tensors::new();
     if let Some(v) = out.vision {
         named.insert("image_embeds".into(), v.embeds);
-        named.insert("vision_model_output.last_hidden_state".into(), v.output.last_hidden_state);
+        named.insert(
+            "vision_model_output.last_hidden_state".into(),
+            v.output.last_hidden_state,
+        );
         named.insert("vision_model_output.pooler_output".into(), v.projected);
     }
     if let Some(t) = out.text {
         named.insert("text_embeds".into(), t.embeds);
-        named.insert("text_model_output.last_hidden_state".into(), t.output.last_hidden_state);
+        named.insert(
+            "text_model_output.last_hidden_state".into(),
+            t.output.last_hidden_state,
+        );
         named.insert("text_model_output.pooler_output".into(), t.projected);
     }
     if let Some(logits) = out.logits_per_image {

@@ -73,7 +73,10 @@ impl VisionConfig {
     fn validate(&self) -> std::result::Result<(), String> {
         check_heads(self.hidden_size, self.num_attention_heads)?;
         if self.patch_size < 1 || self.image_size < self.patch_size {
-            return Err(format!("patch_size {} must be between 1 and image_size {}", self.patch_size, self.image_size));
+            return Err(format!(
+                "patch_size {} must be between 1 and image_size {}",
+                self.patch_size, self.image_size
+            ));
         }
         Ok(())
     }
@@ -143,7 +146,9 @@ impl TextConfig {
 
 fn check_heads(hidden: i64, heads: i64) -> std::result::Result<(), String> {
     if heads < 1 || hidden % heads != 0 {
-        return Err(format!("hidden_size {hidden} is not divisible by num_attention_heads {heads}"));
+        return Err(format!(
+            "hidden_size {hidden} is not divisible by num_attention_heads {heads}"
+        ));
     }
     Ok(())
 }
@@ -183,11 +188,16 @@ impl Config {
     pub fn from_json(config: &Map<String, Value>, path: &Path) -> Result<Self> {
         let text: TextConfig = parse(tower(config, "text_config"), path, "text_config")?;
         let vision: VisionConfig = parse(tower(config, "vision_config"), path, "vision_config")?;
-        text.validate().map_err(|m| Error::config(path, format!("text_config: {m}")))?;
-        vision.validate().map_err(|m| Error::config(path, format!("vision_config: {m}")))?;
+        text.validate()
+            .map_err(|m| Error::config(path, format!("text_config: {m}")))?;
+        vision
+            .validate()
+            .map_err(|m| Error::config(path, format!("vision_config: {m}")))?;
         let number = |key: &str, default: f64| match config.get(key) {
             None | Some(Value::Null) => Ok(default),
-            Some(v) => v.as_f64().ok_or_else(|| Error::config(path, format!("field `{key}`: expected a number, got {v}"))),
+            Some(v) => v.as_f64().ok_or_else(|| {
+                Error::config(path, format!("field `{key}`: expected a number, got {v}"))
+            }),
         };
         Ok(Self {
             text,
@@ -199,7 +209,14 @@ impl Config {
 
     /// OpenAI CLIP ViT-B/16 (`openai/clip-vit-base-patch16`).
     pub fn vit_b_16() -> Self {
-        Self::openai(VisionConfig { patch_size: 16, ..Default::default() }, TextConfig::default(), 512)
+        Self::openai(
+            VisionConfig {
+                patch_size: 16,
+                ..Default::default()
+            },
+            TextConfig::default(),
+            512,
+        )
     }
 
     /// OpenAI CLIP ViT-B/32 (`openai/clip-vit-base-patch32`).
@@ -218,19 +235,36 @@ impl Config {
             patch_size: 14,
             ..Default::default()
         };
-        let text = TextConfig { hidden_size: 768, intermediate_size: 3072, projection_dim: 768, num_attention_heads: 12, ..Default::default() };
+        let text = TextConfig {
+            hidden_size: 768,
+            intermediate_size: 3072,
+            projection_dim: 768,
+            num_attention_heads: 12,
+            ..Default::default()
+        };
         Self::openai(vision, text, 768)
     }
 
     /// The OpenAI release: `eos_token_id` 2 in its configs (argmax pooling), logit scale ln(1/0.07).
     fn openai(vision: VisionConfig, text: TextConfig, projection_dim: i64) -> Self {
-        let text = TextConfig { eos_token_id: 2, ..text };
-        Self { text, vision, projection_dim, logit_scale_init_value: 2.6592 }
+        let text = TextConfig {
+            eos_token_id: 2,
+            ..text
+        };
+        Self {
+            text,
+            vision,
+            projection_dim,
+            logit_scale_init_value: 2.6592,
+        }
     }
 }
 
 /// Parses a standalone tower config (`clip_vision_model` / `clip_text_model`: fields at the top level).
-pub(crate) fn standalone<T: serde::de::DeserializeOwned>(config: &Map<String, Value>, path: &Path) -> Result<T> {
+pub(crate) fn standalone<T: serde::de::DeserializeOwned>(
+    config: &Map<String, Value>,
+    path: &Path,
+) -> Result<T> {
     parse(Value::Object(config.clone()), path, "config")
 }
 

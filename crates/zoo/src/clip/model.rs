@@ -52,13 +52,30 @@ fn normalized(x: &Tensor) -> Tensor {
 impl ClipModel {
     /// Builds the model at `p` (the checkpoint root).
     pub fn new(p: &SitePath, c: &Config) -> Result<Self> {
-        let no_bias = nn::LinearConfig { bias: false, ..Default::default() };
+        let no_bias = nn::LinearConfig {
+            bias: false,
+            ..Default::default()
+        };
         Ok(Self {
             vision_model: VisionTransformer::new(&(p / "vision_model"), &c.vision)?,
             text_model: TextTransformer::new(&(p / "text_model"), &c.text)?,
-            visual_projection: nn::linear(p.base() / "visual_projection", c.vision.hidden_size, c.projection_dim, no_bias),
-            text_projection: nn::linear(p.base() / "text_projection", c.text.hidden_size, c.projection_dim, no_bias),
-            logit_scale: p.base().var("logit_scale", &[], nn::Init::Const(c.logit_scale_init_value)),
+            visual_projection: nn::linear(
+                p.base() / "visual_projection",
+                c.vision.hidden_size,
+                c.projection_dim,
+                no_bias,
+            ),
+            text_projection: nn::linear(
+                p.base() / "text_projection",
+                c.text.hidden_size,
+                c.projection_dim,
+                no_bias,
+            ),
+            logit_scale: p.base().var(
+                "logit_scale",
+                &[],
+                nn::Init::Const(c.logit_scale_init_value),
+            ),
         })
     }
 
@@ -66,24 +83,47 @@ impl ClipModel {
     pub fn image_features(&self, pixel_values: &Tensor, train: bool) -> Tower<VisionOutput> {
         let output = self.vision_model.forward_t(pixel_values, train);
         let projected = self.visual_projection.forward(&output.pooler_output);
-        Tower { embeds: normalized(&projected), projected, output }
+        Tower {
+            embeds: normalized(&projected),
+            projected,
+            output,
+        }
     }
 
     /// Text features: the text tower and its projection.
-    pub fn text_features(&self, input_ids: &Tensor, attention_mask: Option<&Tensor>, train: bool) -> Tower<TextOutput> {
+    pub fn text_features(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        train: bool,
+    ) -> Tower<TextOutput> {
         let output = self.text_model.forward_t(input_ids, attention_mask, train);
         let projected = self.text_projection.forward(&output.pooler_output);
-        Tower { embeds: normalized(&projected), projected, output }
+        Tower {
+            embeds: normalized(&projected),
+            projected,
+            output,
+        }
     }
 
     /// Runs whichever towers have inputs (checked by the towers' `check_input`), and the logits when both do.
-    pub fn forward_t(&self, pixel_values: Option<&Tensor>, input_ids: Option<&Tensor>, attention_mask: Option<&Tensor>, train: bool) -> ClipOutput {
+    pub fn forward_t(
+        &self,
+        pixel_values: Option<&Tensor>,
+        input_ids: Option<&Tensor>,
+        attention_mask: Option<&Tensor>,
+        train: bool,
+    ) -> ClipOutput {
         let vision = pixel_values.map(|x| self.image_features(x, train));
         let text = input_ids.map(|ids| self.text_features(ids, attention_mask, train));
         let logits_per_image = match (&vision, &text) {
             (Some(v), Some(t)) => Some(v.embeds.matmul(&t.embeds.tr()) * self.logit_scale.exp()),
             _ => None,
         };
-        ClipOutput { vision, text, logits_per_image }
+        ClipOutput {
+            vision,
+            text,
+            logits_per_image,
+        }
     }
 }

@@ -32,12 +32,37 @@ impl TextTransformer {
     /// Builds the tower; its adapter sites follow the store's plan.
     pub fn new(p: &SitePath, c: &TextConfig) -> Result<Self> {
         let e = p.base() / "embeddings";
-        let norm = nn::LayerNormConfig { eps: c.layer_norm_eps, ..Default::default() };
+        let norm = nn::LayerNormConfig {
+            eps: c.layer_norm_eps,
+            ..Default::default()
+        };
         Ok(Self {
-            token_embedding: nn::embedding(&e / "token_embedding", c.vocab_size, c.hidden_size, Default::default()).ws,
-            position_embedding: nn::embedding(&e / "position_embedding", c.max_position_embeddings, c.hidden_size, Default::default()).ws,
-            encoder: Encoder::new(&(p / "encoder"), "layers", c.num_hidden_layers, &c.block(), &CLIP_BLOCK)?,
-            final_layer_norm: nn::layer_norm(p.base() / "final_layer_norm", vec![c.hidden_size], norm),
+            token_embedding: nn::embedding(
+                &e / "token_embedding",
+                c.vocab_size,
+                c.hidden_size,
+                Default::default(),
+            )
+            .ws,
+            position_embedding: nn::embedding(
+                &e / "position_embedding",
+                c.max_position_embeddings,
+                c.hidden_size,
+                Default::default(),
+            )
+            .ws,
+            encoder: Encoder::new(
+                &(p / "encoder"),
+                "layers",
+                c.num_hidden_layers,
+                &c.block(),
+                &CLIP_BLOCK,
+            )?,
+            final_layer_norm: nn::layer_norm(
+                p.base() / "final_layer_norm",
+                vec![c.hidden_size],
+                norm,
+            ),
             config: c.clone(),
         })
     }
@@ -47,17 +72,38 @@ impl TextTransformer {
     pub fn check_input(&self, input_ids: &Tensor, attention_mask: Option<&Tensor>) -> Result<()> {
         let c = &self.config;
         let size = input_ids.size();
-        if size.len() != 2 || size[0] < 1 || size[1] < 1 || size[1] > c.max_position_embeddings || input_ids.is_floating_point() {
-            let message = format!("expected integer [batch, tokens ≤ {}], got {:?} {size:?}", c.max_position_embeddings, input_ids.kind());
+        if size.len() != 2
+            || size[0] < 1
+            || size[1] < 1
+            || size[1] > c.max_position_embeddings
+            || input_ids.is_floating_point()
+        {
+            let message = format!(
+                "expected integer [batch, tokens ≤ {}], got {:?} {size:?}",
+                c.max_position_embeddings,
+                input_ids.kind()
+            );
             return Err(Error::input("input_ids", message));
         }
-        let (low, high) = (input_ids.min().int64_value(&[]), input_ids.max().int64_value(&[]));
+        let (low, high) = (
+            input_ids.min().int64_value(&[]),
+            input_ids.max().int64_value(&[]),
+        );
         if low < 0 || high >= c.vocab_size {
-            return Err(Error::input("input_ids", format!("ids span {low}..={high}, outside the vocabulary 0..{}", c.vocab_size)));
+            return Err(Error::input(
+                "input_ids",
+                format!(
+                    "ids span {low}..={high}, outside the vocabulary 0..{}",
+                    c.vocab_size
+                ),
+            ));
         }
         if let Some(mask) = attention_mask {
             if mask.size() != size {
-                return Err(Error::input("attention_mask", format!("shape {:?} differs from input_ids {size:?}", mask.size())));
+                return Err(Error::input(
+                    "attention_mask",
+                    format!("shape {:?} differs from input_ids {size:?}", mask.size()),
+                ));
             }
         }
         Ok(())
@@ -77,22 +123,41 @@ impl TextTransformer {
         if self.config.eos_token_id == 2 {
             input_ids.argmax(-1, false)
         } else {
-            input_ids.eq(self.config.eos_token_id).to_kind(Kind::Int).argmax(-1, false)
+            input_ids
+                .eq(self.config.eos_token_id)
+                .to_kind(Kind::Int)
+                .argmax(-1, false)
         }
     }
 
     /// Runs the tower (see [`check_input`](Self::check_input)); `attention_mask` marks real tokens with 1.
-    pub fn forward_t(&self, input_ids: &Tensor, attention_mask: Option<&Tensor>, train: bool) -> TextOutput {
+    pub fn forward_t(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        train: bool,
+    ) -> TextOutput {
         let tokens = input_ids.size()[1];
         let positions = self.position_embedding.narrow(0, 0, tokens).unsqueeze(0);
-        let x = self.token_embedding.index_select(0, &input_ids.flatten(0, -1)).view([input_ids.size()[0], tokens, -1]) + positions;
+        let x = self
+            .token_embedding
+            .index_select(0, &input_ids.flatten(0, -1))
+            .view([input_ids.size()[0], tokens, -1])
+            + positions;
         let x = match attention_mask {
-            Some(mask) => self.encoder.forward_t(&x, Some(&Self::causal_padding_mask(mask)), false, train),
+            Some(mask) => {
+                self.encoder
+                    .forward_t(&x, Some(&Self::causal_padding_mask(mask)), false, train)
+            }
             None => self.encoder.forward_t(&x, None, true, train),
         };
         let last_hidden_state = self.final_layer_norm.forward(&x);
         let rows = Tensor::arange(input_ids.size()[0], (Kind::Int64, input_ids.device()));
-        let pooler_output = last_hidden_state.index(&[Some(rows), Some(self.eos_positions(input_ids))]);
-        TextOutput { last_hidden_state, pooler_output }
+        let pooler_output =
+            last_hidden_state.index(&[Some(rows), Some(self.eos_positions(input_ids))]);
+        TextOutput {
+            last_hidden_state,
+            pooler_output,
+        }
     }
 }

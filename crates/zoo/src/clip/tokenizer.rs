@@ -36,23 +36,56 @@ pub struct ClipTokenizer {
 impl ClipTokenizer {
     /// Reads `tokenizer.json`; texts are truncated to `max_length` tokens (end-of-text kept).
     pub fn from_file(path: &Path, max_length: usize) -> Result<Self> {
-        let error = |message: String| Error::Tokenizer { path: path.to_path_buf(), message };
+        let error = |message: String| Error::Tokenizer {
+            path: path.to_path_buf(),
+            message,
+        };
         let mut inner = Tokenizer::from_file(path).map_err(|e| error(e.to_string()))?;
-        let pad_id = inner.token_to_id(END_OF_TEXT).ok_or_else(|| error(format!("no `{END_OF_TEXT}` token")))?;
-        let padding = PaddingParams { strategy: PaddingStrategy::BatchLongest, pad_id, pad_token: END_OF_TEXT.into(), ..Default::default() };
-        let truncation = TruncationParams { max_length, ..Default::default() };
-        inner.with_padding(Some(padding)).with_truncation(Some(truncation)).map_err(|e| error(e.to_string()))?;
-        Ok(Self { inner, path: path.to_path_buf() })
+        let pad_id = inner
+            .token_to_id(END_OF_TEXT)
+            .ok_or_else(|| error(format!("no `{END_OF_TEXT}` token")))?;
+        let padding = PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            pad_id,
+            pad_token: END_OF_TEXT.into(),
+            ..Default::default()
+        };
+        let truncation = TruncationParams {
+            max_length,
+            ..Default::default()
+        };
+        inner
+            .with_padding(Some(padding))
+            .with_truncation(Some(truncation))
+            .map_err(|e| error(e.to_string()))?;
+        Ok(Self {
+            inner,
+            path: path.to_path_buf(),
+        })
     }
 
     /// Encodes `texts` into ids and attention mask, padded to the longest.
     pub fn encode(&self, texts: &[&str]) -> Result<Encoded> {
-        let encodings = self.inner.encode_batch(texts.to_vec(), true).map_err(|e| Error::Tokenizer { path: self.path.clone(), message: e.to_string() })?;
+        let encodings =
+            self.inner
+                .encode_batch(texts.to_vec(), true)
+                .map_err(|e| Error::Tokenizer {
+                    path: self.path.clone(),
+                    message: e.to_string(),
+                })?;
         let rows = encodings.len() as i64;
         let flat = |f: fn(&tokenizers::Encoding) -> &[u32]| {
-            let values: Vec<i64> = encodings.iter().flat_map(|e| f(e).iter().map(|&v| v as i64)).collect();
-            Tensor::from_slice(&values).view([rows, -1]).to_kind(Kind::Int64)
+            let values: Vec<i64> = encodings
+                .iter()
+                .flat_map(|e| f(e).iter().map(|&v| v as i64))
+                .collect();
+            Tensor::from_slice(&values)
+                .view([rows, -1])
+                .to_kind(Kind::Int64)
         };
-        Ok(Encoded { input_ids: flat(|e| e.get_ids()), attention_mask: flat(|e| e.get_attention_mask()) })
+        Ok(Encoded {
+            input_ids: flat(|e| e.get_ids()),
+            attention_mask: flat(|e| e.get_attention_mask()),
+        })
     }
 }

@@ -30,16 +30,38 @@ impl Embeddings {
     fn new(p: &nn::Path, c: &VisionConfig) -> Self {
         let d = c.hidden_size;
         Self {
-            class_embedding: p.var("class_embedding", &[d], nn::Init::Randn { mean: 0.0, stdev: 1.0 }),
-            patches: PatchEmbedding::new(&(p / "patch_embedding"), c.num_channels, d, c.patch_size, false),
-            positions: nn::embedding(p / "position_embedding", c.num_patches() + 1, d, Default::default()).ws,
+            class_embedding: p.var(
+                "class_embedding",
+                &[d],
+                nn::Init::Randn {
+                    mean: 0.0,
+                    stdev: 1.0,
+                },
+            ),
+            patches: PatchEmbedding::new(
+                &(p / "patch_embedding"),
+                c.num_channels,
+                d,
+                c.patch_size,
+                false,
+            ),
+            positions: nn::embedding(
+                p / "position_embedding",
+                c.num_patches() + 1,
+                d,
+                Default::default(),
+            )
+            .ws,
         }
     }
 
     fn forward(&self, pixel_values: &Tensor) -> Tensor {
         let patches = self.patches.forward(pixel_values);
         let batch = patches.size()[0];
-        let class = self.class_embedding.view([1, 1, -1]).expand([batch, 1, -1], false);
+        let class = self
+            .class_embedding
+            .view([1, 1, -1])
+            .expand([batch, 1, -1], false);
         Tensor::cat(&[class, patches], 1) + self.positions.unsqueeze(0)
     }
 }
@@ -67,13 +89,22 @@ impl VisionTransformer {
     /// Builds the tower; its adapter sites follow the store's plan.
     pub fn new(p: &SitePath, c: &VisionConfig) -> Result<Self> {
         let norm = |name: &str| {
-            let config = nn::LayerNormConfig { eps: c.layer_norm_eps, ..Default::default() };
+            let config = nn::LayerNormConfig {
+                eps: c.layer_norm_eps,
+                ..Default::default()
+            };
             nn::layer_norm(p.base() / name, vec![c.hidden_size], config)
         };
         Ok(Self {
             embeddings: Embeddings::new(&(p.base() / "embeddings"), c),
             pre_layrnorm: norm("pre_layrnorm"),
-            encoder: Encoder::new(&(p / "encoder"), "layers", c.num_hidden_layers, &c.block(), &CLIP_BLOCK)?,
+            encoder: Encoder::new(
+                &(p / "encoder"),
+                "layers",
+                c.num_hidden_layers,
+                &c.block(),
+                &CLIP_BLOCK,
+            )?,
             post_layernorm: norm("post_layernorm"),
             config: c.clone(),
         })
@@ -84,8 +115,18 @@ impl VisionTransformer {
         let c = &self.config;
         let expected = [c.num_channels, c.image_size, c.image_size];
         let size = pixel_values.size();
-        if size.len() != 4 || size[0] < 1 || size[1..] != expected || !pixel_values.is_floating_point() {
-            let message = format!("expected float [batch, {}, {}, {}], got {:?} {size:?}", expected[0], expected[1], expected[2], pixel_values.kind());
+        if size.len() != 4
+            || size[0] < 1
+            || size[1..] != expected
+            || !pixel_values.is_floating_point()
+        {
+            let message = format!(
+                "expected float [batch, {}, {}, {}], got {:?} {size:?}",
+                expected[0],
+                expected[1],
+                expected[2],
+                pixel_values.kind()
+            );
             return Err(Error::input("pixel_values", message));
         }
         Ok(())
@@ -93,9 +134,14 @@ impl VisionTransformer {
 
     /// Runs the tower on `pixel_values` (see [`check_input`](Self::check_input)).
     pub fn forward_t(&self, pixel_values: &Tensor, train: bool) -> VisionOutput {
-        let x = self.pre_layrnorm.forward(&self.embeddings.forward(pixel_values));
+        let x = self
+            .pre_layrnorm
+            .forward(&self.embeddings.forward(pixel_values));
         let last_hidden_state = self.encoder.forward_t(&x, None, false, train);
         let pooler_output = self.post_layernorm.forward(&last_hidden_state.select(1, 0));
-        VisionOutput { last_hidden_state, pooler_output }
+        VisionOutput {
+            last_hidden_state,
+            pooler_output,
+        }
     }
 }

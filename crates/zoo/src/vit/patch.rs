@@ -12,8 +12,15 @@ pub struct PatchEmbedding {
 impl PatchEmbedding {
     /// The convolution at `p` (`p.weight` `[dim, channels, patch, patch]`, `p.bias` if `bias`).
     pub fn new(p: &nn::Path, channels: i64, dim: i64, patch: i64, bias: bool) -> Self {
-        let config = nn::ConvConfig { stride: patch, bias, ..Default::default() };
-        Self { conv: nn::conv2d(p, channels, dim, patch, config), patch }
+        let config = nn::ConvConfig {
+            stride: patch,
+            bias,
+            ..Default::default()
+        };
+        Self {
+            conv: nn::conv2d(p, channels, dim, patch, config),
+            patch,
+        }
     }
 
     /// The patch grid `(H/p, W/p)` (floored, as the convolution does) of an image `height × width`.
@@ -23,7 +30,10 @@ impl PatchEmbedding {
 
     /// Patch tokens `[B, N, dim]` in row-major grid order.
     pub fn forward(&self, pixel_values: &Tensor) -> Tensor {
-        self.conv.forward(pixel_values).flatten(2, -1).transpose(1, 2)
+        self.conv
+            .forward(pixel_values)
+            .flatten(2, -1)
+            .transpose(1, 2)
     }
 }
 
@@ -31,7 +41,9 @@ impl PatchEmbedding {
 /// `[1, rows·cols, dim]`, bicubic with `align_corners = false` and no antialiasing, in fp32: the
 /// `interpolate(size=…, mode="bicubic")` of transformers' `interpolate_pos_encoding`.
 pub fn resize_positions(patch_positions: &Tensor, rows: i64, cols: i64) -> Tensor {
-    let (_, n, dim) = patch_positions.size3().expect("position embeddings are [1, n, dim]");
+    let (_, n, dim) = patch_positions
+        .size3()
+        .expect("position embeddings are [1, n, dim]");
     let side = (n as f64).sqrt().round() as i64;
     let kind = patch_positions.kind();
     patch_positions

@@ -1,0 +1,210 @@
+//! The `zoo forward` command line: outputs match the fixtures' references, `--adapter`/`--merge` work,
+//! and bad input gives a clear error (non-zero exit, no panic).
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{assert_matches, fixture, tensors, TOLERANCE};
+use serial_lora::checkpoint::save_tensors;
+use tch::Tensor;
+
+fn zoo(args: &[&Path]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zoo"));
+    command.arg("forward");
+    for pair in args.chunks(2) {
+        command.arg(pair[0]);
+        if let Some(value) = pair.get(1) {
+            command.arg(value);
+        }
+    }
+    command.output().expect("zoo runs")
+}
+
+fn flag(name: &str) -> &Path {
+    Path::new(name)
+}
+
+/// Runs `zoo forward` and returns its stderr, asserting that it failed cleanly.
+fn failure(args: &[&Path]) -> String {
+    let out = zoo(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "expected failure, got success");
+    assert!(
+        !stderr.contains("panicked"),
+        "panic instead of an error: {stderr}"
+    );
+    stderr
+}
+
+#[test]
+fn forward_writes_transformers_outputs_with_and_without_adapter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = fixture("dinov2");
+    let inputs = dir.join("inputs.safetensors");
+    let out = tmp.path().join("out.safetensors");
+    let peft = dir.join("peft");
+    let cases: [(&str, Vec<&Path>, &str); 3] = [
+        ("cli dinov2", vec![], "outputs.safetensors"),
+        (
+            "cli dinov2 --adapter",
+            vec![flag("--adapter"), &peft],
+            "outputs_peft.safetensors",
+        ),
+        (
+            "cli dinov2 --adapter --merge",
+            vec![flag("--adapter"), &peft, flag("--merge")],
+            "outputs_peft.safetensors",
+        ),
+    ];
+    for (what, extra, reference) in cases {
+        let mut args = vec![
+            flag("--model"),
+            &dir,
+            flag("--inputs"),
+            &inputs,
+            flag("--out"),
+            &out,
+        ];
+        args.extend(extra);
+        let result = zoo(&args);
+        assert!(
+            result.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        assert_matches(
+            what,
+            &tensors(&out),
+            &tensors(&dir.join(reference)),
+            TOLERANCE,
+        );
+    }
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.safetensors");
+    let dinov2 = fixture("dinov2");
+    let inputs = dinov2.join("inputs.safetensors");
+
+    let missing = tmp.path().join("no-such-model");
+    let err = failure(&[
+        flag("--model"),
+        &missing,
+        flag("--inputs"),
+        &inputs,
+        flag("--out"),
+        &out,
+    ]);
+    assert!(err.contains("no-such-model/config.json"), "{err}");
+
+    let unknown = tmp.path().join("unknown");
+    std::fs::create_dir(&unknown).unwrap();
+    std::fs::write(unknown.join("config.json"), r#"{"model_type": "bert"}"#).unwrap();
+    let err = failure(&[
+        flag("--model"),
+        &unknown,
+        flag("--inputs"),
+        &inputs,
+        flag("--out"),
+        &out,
+    ]);
+    assert!(
+        err.contains("`bert`") && err.contains("model_type"),
+        "{err}"
+    );
+
+    let text_only = tmp.path().join("text.safetensors");
+    save_tensors(
+        &text_only,
+        &[(
+            "input_ids".into(),
+            Tensor::from_slice(&[1i64, 2, 3]).view([1, 3]),
+        )],
+    )
+    .unwrap();
+    let err = failure(&[
+        flag("--model"),
+        &dinov2,
+        flag("--inputs"),
+        &text_only,
+        flag("--out"),
+        &out,
+    ]);
+    assert!(err.contains("`pixel_values`: missing"), "{err}");
+
+    let wrong_shape = tmp.path().join("wrong.safetensors");
+    save_tensors(
+        &wrong_shape,
+        &[(
+            "pixel_values".into(),
+            Tensor::zeros([2, 1, 16, 16], (tch::Kind::Float, tch::Device::Cpu)),
+        )],
+    )
+    .unwrap();
+    let err = failure(&[
+        flag("--model"),
+        &dinov2,
+        flag("--inputs"),
+        &wrong_shape,
+        flag("--out"),
+        &out,
+    ]);
+    assert!(
+        err.contains("pixel_values") && err.contains("[2, 1, 16, 16]"),
+        "{err}"
+    );
+
+    let clip = fixture("clip_text");
+    let big_ids = tmp.path().join("ids.safetensors");
+    save_tensors(
+        &big_ids,
+        &[(
+            "input_ids".into(),
+            Tensor::from_slice(&[0i64, 5000]).view([1, 2]),
+        )],
+    )
+    .unwrap();
+    let err = failure(&[
+        flag("--model"),
+        &clip,
+        flag("--inputs"),
+        &big_ids,
+        flag("--out"),
+        &out,
+    ]);
+    assert!(
+        err.contains("input_ids") && err.contains("vocabulary"),
+        "{err}"
+    );
+
+    let no_inputs = tmp.path().join("absent.safetensors");
+    let err = failure(&[
+        flag("--model"),
+        &dinov2,
+        flag("--inputs"),
+        &no_inputs,
+        flag("--out"),
+        &out,
+    ]);
+    assert!(err.contains("absent.safetensors"), "{err}");
+
+    let wrong_adapter = fixture("clip").join("peft");
+    let err = failure(&[
+        flag("--model"),
+        &dinov2,
+        flag("--inputs"),
+        &inputs,
+        flag("--out"),
+        &out,
+        flag("--adapter"),
+        &wrong_adapter,
+    ]);
+    assert!(
+        err.contains("adapter_model.safetensors") && err.contains("unexpected tensor"),
+        "{err}"
+    );
+    assert!(!out.exists(), "no output is written on failure");
+}
