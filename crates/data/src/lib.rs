@@ -10,6 +10,8 @@
 //! 3. build a [`Preprocess`] for the backbone and size;
 //! 4. train on [`TrainLoader::next_batch`], evaluate on [`eval_batches`] over `dataset.test`.
 
+#![warn(missing_docs)]
+
 mod augment;
 mod batch;
 mod checksum;

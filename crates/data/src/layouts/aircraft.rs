@@ -1,5 +1,5 @@
 //! FGVC-Aircraft in CoOp's layout: `variants.txt` (one class per line),
-//! `images_variant_{train,test}.txt` ("<image id> <variant>" per line), `images/<id>.jpg`.
+//! `images_variant_{train,test}.txt` (`<image id> <variant>` per line), `images/<id>.jpg`.
 
 use std::path::Path;
 

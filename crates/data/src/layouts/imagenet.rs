@@ -1,4 +1,4 @@
-//! ImageNet in CoOp/CLIP-LoRA's layout: `classnames.txt` ("<wnid> <name>" per line) and
+//! ImageNet in CoOp/CLIP-LoRA's layout: `classnames.txt` (`<wnid> <name>` per line) and
 //! `images/train/<wnid>/*`, `images/val/<wnid>/*` (the val set is the test set).
 
 use std::collections::HashMap;
