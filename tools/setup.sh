@@ -35,3 +35,5 @@ if [ "$(readlink .libtorch 2>/dev/null)" != "$torch_dir" ]; then
   echo "setup: .libtorch -> $torch_dir"
 fi
 bash tools/fetch_assets.sh
+.venv/bin/python tools/make_clip_tokenizer.py
+.venv/bin/python tools/convert_dinov2_onnx.py

@@ -14,18 +14,35 @@ pub enum Error {
     /// A file could not be read.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What went wrong.
         source: std::io::Error,
     },
     /// A model configuration (`config.json`) is malformed, inconsistent or unsupported.
     #[error("{path}: {message}")]
-    Config { path: PathBuf, message: String },
+    Config {
+        /// The configuration file.
+        path: PathBuf,
+        /// The field at fault and why.
+        message: String,
+    },
     /// An input tensor is missing or has the wrong shape or dtype.
     #[error("input `{name}`: {message}")]
-    Input { name: String, message: String },
+    Input {
+        /// The input's name (`pixel_values`, `input_ids`, …).
+        name: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The tokenizer file cannot be read or a text cannot be encoded.
     #[error("tokenizer {path}: {message}")]
-    Tokenizer { path: PathBuf, message: String },
+    Tokenizer {
+        /// The `tokenizer.json` file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl Error {

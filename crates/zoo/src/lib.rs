@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # zoo: vision (and vision-language) transformers built from adapter sites
 //!
 //! Each family is one module with a `Config` (read from transformers' `config.json`, with presets),
@@ -20,6 +21,7 @@ pub mod checkpoint;
 pub mod clip;
 pub mod dinov2;
 pub mod error;
+mod json;
 pub mod model;
 pub mod vit;
 

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::json::parse;
 use crate::vit::{Activation, BlockConfig};
 
 /// The vision tower (`CLIPVisionConfig`).
@@ -53,6 +54,13 @@ impl Default for VisionConfig {
 }
 
 impl VisionConfig {
+    /// Parses a `clip_vision_model` `config.json` object (fields at the top level).
+    pub fn from_json(config: &Map<String, Value>, path: &Path) -> Result<Self> {
+        let c: Self = parse(Value::Object(config.clone()), path, "")?;
+        c.validate().map_err(|m| Error::config(path, m))?;
+        Ok(c)
+    }
+
     /// Patch tokens of a `image_size²` input.
     pub fn num_patches(&self) -> i64 {
         (self.image_size / self.patch_size).pow(2)
@@ -127,6 +135,13 @@ impl Default for TextConfig {
 }
 
 impl TextConfig {
+    /// Parses a `clip_text_model` `config.json` object (fields at the top level).
+    pub fn from_json(config: &Map<String, Value>, path: &Path) -> Result<Self> {
+        let c: Self = parse(Value::Object(config.clone()), path, "")?;
+        c.validate().map_err(|m| Error::config(path, m))?;
+        Ok(c)
+    }
+
     /// The block sizes.
     pub fn block(&self) -> BlockConfig {
         BlockConfig {
@@ -164,11 +179,6 @@ pub struct Config {
     pub projection_dim: i64,
     /// Initial value of `logit_scale` (its log), overwritten by the checkpoint.
     pub logit_scale_init_value: f64,
-}
-
-/// Parses one JSON object into `T`, naming the file on failure.
-fn parse<T: serde::de::DeserializeOwned>(value: Value, path: &Path, what: &str) -> Result<T> {
-    serde_json::from_value(value).map_err(|e| Error::config(path, format!("{what}: {e}")))
 }
 
 /// `config[key]` with the legacy `config[key + "_dict"]` (older transformers) laid over it.
@@ -257,31 +267,5 @@ impl Config {
             projection_dim,
             logit_scale_init_value: 2.6592,
         }
-    }
-}
-
-/// Parses a standalone tower config (`clip_vision_model` / `clip_text_model`: fields at the top level).
-pub(crate) fn standalone<T: serde::de::DeserializeOwned>(
-    config: &Map<String, Value>,
-    path: &Path,
-) -> Result<T> {
-    parse(Value::Object(config.clone()), path, "config")
-}
-
-impl VisionConfig {
-    /// Parses a `clip_vision_model` `config.json` object.
-    pub fn from_json(config: &Map<String, Value>, path: &Path) -> Result<Self> {
-        let c: Self = standalone(config, path)?;
-        c.validate().map_err(|m| Error::config(path, m))?;
-        Ok(c)
-    }
-}
-
-impl TextConfig {
-    /// Parses a `clip_text_model` `config.json` object.
-    pub fn from_json(config: &Map<String, Value>, path: &Path) -> Result<Self> {
-        let c: Self = standalone(config, path)?;
-        c.validate().map_err(|m| Error::config(path, m))?;
-        Ok(c)
     }
 }

@@ -64,8 +64,15 @@ impl ClipTokenizer {
         })
     }
 
-    /// Encodes `texts` into ids and attention mask, padded to the longest.
+    /// Encodes `texts` (at least one) into ids and attention mask, padded to the longest.
     pub fn encode(&self, texts: &[&str]) -> Result<Encoded> {
+        if texts.is_empty() {
+            let message = "no texts to encode".to_string();
+            return Err(Error::Tokenizer {
+                path: self.path.clone(),
+                message,
+            });
+        }
         let encodings =
             self.inner
                 .encode_batch(texts.to_vec(), true)

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::json::parse;
 use crate::vit::{Activation, BlockConfig};
 
 /// transformers' `Dinov2Config` (the fields that shape `Dinov2Model`).
@@ -81,8 +82,7 @@ impl Config {
 
     /// Parses a `dinov2` `config.json` object.
     pub fn from_json(config: &Map<String, Value>, path: &Path) -> Result<Self> {
-        let c: Self = serde_json::from_value(Value::Object(config.clone()))
-            .map_err(|e| Error::config(path, format!("config: {e}")))?;
+        let c: Self = parse(Value::Object(config.clone()), path, "")?;
         if c.use_swiglu_ffn {
             return Err(Error::config(
                 path,
