@@ -44,7 +44,7 @@ fn train_steps(c: &mut Criterion) {
         ] {
             let (store, block) =
                 common::build_sized(Some(AdapterPlan::from(&config)), false, DIM, 1);
-            let mut opt = AdamW::new(store.adapters(), optim()).unwrap();
+            let mut opt = AdamW::new(&[store.adapters()], optim()).unwrap();
             let x = input();
             group.bench_function(BenchmarkId::new(method, rank), |b| {
                 b.iter(|| {

@@ -121,13 +121,13 @@ pub struct AdamW {
 }
 
 impl AdamW {
-    /// AdamW over the trainable variables of `vars` (the adapter store, or the base store for
-    /// full fine-tuning), in name order.
-    pub fn new(vars: &VarStore, config: OptimConfig) -> Result<Self> {
+    /// AdamW over the trainable variables of `stores` (the adapter store; plus a classifier head,
+    /// or the base store for full fine-tuning), in name order.
+    pub fn new(stores: &[&VarStore], config: OptimConfig) -> Result<Self> {
         config.validate()?;
-        let mut named: Vec<(String, Tensor)> = vars
-            .variables()
-            .into_iter()
+        let mut named: Vec<(String, Tensor)> = stores
+            .iter()
+            .flat_map(|vars| vars.variables())
             .filter(|(_, t)| t.requires_grad())
             .collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));

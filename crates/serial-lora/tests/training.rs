@@ -27,8 +27,7 @@ fn steps_move_every_adapter_and_no_base_weight() {
             let (store, model) = build(Some(AdapterPlan::from(&config)), fused);
             let base_before = snapshot(store.base());
             let adapters_before = snapshot(store.adapters());
-            let mut opt = AdamW::new(
-                store.adapters(),
+            let mut opt = AdamW::new(&[store.adapters()],
                 OptimConfig {
                     weight_decay: 0.01,
                     grad_clip: Some(1.0),
@@ -91,7 +90,7 @@ fn lora_plus_trains_b_at_lr_times_lambda() {
         for lambda in [1.0, 16.0] {
             tch::manual_seed(5);
             let (store, model) = build(Some(AdapterPlan::from(&config)), false);
-            let mut opt = AdamW::new(store.adapters(), optim(lambda)).unwrap();
+            let mut opt = AdamW::new(&[store.adapters()], optim(lambda)).unwrap();
             assert_eq!(opt.group_lrs(0), (1e-3, 1e-3 * lambda));
             let x = input();
             let before = snapshot(store.adapters());
@@ -110,7 +109,7 @@ fn lora_plus_trains_b_at_lr_times_lambda() {
                 "A has no gradient while B = 0"
             );
 
-            let mut fresh = AdamW::new(store.adapters(), optim(lambda)).unwrap();
+            let mut fresh = AdamW::new(&[store.adapters()], optim(lambda)).unwrap();
             fresh
                 .step(&model.forward_t(&x, true).square().mean(tch::Kind::Float))
                 .unwrap();
@@ -154,7 +153,7 @@ fn resumed_optimiser_continues_identically() {
         tch::manual_seed(6);
         let (store, model) = build(Some(AdapterPlan::from(&AdapterConfig::lora(2))), false);
         let x = input();
-        let mut opt = AdamW::new(store.adapters(), optim(4.0)).unwrap();
+        let mut opt = AdamW::new(&[store.adapters()], optim(4.0)).unwrap();
         for step in 0..6 {
             if Some(step) == split {
                 let state: std::collections::BTreeMap<_, _> = opt
@@ -162,7 +161,7 @@ fn resumed_optimiser_continues_identically() {
                     .into_iter()
                     .map(|(n, t)| (n, t.copy()))
                     .collect();
-                opt = AdamW::new(store.adapters(), optim(4.0)).unwrap();
+                opt = AdamW::new(&[store.adapters()], optim(4.0)).unwrap();
                 opt.load_state(&state).unwrap();
                 assert_eq!(opt.steps_done(), step);
             }
@@ -182,7 +181,7 @@ fn resumed_optimiser_continues_identically() {
 fn non_finite_loss_is_refused_before_any_update() {
     let (store, _) = build(Some(AdapterPlan::from(&AdapterConfig::lora(2))), false);
     let before = snapshot(store.adapters());
-    let mut opt = AdamW::new(store.adapters(), optim(1.0)).unwrap();
+    let mut opt = AdamW::new(&[store.adapters()], optim(1.0)).unwrap();
     let err = opt.step(&tch::Tensor::from(f64::NAN)).unwrap_err();
     assert!(matches!(err, Error::NonFiniteLoss { step: 0, .. }), "{err}");
     assert!(err.to_string().contains("NaN"), "{err}");

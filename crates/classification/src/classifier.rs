@@ -1,0 +1,195 @@
+//! The classifier of a run: a zoo backbone and a head. CLIP classifies by cosine similarity to
+//! the text features of "a photo of a {class}." (its text tower adapted too, as in CLIP-LoRA);
+//! a backbone without a text tower gets a cosine head initialised from the few-shot class means.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use data::{eval_batches, Item, Preprocess};
+use runner::images_to_tensor;
+use tch::{nn, Device, Kind, Tensor};
+use zoo::clip::{ClipTokenizer, CACHED_TOKENIZER, CONTEXT_LENGTH};
+use zoo::{Loaded, Model};
+
+/// `x / ‖x‖` on the last dimension.
+fn unit(x: &Tensor) -> Tensor {
+    x / x
+        .square()
+        .sum_dim_intlist(-1, true, None)
+        .sqrt()
+        .clamp_min(1e-12)
+}
+
+enum Head {
+    /// CLIP: tokenised prompts, one per class, encoded by the (adapted) text tower.
+    Text {
+        input_ids: Tensor,
+        attention_mask: Tensor,
+    },
+    /// Cosine head `[classes, d]`, trainable, in its own var store.
+    Cosine { vars: nn::VarStore, weight: Tensor },
+}
+
+/// Backbone + head, producing `logit_scale · cos(image, class)` logits.
+pub struct Classifier {
+    /// The backbone's weights and adapters.
+    pub loaded: Loaded,
+    head: Head,
+    logit_scale: f64,
+}
+
+impl Classifier {
+    /// The classifier for `loaded`: a text head when it is a CLIP model, else a cosine head
+    /// initialised from the class means of `train` features (eval preprocessing).
+    pub fn new(
+        loaded: Loaded,
+        classnames: &[String],
+        template: &str,
+        train: &[Item],
+        pre: &Preprocess,
+        logit_scale: f64,
+        model_dir: &Path,
+    ) -> Result<Self> {
+        let head = match &loaded.model {
+            Model::Clip(_) => Self::text_head(classnames, template, model_dir)?,
+            Model::Dinov2(_) | Model::ClipVision(_) => Head::Cosine {
+                vars: nn::VarStore::new(Device::Cpu),
+                weight: Tensor::new(),
+            },
+            _ => bail!(
+                "{}: not an image-classification backbone (use clip, clip_vision_model or dinov2)",
+                model_dir.display()
+            ),
+        };
+        let mut classifier = Self {
+            loaded,
+            head,
+            logit_scale,
+        };
+        if let Head::Cosine { .. } = classifier.head {
+            let means = classifier.class_means(train, classnames.len(), pre)?;
+            let vars = nn::VarStore::new(Device::Cpu);
+            let weight = (vars.root() / "classifier").var_copy("weight", &means);
+            classifier.head = Head::Cosine { vars, weight };
+        }
+        Ok(classifier)
+    }
+
+    fn text_head(classnames: &[String], template: &str, model_dir: &Path) -> Result<Head> {
+        let local = model_dir.join("tokenizer.json");
+        let path = if local.exists() {
+            local
+        } else {
+            runner::workspace_root().join(CACHED_TOKENIZER)
+        };
+        let tokenizer = ClipTokenizer::from_file(&path, CONTEXT_LENGTH)
+            .with_context(|| format!("CLIP tokenizer {}", path.display()))?;
+        let prompts: Vec<String> = classnames
+            .iter()
+            .map(|c| template.replace("{}", &c.replace('_', " ")))
+            .collect();
+        let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
+        let encoded = tokenizer.encode(&refs)?;
+        Ok(Head::Text {
+            input_ids: encoded.input_ids,
+            attention_mask: encoded.attention_mask,
+        })
+    }
+
+    /// Whether the backbone has a text tower (CLIP), which makes zero-shot classification possible.
+    pub fn has_text(&self) -> bool {
+        matches!(self.head, Head::Text { .. })
+    }
+
+    /// The head's trainable variables (none for CLIP).
+    pub fn head_vars(&self) -> Option<&nn::VarStore> {
+        match &self.head {
+            Head::Cosine { vars, .. } => Some(vars),
+            Head::Text { .. } => None,
+        }
+    }
+
+    /// Unit-norm image features `[B, d]`.
+    pub fn image_features(&self, pixels: &Tensor, train: bool) -> Tensor {
+        let features = match &self.loaded.model {
+            Model::Clip(m) => return m.image_features(pixels, train).embeds,
+            Model::Dinov2(m) => m.forward_t(pixels, None, train).pooler_output,
+            Model::ClipVision(m) => m.forward_t(pixels, train).pooler_output,
+            _ => unreachable!("rejected in Classifier::new"),
+        };
+        unit(&features)
+    }
+
+    /// Unit-norm class weights `[classes, d]` (CLIP: text features, re-encoded every call).
+    pub fn class_weights(&self, train: bool) -> Tensor {
+        match (&self.head, &self.loaded.model) {
+            (
+                Head::Text {
+                    input_ids,
+                    attention_mask,
+                },
+                Model::Clip(m),
+            ) => {
+                m.text_features(input_ids, Some(attention_mask), train)
+                    .embeds
+            }
+            (Head::Cosine { weight, .. }, _) => unit(weight),
+            _ => unreachable!("a text head only exists for CLIP"),
+        }
+    }
+
+    /// `logit_scale · cos(image, class)`, `[B, classes]`.
+    pub fn logits(&self, pixels: &Tensor, train: bool) -> Tensor {
+        self.image_features(pixels, train)
+            .matmul(&self.class_weights(train).tr())
+            * self.logit_scale
+    }
+
+    fn class_means(&self, items: &[Item], classes: usize, pre: &Preprocess) -> Result<Tensor> {
+        let mut sums: Option<Tensor> = None;
+        let mut counts = vec![0f64; classes];
+        tch::no_grad(|| -> Result<()> {
+            for batch in eval_batches(items, 64, pre)? {
+                let batch = batch?;
+                let features = self.image_features(&images_to_tensor(&batch.images), false);
+                let labels = Tensor::from_slice(&batch.labels);
+                let onehot = labels.one_hot(classes as i64).to_kind(Kind::Float);
+                let s = onehot.tr().matmul(&features);
+                sums = Some(match sums.take() {
+                    Some(acc) => acc + s,
+                    None => s,
+                });
+                batch.labels.iter().for_each(|&l| counts[l as usize] += 1.0);
+            }
+            Ok(())
+        })?;
+        let sums = sums.context("no training images to initialise the classifier")?;
+        Ok(unit(
+            &(sums
+                / Tensor::from_slice(&counts)
+                    .to_kind(Kind::Float)
+                    .unsqueeze(1)),
+        ))
+    }
+
+    /// Top-1 accuracy on `items`.
+    pub fn accuracy(&self, items: &[Item], pre: &Preprocess) -> Result<f64> {
+        let mut correct = 0i64;
+        tch::no_grad(|| -> Result<()> {
+            let weights = self.class_weights(false);
+            for batch in eval_batches(items, 64, pre)? {
+                let batch = batch?;
+                let logits = self
+                    .image_features(&images_to_tensor(&batch.images), false)
+                    .matmul(&weights.tr());
+                let predicted = logits.argmax(-1, false);
+                correct += predicted
+                    .eq_tensor(&Tensor::from_slice(&batch.labels))
+                    .sum(Kind::Int64)
+                    .int64_value(&[]);
+            }
+            Ok(())
+        })?;
+        Ok(correct as f64 / items.len().max(1) as f64)
+    }
+}

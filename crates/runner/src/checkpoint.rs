@@ -1,0 +1,106 @@
+//! Resumable training: trainable variables, optimiser state and step, saved together.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serial_lora::checkpoint::{load_into, read_tensors, save_tensors, write_atomic};
+use serial_lora::AdamW;
+use tch::{nn::VarStore, Tensor};
+
+const VARS: &str = "variables.safetensors";
+const OPTIMIZER: &str = "optimizer.safetensors";
+const STEP: &str = "step.json";
+
+/// `<run>/checkpoint/`: written into `checkpoint.tmp/` and swapped in by renames, so a kill at any
+/// moment leaves either the previous or the new checkpoint whole (`checkpoint.old/` in between).
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    dir: PathBuf,
+}
+
+fn trainable(stores: &[&VarStore]) -> HashMap<String, Tensor> {
+    stores
+        .iter()
+        .flat_map(|s| s.variables())
+        .filter(|(_, t)| t.requires_grad())
+        .collect()
+}
+
+impl Checkpoint {
+    /// The checkpoint of the run in `run_dir`.
+    pub fn new(run_dir: &Path) -> Self {
+        Self {
+            dir: run_dir.join("checkpoint"),
+        }
+    }
+
+    fn sibling(&self, suffix: &str) -> PathBuf {
+        self.dir.with_file_name(format!("checkpoint.{suffix}"))
+    }
+
+    /// Saves the trainable variables of `stores`, the optimiser state and `step` (steps done).
+    pub fn save(&self, step: usize, stores: &[&VarStore], optimizer: &AdamW) -> Result<()> {
+        let tmp = self.sibling("tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let vars: Vec<(String, Tensor)> = trainable(stores)
+            .into_iter()
+            .map(|(n, t)| (n, t.detach()))
+            .collect();
+        save_tensors(&tmp.join(VARS), &vars)?;
+        save_tensors(&tmp.join(OPTIMIZER), &optimizer.state())?;
+        write_atomic(
+            &tmp.join(STEP),
+            serde_json::json!({ "step": step }).to_string().as_bytes(),
+        )?;
+        let old = self.sibling("old");
+        let _ = std::fs::remove_dir_all(&old);
+        if self.dir.exists() {
+            std::fs::rename(&self.dir, &old)
+                .with_context(|| format!("moving {} aside", self.dir.display()))?;
+        }
+        std::fs::rename(&tmp, &self.dir)
+            .with_context(|| format!("installing {}", self.dir.display()))?;
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    }
+
+    /// Restores the latest checkpoint into `stores` and `optimizer`, returning its step; `None`
+    /// when there is none (a fresh run).
+    pub fn load(&self, stores: &[&VarStore], optimizer: &mut AdamW) -> Result<Option<usize>> {
+        let dir = [self.dir.clone(), self.sibling("old")]
+            .into_iter()
+            .find(|d| d.join(STEP).exists());
+        let Some(dir) = dir else { return Ok(None) };
+        let step_path = dir.join(STEP);
+        let text = std::fs::read_to_string(&step_path)
+            .with_context(|| format!("reading {}", step_path.display()))?;
+        let step = serde_json::from_str::<serde_json::Value>(&text)?["step"]
+            .as_u64()
+            .with_context(|| format!("{}: no `step`", step_path.display()))?
+            as usize;
+        load_into(
+            &trainable(stores),
+            &dir.join(VARS),
+            str::to_string,
+            Some("resuming training"),
+        )?;
+        let state: BTreeMap<String, Tensor> = read_tensors(&dir.join(OPTIMIZER))?;
+        optimizer
+            .load_state(&state)
+            .with_context(|| format!("{}", dir.join(OPTIMIZER).display()))?;
+        Ok(Some(step))
+    }
+
+    /// Deletes the checkpoint once the run has finished (its results are in the run folder).
+    pub fn remove(&self) -> Result<()> {
+        for dir in [self.dir.clone(), self.sibling("old"), self.sibling("tmp")] {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("removing {}", dir.display()))?;
+            }
+        }
+        Ok(())
+    }
+}

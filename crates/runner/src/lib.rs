@@ -1,0 +1,24 @@
+//! # runner: what every experiment runner shares
+//!
+//! * [`RunDir`]: one folder per run under `results/<task>/<run>/` holding its full `config.json`,
+//!   `metrics.csv` and `summary.json`, every file written atomically (temp file + rename).
+//! * [`append_summary_row`]: one row per finished run in `results/<task>/summary.csv`.
+//! * [`Checkpoint`]: trainable variables + optimiser state + step, so a killed run resumes and ends
+//!   exactly as an uninterrupted one.
+//! * [`progress_bar`], [`peak_rss_mb`], [`images_to_tensor`] and [`workspace_root`] for the loops.
+
+mod checkpoint;
+mod memory;
+mod paths;
+mod progress;
+mod run_dir;
+mod summary;
+mod tensor;
+
+pub use checkpoint::Checkpoint;
+pub use memory::{peak_rss_mb, reset_peak_rss};
+pub use paths::workspace_root;
+pub use progress::progress_bar;
+pub use run_dir::{MetricsLog, RunDir};
+pub use summary::append_summary_row;
+pub use tensor::images_to_tensor;

@@ -1,0 +1,129 @@
+//! One folder per run, and its files, each written atomically.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{de::DeserializeOwned, Serialize};
+use serial_lora::checkpoint::write_atomic;
+
+/// The run's resolved configuration.
+pub const CONFIG_FILE: &str = "config.json";
+/// Written last, when the run has finished; its presence marks a finished run.
+pub const SUMMARY_FILE: &str = "summary.json";
+
+/// `results/<task>/<run>/`.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates (or reopens, for a resumed run) `results/<task>/<name>`.
+    pub fn create(results: &Path, task: &str, name: &str) -> Result<Self> {
+        let path = results.join(task).join(name);
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("creating run folder {}", path.display()))?;
+        Ok(Self { path })
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `value` as pretty JSON to `file` in the run folder, atomically.
+    pub fn write_json(&self, file: &str, value: &impl Serialize) -> Result<()> {
+        let text = serde_json::to_string_pretty(value).context("serialising JSON")?;
+        write_atomic(&self.path.join(file), text.as_bytes())?;
+        Ok(())
+    }
+
+    /// Reads `file` from the run folder, `None` when absent.
+    pub fn read_json<T: DeserializeOwned>(&self, file: &str) -> Result<Option<T>> {
+        let path = self.path.join(file);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                Ok(Some(serde_json::from_str(&text).with_context(|| {
+                    format!("{}: invalid JSON", path.display())
+                })?))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Writes the run's resolved configuration, refusing to reuse a folder made with another one
+    /// (a resumed run must continue the same experiment).
+    pub fn write_config(&self, config: &serde_json::Value) -> Result<()> {
+        if let Some(previous) = self.read_json::<serde_json::Value>(CONFIG_FILE)? {
+            if &previous != config {
+                bail!(
+                    "{} holds a different configuration; delete the folder to start this run afresh",
+                    self.path.join(CONFIG_FILE).display()
+                );
+            }
+        }
+        self.write_json(CONFIG_FILE, config)
+    }
+
+    /// The finished run's summary, if it finished.
+    pub fn finished_summary<T: DeserializeOwned>(&self) -> Result<Option<T>> {
+        self.read_json(SUMMARY_FILE)
+    }
+}
+
+/// `metrics.csv`: one row per logged step, rewritten atomically on every flush. On resume, rows
+/// after the checkpoint's step are dropped so the file matches an uninterrupted run.
+#[derive(Debug)]
+pub struct MetricsLog {
+    path: PathBuf,
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl MetricsLog {
+    /// Opens `path` with columns `header` (the first must be `step`), keeping existing rows whose
+    /// step is at most `keep_until`.
+    pub fn open(path: &Path, header: &[&str], keep_until: usize) -> Result<Self> {
+        let header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+        let mut rows = Vec::new();
+        if path.exists() {
+            let mut reader = csv::Reader::from_path(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let found: Vec<String> = reader.headers()?.iter().map(str::to_string).collect();
+            if found != header {
+                bail!("{}: columns {found:?}, expected {header:?}", path.display());
+            }
+            for record in reader.records() {
+                let record = record.with_context(|| format!("reading {}", path.display()))?;
+                let step: usize = record[0]
+                    .parse()
+                    .with_context(|| format!("{}: bad step `{}`", path.display(), &record[0]))?;
+                if step <= keep_until {
+                    rows.push(record.iter().map(str::to_string).collect());
+                }
+            }
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            header,
+            rows,
+        })
+    }
+
+    /// Adds a row (not yet written).
+    pub fn push(&mut self, row: Vec<String>) {
+        self.rows.push(row);
+    }
+
+    /// Writes the file atomically.
+    pub fn flush(&self) -> Result<()> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(&self.header)?;
+        for row in &self.rows {
+            writer.write_record(row)?;
+        }
+        write_atomic(&self.path, &writer.into_inner()?)?;
+        Ok(())
+    }
+}
