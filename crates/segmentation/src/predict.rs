@@ -1,0 +1,70 @@
+//! Running a segmenter on samples: image embedding once per tile, boxes decoded in chunks, logits
+//! brought to the crop's resolution.
+
+use anyhow::{bail, Result};
+use tch::Tensor;
+use zoo::sam::{Prompts, Segmenter};
+use zoo::Model;
+
+use crate::metrics::Scores;
+use crate::samples::Sample;
+
+/// Boxes decoded together at evaluation (the decoder repeats the image embedding per box).
+const EVAL_CHUNK: i64 = 16;
+
+/// The segmenter inside a zoo model (SAM or LiteMedSAM).
+pub fn segmenter(model: &Model) -> Result<&dyn Segmenter> {
+    Ok(match model {
+        Model::Sam(m) => m.as_ref(),
+        Model::LiteMedSam(m) => m.as_ref(),
+        _ => bail!("the model is not a segmenter (model_type sam or lite_medsam)"),
+    })
+}
+
+/// Single-mask logits `[P, S, S]` for `boxes` `[1, P, 4]` on an image embedding.
+pub fn decode(seg: &dyn Segmenter, embedding: &Tensor, boxes: &Tensor, size: i64) -> Tensor {
+    let prompts = Prompts {
+        boxes: Some(boxes),
+        ..Default::default()
+    };
+    let out = seg.head().forward(embedding, &prompts, false);
+    let logits = out.pred_masks.select(0, 0).select(1, 0);
+    if logits.size()[1] == size {
+        logits
+    } else {
+        logits
+            .unsqueeze(1)
+            .upsample_bilinear2d([size, size], false, None, None)
+            .squeeze_dim(1)
+    }
+}
+
+/// Mask logits `[P, S, S]` of every box of a sample, without gradients.
+pub fn predict(seg: &dyn Segmenter, sample: &Sample) -> Tensor {
+    tch::no_grad(|| {
+        let size = sample.pixels.size()[3];
+        let embedding = seg.embed_t(&sample.pixels, false);
+        let n = sample.boxes.size()[1];
+        let chunks: Vec<Tensor> = (0..n)
+            .step_by(EVAL_CHUNK as usize)
+            .map(|i| {
+                decode(
+                    seg,
+                    &embedding,
+                    &sample.boxes.narrow(1, i, EVAL_CHUNK.min(n - i)),
+                    size,
+                )
+            })
+            .collect();
+        Tensor::cat(&chunks, 0)
+    })
+}
+
+/// Mean Dice and IoU over every instance of `samples`.
+pub fn evaluate(seg: &dyn Segmenter, samples: &[Sample]) -> Scores {
+    let mut scores = Scores::default();
+    for s in samples {
+        scores.add(&predict(seg, s), &s.masks);
+    }
+    scores
+}

@@ -1,0 +1,217 @@
+//! From instance images to model inputs: square crops of the model's input size at native
+//! resolution (zero-padded where the image is smaller), box prompts of the instances that lie wholly
+//! inside a crop, and their target masks. Training crops come from the left half of each image
+//! (random position and flips, drawn from `(seed, step)` so a resumed run sees the same crops);
+//! test tiles overlap by half and cover the right half, each test instance scored once.
+
+use anyhow::{bail, Result};
+use data::{Instance, InstanceImage, RegionSplit};
+use rand::{seq::SliceRandom, Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tch::Tensor;
+
+use crate::config::Normalize;
+
+/// One model input: an image crop and the instances prompted in it.
+#[derive(Debug)]
+pub struct Sample {
+    /// `[1, 3, S, S]`, scaled as configured.
+    pub pixels: Tensor,
+    /// `[1, P, 4]` boxes `(x0, y0, x1, y1)` in crop pixels (inclusive corners).
+    pub boxes: Tensor,
+    /// `[P, S, S]` binary target masks.
+    pub masks: Tensor,
+    /// The grey crop in `[0, 1]`, for figures.
+    pub grey: Vec<f32>,
+}
+
+/// The loaded data set with its half split.
+#[derive(Debug)]
+pub struct SegData {
+    images: Vec<(InstanceImage, RegionSplit, f32)>,
+}
+
+/// A square window `[x0, x0 + size) × [y0, y0 + size)` of an image, optionally flipped.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    x0: usize,
+    y0: usize,
+    size: usize,
+    flip_x: bool,
+    flip_y: bool,
+}
+
+impl Window {
+    fn contains(&self, inst: &Instance) -> bool {
+        let [x0, y0, x1, y1] = inst.bbox;
+        x0 >= self.x0 && y0 >= self.y0 && x1 < self.x0 + self.size && y1 < self.y0 + self.size
+    }
+
+    /// Source pixel of crop pixel `(u, v)`, if inside the image.
+    fn source(&self, u: usize, v: usize, w: usize, h: usize) -> Option<usize> {
+        let u = if self.flip_x { self.size - 1 - u } else { u };
+        let v = if self.flip_y { self.size - 1 - v } else { v };
+        let (x, y) = (self.x0 + u, self.y0 + v);
+        (x < w && y < h).then_some(y * w + x)
+    }
+
+    fn map_box(&self, b: [usize; 4]) -> [f32; 4] {
+        let s = (self.size - 1) as f32;
+        let (mut x0, mut y0) = ((b[0] - self.x0) as f32, (b[1] - self.y0) as f32);
+        let (mut x1, mut y1) = ((b[2] - self.x0) as f32, (b[3] - self.y0) as f32);
+        if self.flip_x {
+            (x0, x1) = (s - x1, s - x0);
+        }
+        if self.flip_y {
+            (y0, y1) = (s - y1, s - y0);
+        }
+        [x0, y0, x1, y1]
+    }
+}
+
+impl SegData {
+    /// `stardist` (the packaged nuclei image) or `folder:<path>` (`images/` + `masks/`).
+    pub fn load(dataset: &str) -> Result<Self> {
+        let images = match dataset.strip_prefix("folder:") {
+            Some(path) => data::load_instance_folder(std::path::Path::new(path))?,
+            None if dataset == "stardist" => {
+                vec![data::stardist_nuclei(&data::default_assets_dir())?]
+            }
+            None => bail!("dataset `{dataset}` is not `stardist` or `folder:<path>`"),
+        };
+        let images: Vec<_> = images
+            .into_iter()
+            .map(|img| {
+                let split = img.split_halves();
+                let max = img.pixels.iter().cloned().fold(0.0f32, f32::max);
+                (img, split, max.max(255.0))
+            })
+            .collect();
+        let (train, test): (usize, usize) = images.iter().fold((0, 0), |(a, b), (_, s, _)| {
+            (a + s.train.len(), b + s.test.len())
+        });
+        if train == 0 || test == 0 {
+            bail!("{dataset}: {train} training and {test} test instances after the half split; need both");
+        }
+        Ok(Self { images })
+    }
+
+    /// `(train, test, dropped)` instance counts.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        self.images.iter().fold((0, 0, 0), |(a, b, c), (_, s, _)| {
+            (a + s.train.len(), b + s.test.len(), c + s.dropped.len())
+        })
+    }
+
+    fn sample(&self, index: usize, win: Window, insts: &[&Instance], norm: Normalize) -> Sample {
+        let (img, _, scale) = &self.images[index];
+        let s = win.size;
+        let mut grey = vec![0f32; s * s];
+        let mut masks = vec![0f32; insts.len() * s * s];
+        for v in 0..s {
+            for u in 0..s {
+                let Some(src) = win.source(u, v, img.width, img.height) else {
+                    continue;
+                };
+                grey[v * s + u] = img.pixels[src] / scale;
+                for (k, inst) in insts.iter().enumerate() {
+                    if img.labels[src] == inst.label {
+                        masks[(k * s + v) * s + u] = 1.0;
+                    }
+                }
+            }
+        }
+        let boxes: Vec<f32> = insts.iter().flat_map(|i| win.map_box(i.bbox)).collect();
+        let n = insts.len() as i64;
+        let si = s as i64;
+        let g = Tensor::from_slice(&grey)
+            .view([1, 1, si, si])
+            .expand([1, 3, si, si], false);
+        let pixels = match norm {
+            Normalize::Unit => g.contiguous(),
+            Normalize::Imagenet => {
+                let mean = Tensor::from_slice(&[0.485f32, 0.456, 0.406]).view([1, 3, 1, 1]);
+                let std = Tensor::from_slice(&[0.229f32, 0.224, 0.225]).view([1, 3, 1, 1]);
+                (g - mean) / std
+            }
+        };
+        Sample {
+            pixels,
+            boxes: Tensor::from_slice(&boxes).view([1, n, 4]),
+            masks: Tensor::from_slice(&masks).view([n, si, si]),
+            grey,
+        }
+    }
+
+    /// The training crop of step `step`: a random window of the left half holding at least one
+    /// training instance, random flips, at most `max_boxes` of its instances.
+    pub fn train_sample(
+        &self,
+        seed: u64,
+        step: usize,
+        size: usize,
+        max_boxes: usize,
+        norm: Normalize,
+    ) -> Result<Sample> {
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step as u64);
+        for _ in 0..1000 {
+            let index = rng.gen_range(0..self.images.len());
+            let (img, split, _) = &self.images[index];
+            let mut span = |extent: usize| rng.gen_range(0..=extent.saturating_sub(size));
+            let win = Window {
+                x0: span(split.middle),
+                y0: span(img.height),
+                size,
+                flip_x: rng.gen(),
+                flip_y: rng.gen(),
+            };
+            let mut insts: Vec<&Instance> =
+                split.train.iter().filter(|i| win.contains(i)).collect();
+            if insts.is_empty() {
+                continue;
+            }
+            insts.shuffle(&mut rng);
+            insts.truncate(max_boxes);
+            return Ok(self.sample(index, win, &insts, norm));
+        }
+        bail!("no training crop of {size} px holds a whole training instance")
+    }
+
+    /// Test tiles (windows of `size` at stride `size / 2` over the right half), each with the
+    /// test instances first wholly inside it; every test instance that fits a tile is scored once.
+    pub fn test_samples(&self, size: usize, norm: Normalize) -> Vec<Sample> {
+        let starts = |from: usize, to: usize| {
+            let mut v: Vec<usize> = (from..to.saturating_sub(size).max(from) + 1)
+                .step_by((size / 2).max(1))
+                .collect();
+            let last = to.saturating_sub(size).max(from);
+            if v.last() != Some(&last) {
+                v.push(last);
+            }
+            v
+        };
+        let mut out = Vec::new();
+        for (index, (img, split, _)) in self.images.iter().enumerate() {
+            let mut left: Vec<&Instance> = split.test.iter().collect();
+            for y0 in starts(0, img.height) {
+                for x0 in starts(split.middle, img.width) {
+                    let win = Window {
+                        x0,
+                        y0,
+                        size,
+                        flip_x: false,
+                        flip_y: false,
+                    };
+                    let (inside, rest): (Vec<&Instance>, Vec<&Instance>) =
+                        left.into_iter().partition(|i| win.contains(i));
+                    left = rest;
+                    if !inside.is_empty() {
+                        out.push(self.sample(index, win, &inside, norm));
+                    }
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,126 @@
+//! End to end on the tiny random SAM of the zoo's fixtures and a synthetic images/ + masks/ folder:
+//! a run writes its folder and summary row; a run stopped half-way and resumed ends exactly like an
+//! uninterrupted one; bad data is reported by file.
+
+use std::path::{Path, PathBuf};
+
+use segmentation::{run, Experiment, Overrides};
+
+fn write_pair(root: &Path, name: &str, offset: u32) {
+    let blobs = [(10u32, 12u32), (22, 40), (44, 14), (50, 46), (30, 26)];
+    let label = |x: u32, y: u32| {
+        blobs.iter().position(|&(cx, cy)| {
+            let (dx, dy) = (x as i64 - (cx + offset) as i64, y as i64 - cy as i64);
+            dx * dx + dy * dy <= 25
+        })
+    };
+    let img = image::GrayImage::from_fn(64, 64, |x, y| {
+        image::Luma([if label(x, y).is_some() { 200 } else { 30 }])
+    });
+    let mask = image::GrayImage::from_fn(64, 64, |x, y| {
+        image::Luma([label(x, y).map_or(0, |k| k as u8 + 1)])
+    });
+    img.save(root.join("images").join(format!("{name}.png")))
+        .unwrap();
+    mask.save(root.join("masks").join(format!("{name}.png")))
+        .unwrap();
+}
+
+fn experiment(data: &Path) -> Experiment {
+    let zoo_fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../zoo/tests/fixtures/sam_tiny");
+    let text = format!(
+        r#"backbone = "sam-tiny"
+model_dir = "{}"
+dataset = "folder:{}"
+seeds = [3]
+methods = ["serial_lora"]
+ranks = [2]
+iters = 4
+boxes_per_step = 2
+normalize = "imagenet"
+train_decoder = true
+checkpoint_every = 1
+[adapter]
+alpha = 2.0
+targets = ["q", "v"]
+plus_ratio = 16.0
+[optim]
+lr = 0.01
+weight_decay = 0.01
+warmup_steps = 1
+grad_clip = 1.0
+"#,
+        zoo_fixture.display(),
+        data.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.toml");
+    std::fs::write(&path, text).unwrap();
+    Experiment::from_file(&path).unwrap()
+}
+
+#[test]
+fn a_resumed_run_ends_like_an_uninterrupted_one() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data.path().join("images")).unwrap();
+    std::fs::create_dir_all(data.path().join("masks")).unwrap();
+    write_pair(data.path(), "a", 0);
+    write_pair(data.path(), "b", 3);
+    let spec = experiment(data.path())
+        .runs(Path::new("/"))
+        .unwrap()
+        .remove(0);
+    let (straight, resumed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let full = run(&spec, straight.path(), None).unwrap().unwrap();
+    assert!(run(&spec, resumed.path(), Some(2)).unwrap().is_none());
+    let again = run(&spec, resumed.path(), None).unwrap().unwrap();
+    assert_eq!(full.test, again.test);
+    let folder = |root: &Path| root.join("segmentation").join(spec.name());
+    let metrics = |root: &Path| std::fs::read_to_string(folder(root).join("metrics.csv")).unwrap();
+    assert_eq!(metrics(straight.path()), metrics(resumed.path()));
+    for file in [
+        "config.json",
+        "summary.json",
+        "adapter_model.safetensors",
+        "adapter_config.json",
+        "mask_decoder.safetensors",
+    ] {
+        assert!(folder(resumed.path()).join(file).exists(), "{file} missing");
+    }
+    assert!(!folder(resumed.path()).join("checkpoint").exists());
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(folder(resumed.path()).join("config.json")).unwrap(),
+    )
+    .unwrap();
+    for field in ["backbone", "model_dir", "method", "rank"] {
+        assert!(config.get(field).is_some(), "config.json lacks {field}");
+    }
+    let table = std::fs::read_to_string(resumed.path().join("segmentation/summary.csv")).unwrap();
+    assert_eq!(table.lines().count(), 2);
+    assert!(table.starts_with(
+        "model,dataset,method,rank,seed,trainable_params,dice,iou,zero_shot_dice,steps"
+    ));
+}
+
+#[test]
+fn bad_data_and_overrides_are_reported() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data.path().join("images")).unwrap();
+    std::fs::create_dir_all(data.path().join("masks")).unwrap();
+    let spec = experiment(data.path())
+        .runs(Path::new("/"))
+        .unwrap()
+        .remove(0);
+    let e = format!(
+        "{:#}",
+        run(&spec, tempfile::tempdir().unwrap().path(), None).unwrap_err()
+    );
+    assert!(e.contains("images") && e.contains("no images"), "{e}");
+    let narrowed = experiment(data.path()).narrow(&Overrides {
+        rank: Some(0),
+        ..Default::default()
+    });
+    let e = format!("{:#}", narrowed.runs(Path::new("/")).unwrap_err());
+    assert!(e.contains("rank"), "{e}");
+}
