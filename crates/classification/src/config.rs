@@ -103,6 +103,9 @@ pub struct Experiment {
     /// Root of the CoOp layout, for the CLIP data sets.
     #[serde(default)]
     pub data_root: Option<PathBuf>,
+    /// Skip CLIP data sets whose folder is absent under `data_root` (run the ones present).
+    #[serde(default)]
+    pub skip_missing: bool,
     /// Shots per class.
     pub shots: Vec<usize>,
     /// Seeds (few-shot draw, initialisation, batches).
@@ -121,6 +124,12 @@ pub struct Experiment {
     pub batch_size: usize,
     /// Input resolution (square) fed to the backbone.
     pub resolution: u32,
+    /// Area range of the training RandomResizedCrop (CLIP-LoRA: 0.08-1).
+    #[serde(default = "default_crop_scale")]
+    pub crop_scale: (f64, f64),
+    /// Random horizontal flips in training (CLIP-LoRA: yes).
+    #[serde(default = "default_flip")]
+    pub flip: bool,
     /// Evaluate on at most this many test images (a fixed, class-stratified subset); all when absent.
     #[serde(default)]
     pub test_limit: Option<usize>,
@@ -140,6 +149,14 @@ pub struct Experiment {
 
 fn default_iters_per_shot() -> usize {
     500
+}
+
+fn default_crop_scale() -> (f64, f64) {
+    (0.08, 1.0)
+}
+
+fn default_flip() -> bool {
+    true
 }
 
 fn default_template() -> String {
@@ -175,6 +192,10 @@ pub struct RunSpec {
     pub batch_size: usize,
     /// Input resolution.
     pub resolution: u32,
+    /// Area range of the training crop.
+    pub crop_scale: (f64, f64),
+    /// Horizontal flips in training.
+    pub flip: bool,
     /// Test subset size, if limited.
     pub test_limit: Option<usize>,
     /// Logit scale.
@@ -312,7 +333,7 @@ impl Experiment {
     /// adapters once per seed). `root` resolves relative paths.
     pub fn runs(&self, root: &Path) -> Result<Vec<RunSpec>> {
         let mut runs = Vec::new();
-        for dataset in &self.datasets {
+        for dataset in self.datasets.iter().filter(|d| self.present(d, root)) {
             for &shots in &self.shots {
                 for &seed in &self.seeds {
                     for &method in &self.methods {
@@ -329,6 +350,26 @@ impl Experiment {
             }
         }
         Ok(runs)
+    }
+
+    /// False for a CLIP data set missing under `data_root` when `skip_missing` is set.
+    fn present(&self, dataset: &str, root: &Path) -> bool {
+        let (Some(set), Some(data_root), true) = (
+            data::ClipDataset::from_name(dataset),
+            &self.data_root,
+            self.skip_missing,
+        ) else {
+            return true;
+        };
+        let present = root.join(data_root).join(set.folder()).is_dir();
+        if !present {
+            eprintln!(
+                "skipping `{dataset}`: no {} under {}",
+                set.folder(),
+                data_root.display()
+            );
+        }
+        present
     }
 
     fn run(
@@ -379,6 +420,8 @@ impl Experiment {
             iters,
             batch_size: self.batch_size,
             resolution: self.resolution,
+            crop_scale: self.crop_scale,
+            flip: self.flip,
             test_limit: self.test_limit,
             logit_scale: self.logit_scale,
             template: self.template.clone(),

@@ -40,6 +40,26 @@ struct Args {
     /// Root of the CoOp data sets.
     #[arg(long)]
     data_root: Option<PathBuf>,
+    /// Take at most this many training steps in this invocation, then save a checkpoint and stop
+    /// (run the same command again to continue).
+    #[arg(long)]
+    step_budget: Option<usize>,
+    /// Run only shard K of N (`K/N`: every N-th run of the grid from the K-th), so N processes can
+    /// share a grid; they share `summary.csv` safely.
+    #[arg(long, value_parser = parse_shard, default_value = "0/1")]
+    shard: (usize, usize),
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (k, n) = s.split_once('/').ok_or("expected K/N, e.g. 0/2")?;
+    let (k, n): (usize, usize) = (
+        k.parse().map_err(|_| "bad K")?,
+        n.parse().map_err(|_| "bad N")?,
+    );
+    if n == 0 || k >= n {
+        return Err(format!("shard {k}/{n}: need 0 <= K < N"));
+    }
+    Ok((k, n))
 }
 
 fn parse_method(s: &str) -> Result<Method, String> {
@@ -60,7 +80,13 @@ fn main() -> Result<()> {
         data_root: args.data_root,
     };
     let experiment = Experiment::from_file(&args.config)?.narrow(&overrides);
-    let runs = experiment.runs(&std::env::current_dir()?)?;
+    let (shard, shards) = args.shard;
+    let runs: Vec<_> = experiment
+        .runs(&std::env::current_dir()?)?
+        .into_iter()
+        .skip(shard)
+        .step_by(shards)
+        .collect();
     eprintln!(
         "{}: {} run(s) of {} on {:?}",
         args.config.display(),
@@ -70,7 +96,10 @@ fn main() -> Result<()> {
     );
     for (i, spec) in runs.iter().enumerate() {
         eprintln!("[{}/{}] {}", i + 1, runs.len(), spec.name());
-        run(spec, &args.results)?;
+        if run(spec, &args.results, args.step_budget)?.is_none() {
+            eprintln!("stopped at the step budget; rerun the same command to resume");
+            return Ok(());
+        }
     }
     println!(
         "results: {}",

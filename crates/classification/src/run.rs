@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use data::{Backbone as Normalisation, FewShot, Preprocess, TrainLoader};
+use data::{Augment, Backbone as Normalisation, FewShot, Preprocess, TrainLoader};
 use runner::{
     append_summary_row, images_to_tensor, peak_rss_mb, progress_bar, reset_peak_rss, Checkpoint,
     MetricsLog, RunDir,
@@ -94,8 +94,11 @@ impl Summary {
 const LOG_EVERY: usize = 10;
 
 /// Runs `spec`, writing under `results/classification/`; a finished run is not repeated (its
-/// summary is returned), an interrupted one resumes from its last checkpoint.
-pub fn run(spec: &RunSpec, results: &Path) -> Result<Summary> {
+/// summary is returned), an interrupted one resumes from its last checkpoint. With `step_budget`,
+/// at most that many training steps are taken in this call: if the run is not done by then, its
+/// checkpoint is saved and `None` is returned (call again to continue). Runs seed libtorch's global
+/// RNG: run them one after another, never concurrently in one process.
+pub fn run(spec: &RunSpec, results: &Path, step_budget: Option<usize>) -> Result<Option<Summary>> {
     let dir = RunDir::create(results, "classification", &spec.name())?;
     if let Some(summary) = dir.finished_summary::<Summary>()? {
         eprintln!(
@@ -103,7 +106,7 @@ pub fn run(spec: &RunSpec, results: &Path) -> Result<Summary> {
             spec.name(),
             summary.accuracy
         );
-        return Ok(summary);
+        return Ok(Some(summary));
     }
     dir.write_config(&serde_json::to_value(spec)?)?;
     reset_peak_rss();
@@ -125,7 +128,12 @@ pub fn run(spec: &RunSpec, results: &Path) -> Result<Summary> {
     if spec.method == Method::Full {
         loaded.store.unfreeze_base();
     }
-    let pre = Preprocess::new(normalisation, spec.resolution)?;
+    let augment = Augment {
+        scale: spec.crop_scale,
+        flip_prob: if spec.flip { 0.5 } else { 0.0 },
+        ..Augment::default()
+    };
+    let pre = Preprocess::custom(spec.resolution, normalisation.normalization(), augment)?;
     let classifier = Classifier::new(
         loaded,
         &dataset.classnames,
@@ -151,7 +159,22 @@ pub fn run(spec: &RunSpec, results: &Path) -> Result<Summary> {
         stores.push(store.base());
     }
     stores.extend(classifier.head_vars());
-    let train_seconds = train(spec, &classifier, &stores, train_items, &pre, &dir)?;
+    let Some(train_seconds) = train(
+        spec,
+        &classifier,
+        &stores,
+        train_items,
+        &pre,
+        &dir,
+        step_budget,
+    )?
+    else {
+        eprintln!(
+            "{}: stopped after the step budget; run again to resume",
+            spec.name()
+        );
+        return Ok(None);
+    };
     let accuracy = classifier.accuracy(&test_items, &pre)?;
 
     let trainable_params = match spec.method {
@@ -200,11 +223,12 @@ pub fn run(spec: &RunSpec, results: &Path) -> Result<Summary> {
         accuracy,
         spec.iters
     );
-    Ok(summary)
+    Ok(Some(summary))
 }
 
-/// The training loop; returns its wall-clock seconds. Every step's randomness (batch, augmentation,
-/// dropout) derives from the seed and the step index, so a resumed run replays the same steps.
+/// The training loop; returns its wall-clock seconds, or `None` when `budget` steps were taken
+/// before the end (checkpoint saved). Every step's randomness (batch, augmentation, dropout)
+/// derives from the seed and the step index, so a resumed run replays the same steps.
 fn train(
     spec: &RunSpec,
     classifier: &Classifier,
@@ -212,9 +236,10 @@ fn train(
     items: Vec<data::Item>,
     pre: &Preprocess,
     dir: &RunDir,
-) -> Result<f64> {
+    budget: Option<usize>,
+) -> Result<Option<f64>> {
     if spec.iters == 0 {
-        return Ok(0.0);
+        return Ok(Some(0.0));
     }
     let mut optimizer = AdamW::new(stores, spec.optim.clone())?;
     let checkpoint = Checkpoint::new(dir.path());
@@ -229,7 +254,8 @@ fn train(
     }
     let bar = progress_bar(spec.iters as u64, start as u64, &spec.name());
     let clock = Instant::now();
-    for step in start..spec.iters {
+    let end = budget.map_or(spec.iters, |b| spec.iters.min(start + b));
+    for step in start..end {
         tch::manual_seed((spec.seed as i64) * 1_000_003 + step as i64);
         let batch = loader.next_batch()?;
         let labels = Tensor::from_slice(&batch.labels);
@@ -259,5 +285,9 @@ fn train(
     }
     bar.finish_and_clear();
     metrics.flush()?;
-    Ok(clock.elapsed().as_secs_f64())
+    if end < spec.iters {
+        checkpoint.save(end, stores, &optimizer)?;
+        return Ok(None);
+    }
+    Ok(Some(clock.elapsed().as_secs_f64()))
 }

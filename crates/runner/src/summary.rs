@@ -5,9 +5,22 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serial_lora::checkpoint::write_atomic;
 
-/// Appends `row` to the CSV at `path` (created with `header` if absent), atomically. A file whose
-/// header differs is refused, naming the file, rather than mixed.
+/// Appends `row` to the CSV at `path` (created with `header` if absent), atomically and under an
+/// exclusive lock (`<path>.lock`), so runners sharing the table (shards of one grid) never lose a
+/// row. A file whose header differs is refused, naming the file, rather than mixed.
 pub fn append_summary_row(path: &Path, header: &[&str], row: &[String]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let lock_path = path.with_extension("csv.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("creating {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("locking {}", lock_path.display()))?;
+    append_locked(path, header, row)
+}
+
+fn append_locked(path: &Path, header: &[&str], row: &[String]) -> Result<()> {
     if row.len() != header.len() {
         bail!(
             "{}: row has {} fields, header {}",

@@ -27,7 +27,8 @@ fn steps_move_every_adapter_and_no_base_weight() {
             let (store, model) = build(Some(AdapterPlan::from(&config)), fused);
             let base_before = snapshot(store.base());
             let adapters_before = snapshot(store.adapters());
-            let mut opt = AdamW::new(&[store.adapters()],
+            let mut opt = AdamW::new(
+                &[store.adapters()],
                 OptimConfig {
                     weight_decay: 0.01,
                     grad_clip: Some(1.0),
@@ -149,6 +150,7 @@ fn schedule_warms_up_linearly_then_follows_a_cosine() {
 
 #[test]
 fn resumed_optimiser_continues_identically() {
+    let _guard = common::exclusive();
     let run = |split: Option<usize>| {
         tch::manual_seed(6);
         let (store, model) = build(Some(AdapterPlan::from(&AdapterConfig::lora(2))), false);

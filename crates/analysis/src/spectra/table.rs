@@ -5,7 +5,8 @@
 //! `delta`: the run's update W_merged − W, only for sites the run adapts), `tower` (module path before
 //! the block list, e.g. `vision_model.encoder`), `block`, `proj` (`q`, `k`, `v`), `index` (0 = largest),
 //! `sigma`, `sigma_normalized` (σ_i / σ_max of that matrix; 0 for an all-zero update), `run` (run
-//! folder name, empty for `pretrained`).
+//! folder name, empty for `pretrained`). Values are written in single precision; an update's rows
+//! stop at its rank bound (ΔW = s·BA or W·s·BA has at most `rank` non-zero singular values).
 
 use std::path::Path;
 
@@ -26,8 +27,8 @@ struct Row<'a> {
     block: usize,
     proj: &'a str,
     index: usize,
-    sigma: f64,
-    sigma_normalized: f64,
+    sigma: f32,
+    sigma_normalized: f32,
     run: &'a str,
 }
 
@@ -37,8 +38,16 @@ pub fn write(path: &Path, spectra: &[Spectrum]) -> Result<()> {
     let csv_error = |e: csv::Error| Error::csv(path, e.to_string());
     for s in spectra {
         let method = s.series.method.map_or("pretrained", |m| m.name());
-        for (index, (&sigma, sigma_normalized)) in
-            s.sigma.iter().zip(normalized(&s.sigma)).enumerate()
+        let shown = match (s.matrix.name(), s.series.rank) {
+            ("delta", Some(rank)) => rank.min(s.sigma.len()),
+            _ => s.sigma.len(),
+        };
+        for (index, (&sigma, sigma_normalized)) in s
+            .sigma
+            .iter()
+            .zip(normalized(&s.sigma))
+            .enumerate()
+            .take(shown)
         {
             out.serialize(Row {
                 method,
@@ -48,8 +57,8 @@ pub fn write(path: &Path, spectra: &[Spectrum]) -> Result<()> {
                 block: s.site.block,
                 proj: s.site.proj.name(),
                 index,
-                sigma,
-                sigma_normalized,
+                sigma: sigma as f32,
+                sigma_normalized: sigma_normalized as f32,
                 run: &s.series.run,
             })
             .map_err(csv_error)?;

@@ -151,3 +151,9 @@ pub fn snapshot(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }
+
+/// Serialises tests that seed libtorch's global RNG and compare two seeded builds.
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
