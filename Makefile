@@ -4,7 +4,7 @@
 CARGO ?= cargo
 PY := .venv/bin/python
 
-.PHONY: setup test test-rust lint bench reproduce-clip
+.PHONY: setup test test-rust lint bench reproduce-clip reproduce-sam
 
 setup:
 	@bash tools/setup.sh
@@ -50,3 +50,10 @@ reproduce-clip: setup
 	@echo "reproduce-clip used the $(CLIP_SAY)."
 	@echo "Tables: results/classification/summary.csv, results/rank_sweep/, results/spectra/, results/params.csv"
 	@echo "Figures: figures/fig3_*.png (spectra), figures/fig5_*.png (accuracy vs rank)"
+
+# --- Segmentation: LiteMedSAM on the stardist nuclei (or SAM with SAM_WEIGHTS=DIR SAM_DATA=FOLDER) --
+# Every method at rank 8 with seeds 1 and 2, LoRA / Serial LoRA at ranks 4 and 32; then Figure 3
+# (figures/fig3_<backbone>.png) and Figure 4 (figures/fig4_segmentation.png). Resumable.
+reproduce-sam: setup
+	$(CARGO) build --release -p segmentation -p analysis
+	bash tools/reproduce_sam.sh

@@ -35,7 +35,16 @@ if [ "$(readlink .libtorch 2>/dev/null)" != "$torch_dir" ]; then
   echo "setup: .libtorch -> $torch_dir"
 fi
 bash tools/fetch_assets.sh
-.venv/bin/python tools/make_clip_tokenizer.py
-.venv/bin/python tools/convert_dinov2_onnx.py
-.venv/bin/python tools/convert_lite_medsam.py
-.venv/bin/python tools/fixtures/make_sam_fixtures.py --lite-only
+# Converters run only when their output is missing or older than the script (starting Python with
+# torch costs seconds; the scripts check the same themselves).
+run_if_stale() {  # OUTPUT SCRIPT [ARGS...]
+  local out=$1 script=$2
+  shift 2
+  if [ ! -e "$out" ] || [ "$script" -nt "$out" ]; then
+    .venv/bin/python "$script" "$@"
+  fi
+}
+run_if_stale .cache/models/clip-tokenizer/tokenizer.json tools/make_clip_tokenizer.py
+run_if_stale .cache/models/dinov2-small-imgfocus/model.safetensors tools/convert_dinov2_onnx.py
+run_if_stale .cache/models/lite-medsam/model.safetensors tools/convert_lite_medsam.py
+run_if_stale .cache/models/lite-medsam/parity/outputs.safetensors tools/fixtures/make_sam_fixtures.py --lite-only

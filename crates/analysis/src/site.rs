@@ -60,11 +60,12 @@ pub struct Site {
     pub proj: Proj,
 }
 
-/// Splits a module path into its tower and block: the tower is everything before the first
-/// `layers`/`layer`/`blocks` component that is followed by an integer, the block is that integer.
+/// Splits a module path into its tower and block: the tower is everything before the last
+/// `layers`/`layer`/`blocks` component that is followed by an integer, the block is that integer
+/// (so TinyViT's `image_encoder.layers.2.blocks.3` is block 3 of tower `image_encoder.layers.2`).
 pub fn locate(module: &str) -> Option<(String, usize)> {
     let parts: Vec<&str> = module.split('.').collect();
-    parts.windows(2).enumerate().find_map(|(i, w)| {
+    parts.windows(2).enumerate().rev().find_map(|(i, w)| {
         let block = w[1]
             .parse()
             .ok()
