@@ -42,8 +42,12 @@ pub struct Record {
     pub accuracy: f64,
 }
 
-/// Reads every row of the summary at `path`; an empty file, a missing column, a malformed value or an
-/// unknown method is an error naming the file (and the line).
+/// Methods the runners write that train no adapter and so have no rank: left out of the sweep.
+const WITHOUT_RANK: [&str; 3] = ["zero_shot", "probe", "full"];
+
+/// Reads every adapter row of the summary at `path` (rows of `zero_shot`, `probe` and `full`, which
+/// have no rank, are skipped); an empty file, a missing column, a malformed value or an unknown
+/// method is an error naming the file (and the line).
 pub fn read_summary(path: &Path) -> Result<Vec<Record>> {
     let mut reader = csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
         csv::ErrorKind::Io(io) => Error::io(path, io),
@@ -57,6 +61,9 @@ pub fn read_summary(path: &Path) -> Result<Vec<Record>> {
                 path,
                 format!("row {}: accuracy is not a finite number", records.len() + 1),
             ));
+        }
+        if WITHOUT_RANK.contains(&raw.method.as_str()) {
+            continue;
         }
         records.push(Record {
             method: Method::parse(&raw.method, path)?,
