@@ -18,8 +18,11 @@ lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --release --all-targets -- -D warnings
 
+# Adapter block costs (results/bench/adapters.csv), then the CLIP ViT-B/16 vision tower side by side
+# with transformers + peft (results/bench/vit_b16.csv, vit_b16_ratios.csv). Run on an idle machine.
 bench: setup
 	$(CARGO) bench -p serial-lora --bench adapters
+	bash tools/bench/vit_b16.sh
 
 # --- Classification (issue: make reproduce-clip) ---------------------------------------------------
 # With CLIP_WEIGHTS=DIR (a transformers CLIP directory) and DATA_ROOT=DIR (CoOp layout): the paper's

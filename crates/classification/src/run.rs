@@ -245,7 +245,7 @@ fn train(
     let checkpoint = Checkpoint::new(dir.path());
     let start = checkpoint.load(stores, &mut optimizer)?.unwrap_or(0);
     let mut metrics = MetricsLog::open(&dir.path().join("metrics.csv"), &METRICS_COLUMNS, start)?;
-    let mut loader = TrainLoader::new(items, spec.batch_size, pre.clone(), spec.seed)?;
+    let mut loader = TrainLoader::new(items, spec.batch_size, *pre, spec.seed)?;
     for _ in 0..start {
         loader.next_batch()?;
     }
