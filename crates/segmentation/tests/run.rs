@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 
 use segmentation::{run, Experiment, Overrides};
 
+/// Runs seed libtorch's global RNG, so the tests of this file must not run them concurrently.
+fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn write_pair(root: &Path, name: &str, offset: u32) {
     let blobs = [(10u32, 12u32), (22, 40), (44, 14), (50, 46), (30, 26)];
     let label = |x: u32, y: u32| {
@@ -62,6 +68,7 @@ grad_clip = 1.0
 
 #[test]
 fn a_resumed_run_ends_like_an_uninterrupted_one() {
+    let _guard = exclusive();
     let data = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(data.path().join("images")).unwrap();
     std::fs::create_dir_all(data.path().join("masks")).unwrap();
@@ -105,6 +112,7 @@ fn a_resumed_run_ends_like_an_uninterrupted_one() {
 
 #[test]
 fn bad_data_and_overrides_are_reported() {
+    let _guard = exclusive();
     let data = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(data.path().join("images")).unwrap();
     std::fs::create_dir_all(data.path().join("masks")).unwrap();
