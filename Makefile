@@ -4,15 +4,19 @@
 CARGO ?= cargo
 PY := .venv/bin/python
 
-.PHONY: setup test test-rust lint bench reproduce-clip reproduce-sam
+.PHONY: setup test test-rust test-python lint bench reproduce-clip reproduce-sam
 
 setup:
 	@bash tools/setup.sh
 
-test: setup lint test-rust
+test: setup lint test-rust test-python
 
 test-rust: setup
 	$(CARGO) test --workspace --release
+
+# Python-side self-tests of the converters in tools/ (the Rust tests cover the rest).
+test-python: setup
+	$(PY) tools/convert_openai_clip.py --check
 
 lint: setup
 	$(CARGO) fmt --all -- --check
