@@ -17,6 +17,7 @@ test-rust: setup
 # Python-side self-tests of the converters in tools/ (the Rust tests cover the rest).
 test-python: setup
 	$(PY) tools/convert_openai_clip.py --check
+	$(PY) tools/convert_sam_original.py --check
 
 lint: setup
 	$(CARGO) fmt --all -- --check
