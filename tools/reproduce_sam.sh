@@ -7,7 +7,7 @@
 #                            transformers SamModel weights (config.json + model.safetensors) on a
 #                            folder holding images/ and masks/, experiments/segmentation_sam.toml
 # Runs: every method at rank 8 with seeds 1 and 2, plus LoRA and Serial LoRA at ranks 4 and 32
-# (seed 1). Finished runs are skipped and interrupted ones resume, so rerunning is cheap.
+# (seed 1), in parallel single-thread shards. Finished runs are skipped and interrupted ones resume.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEG=(cargo run --release -q -p segmentation --)
@@ -21,11 +21,27 @@ else
   [ -f .cache/models/lite-medsam/model.safetensors ] || { echo "reproduce-sam: run 'make setup' first" >&2; exit 1; }
   echo "reproduce-sam: no SAM_WEIGHTS: LiteMedSAM on the stardist nuclei image (the packaged default)"
 fi
-"${SEG[@]}" --config "$CFG" "${ARGS[@]}" --rank 8
-for method in lora serial_lora; do
-  for rank in 4 32; do
-    "${SEG[@]}" --config "$CFG" "${ARGS[@]}" --method "$method" --rank "$rank" --seed 1
+# The grid as method:rank:seed, run by SHARDS single-thread processes (libtorch's OpenMP threads
+# spin-wait, so N one-thread processes use N cores far better than one N-thread process; results are
+# identical). Each process takes every SHARDS-th run; they share summary.csv under its lock.
+specs=(lora:8:1 serial_lora:8:1 lora_plus:8:1 serial_lora_plus:8:1 lora:8:2 serial_lora:8:2 lora_plus:8:2
+  serial_lora_plus:8:2 lora:4:1 serial_lora:4:1 lora:32:1 serial_lora:32:1)
+shards=${SHARDS:-$(nproc)}
+"${SEG[@]}" --help >/dev/null  # builds the runner once, before the shards start
+run_shard() {
+  for ((i = $1; i < ${#specs[@]}; i += shards)); do
+    IFS=: read -r method rank seed <<<"${specs[$i]}"
+    OMP_NUM_THREADS=1 ./target/release/segmentation --config "$CFG" "${ARGS[@]}" \
+      --method "$method" --rank "$rank" --seed "$seed" || return 1
   done
+}
+pids=()
+for k in $(seq 0 $((shards - 1))); do
+  run_shard "$k" &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do
+  wait "$pid" || { echo "reproduce-sam: a run failed" >&2; exit 1; }
 done
 run() { echo "results/segmentation/${BACKBONE}_${DATASET//:/_}_$1_r8_seed1"; }
 cargo run --release -q -p analysis -- svd \
