@@ -251,28 +251,17 @@ pub struct Overrides {
 impl Experiment {
     /// Reads and validates an experiment file; unknown keys are errors naming the file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let experiment: Self = toml::from_str(&text)
-            .with_context(|| format!("{}: invalid experiment", path.display()))?;
-        experiment
-            .validate()
-            .with_context(|| format!("{}: invalid experiment", path.display()))?;
-        Ok(experiment)
+        runner::read_experiment(path, Self::validate)
     }
 
     fn validate(&self) -> Result<()> {
-        for (field, empty) in [
+        runner::require_non_empty(&[
             ("datasets", self.datasets.is_empty()),
             ("shots", self.shots.is_empty()),
             ("seeds", self.seeds.is_empty()),
             ("methods", self.methods.is_empty()),
             ("ranks", self.ranks.is_empty()),
-        ] {
-            if empty {
-                bail!("field `{field}` is empty");
-            }
-        }
+        ])?;
         if self.batch_size == 0 || self.resolution == 0 || self.checkpoint_every == 0 {
             bail!("fields `batch_size`, `resolution` and `checkpoint_every` must be positive");
         }

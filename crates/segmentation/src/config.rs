@@ -193,26 +193,15 @@ pub struct Overrides {
 impl Experiment {
     /// Reads and validates an experiment file; errors name the file and field.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let experiment: Self = toml::from_str(&text)
-            .with_context(|| format!("{}: invalid experiment", path.display()))?;
-        experiment
-            .validate()
-            .with_context(|| format!("{}: invalid experiment", path.display()))?;
-        Ok(experiment)
+        runner::read_experiment(path, Self::validate)
     }
 
     fn validate(&self) -> Result<()> {
-        for (field, empty) in [
+        runner::require_non_empty(&[
             ("seeds", self.seeds.is_empty()),
             ("methods", self.methods.is_empty()),
             ("ranks", self.ranks.is_empty()),
-        ] {
-            if empty {
-                bail!("field `{field}` is empty");
-            }
-        }
+        ])?;
         if self.iters == 0 || self.boxes_per_step == 0 || self.checkpoint_every == 0 {
             bail!("fields `iters`, `boxes_per_step` and `checkpoint_every` must be positive");
         }
