@@ -21,6 +21,7 @@ fn optim(lr_ratio: f64) -> OptimConfig {
 
 #[test]
 fn steps_move_every_adapter_and_no_base_weight() {
+    let _guard = common::exclusive();
     for config in [AdapterConfig::lora(4), AdapterConfig::serial_lora(4)] {
         for fused in [false, true] {
             tch::manual_seed(4);
@@ -84,6 +85,7 @@ fn displacement(
 
 #[test]
 fn lora_plus_trains_b_at_lr_times_lambda() {
+    let _guard = common::exclusive();
     // Adam's first step moves every parameter with a non-zero gradient by lr (± eps effects), so the
     // displacement of B after one step reads off its learning rate. A has zero gradient while B = 0,
     // so it is checked after B has been made non-zero.
@@ -125,6 +127,7 @@ fn lora_plus_trains_b_at_lr_times_lambda() {
 
 #[test]
 fn schedule_warms_up_linearly_then_follows_a_cosine() {
+    let _guard = common::exclusive();
     let config = OptimConfig {
         lr: 1.0,
         warmup_steps: 4,
@@ -181,6 +184,7 @@ fn resumed_optimiser_continues_identically() {
 
 #[test]
 fn non_finite_loss_is_refused_before_any_update() {
+    let _guard = common::exclusive();
     let (store, _) = build(Some(AdapterPlan::from(&AdapterConfig::lora(2))), false);
     let before = snapshot(store.adapters());
     let mut opt = AdamW::new(&[store.adapters()], optim(1.0)).unwrap();
@@ -194,6 +198,7 @@ fn non_finite_loss_is_refused_before_any_update() {
 
 #[test]
 fn optimiser_config_errors_name_the_field() {
+    let _guard = common::exclusive();
     for (config, field) in [
         (
             OptimConfig {

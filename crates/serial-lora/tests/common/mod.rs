@@ -152,7 +152,8 @@ pub fn snapshot(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
     v
 }
 
-/// Serialises tests that seed libtorch's global RNG and compare two seeded builds.
+/// Serialises the tests of one file that seed or draw from libtorch's global RNG, so that one test's
+/// draws cannot interleave with another's seeded builds.
 pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
