@@ -18,6 +18,9 @@ import tempfile
 import torch
 from safetensors.torch import load_file, save_file
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from model_dir import load_state, write_model_dir  # noqa: E402
+
 LAYER = {
     "ln_1": "layer_norm1",
     "ln_2": "layer_norm2",
@@ -107,16 +110,8 @@ def config_of(hf: dict) -> dict:
 
 
 def convert(checkpoint: pathlib.Path, out: pathlib.Path) -> None:
-    if checkpoint.suffix == ".safetensors":
-        state = load_file(checkpoint)
-    else:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    hf = to_hf(state)
-    out.mkdir(parents=True, exist_ok=True)
-    save_file(hf, out / ".model.safetensors.tmp")
-    (out / ".model.safetensors.tmp").replace(out / "model.safetensors")
-    (out / "config.json").write_text(json.dumps(config_of(hf), indent=2))
-    print(f"wrote {out} ({len(hf)} tensors)")
+    hf = to_hf(load_state(checkpoint))
+    write_model_dir(out, hf, config_of(hf))
 
 
 def from_hf(hf: dict) -> dict:

@@ -10,16 +10,15 @@ OUT_DIR/model.safetensors. Prompt-encoder and mask-decoder names are renamed exa
 `segment_anything`, fetched by make setup) plus an image encoder in the original names must convert to
 exactly the keys and shapes of a transformers SamModel of the same sizes.
 """
-import json
 import pathlib
 import re
 import sys
 
 import torch
-from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from convert_lite_medsam import rename as rename_prompt_and_decoder  # noqa: E402
+from model_dir import load_state, write_model_dir  # noqa: E402
 
 ENCODER = [
     (r"^image_encoder\.patch_embed\.proj\.", "vision_encoder.patch_embed.projection."),
@@ -73,17 +72,8 @@ def vision_config(hf: dict) -> dict:
 
 
 def convert(checkpoint: pathlib.Path, out: pathlib.Path) -> None:
-    if checkpoint.suffix == ".safetensors":
-        state = load_file(checkpoint)
-    else:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    hf = convert_state(state)
-    out.mkdir(parents=True, exist_ok=True)
-    save_file(hf, out / ".model.safetensors.tmp")
-    (out / ".model.safetensors.tmp").replace(out / "model.safetensors")
-    config = {"model_type": "sam", "vision_config": vision_config(hf)}
-    (out / "config.json").write_text(json.dumps(config, indent=2))
-    print(f"wrote {out} ({len(hf)} tensors)")
+    hf = convert_state(load_state(checkpoint))
+    write_model_dir(out, hf, {"model_type": "sam", "vision_config": vision_config(hf)})
 
 
 def self_test() -> None:
