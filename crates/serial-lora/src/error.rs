@@ -103,6 +103,28 @@ pub enum Error {
     Torch(#[from] tch::TchError),
 }
 
+impl From<formats::Error> for Error {
+    fn from(e: formats::Error) -> Self {
+        match e {
+            formats::Error::Io { path, source } => Self::Io { path, source },
+            formats::Error::Config {
+                source_file,
+                field,
+                message,
+            } => Self::Config {
+                source_file,
+                field,
+                message,
+            },
+            formats::Error::Parse { path, message } => Self::Config {
+                source_file: Some(path),
+                field: "*".into(),
+                message,
+            },
+        }
+    }
+}
+
 impl Error {
     /// A configuration error on `field`, not tied to a file.
     pub fn config(field: impl Into<String>, message: impl Into<String>) -> Self {

@@ -33,18 +33,18 @@
 
 pub mod attention;
 pub mod checkpoint;
-pub mod config;
 pub mod error;
 pub mod linear;
 pub mod lowrank;
 pub mod optim;
-pub mod peft;
 pub mod qkv;
 pub mod site;
 pub mod store;
 
 pub use attention::SelfAttention;
-pub use config::{AdapterConfig, AdapterPlan, Method, ScaleRule, Target, TargetRule};
+pub use formats::{
+    peft, AdapterConfig, AdapterKind, AdapterPlan, ScaleRule, Target, TargetRule,
+};
 pub use error::{Error, Result, TensorProblem};
 pub use linear::AdaptedLinear;
 pub use optim::{AdamW, OptimConfig};

@@ -2,7 +2,7 @@
 
 use tch::{nn, Tensor};
 
-use crate::config::Target;
+use formats::Target;
 use crate::error::{Error, Result};
 use crate::lowrank::LowRank;
 use crate::site::{MergeFlag, SitePath, Update};

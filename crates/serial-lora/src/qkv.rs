@@ -3,7 +3,7 @@
 
 use tch::{nn, Tensor};
 
-use crate::config::Target;
+use formats::Target;
 use crate::error::Result;
 use crate::linear::{check_rank, AdaptedLinear};
 use crate::lowrank::LowRank;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tch::{nn, Tensor};
 
-use crate::config::{AdapterPlan, Target};
+use formats::{AdapterPlan, Target};
 use crate::lowrank::LowRank;
 
 /// Whether the adapters of one model are folded into its weights; shared by all its sites.

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use crate::checkpoint;
-use crate::config::AdapterPlan;
+use formats::AdapterPlan;
 use crate::error::{Error, Result};
-use crate::peft;
+use formats::peft;
 use crate::site::{SiteContext, SitePath, Update};
 
 /// File name of the adapter weights inside an adapter directory (PEFT's).
@@ -219,7 +219,10 @@ impl ModelStore {
         checkpoint::save_tensors(&dir.join(ADAPTER_WEIGHTS), &tensors)?;
         let config = peft::adapter_config_json(plan, &self.target_modules());
         let text = serde_json::to_string_pretty(&config).expect("JSON of plain values");
-        checkpoint::write_atomic(&dir.join(ADAPTER_CONFIG), text.as_bytes())
+        Ok(checkpoint::write_atomic(
+            &dir.join(ADAPTER_CONFIG),
+            text.as_bytes(),
+        )?)
     }
 
     /// Loads adapter weights saved by [`save_adapter`](Self::save_adapter) or by PEFT into this
@@ -248,5 +251,5 @@ fn rows_of(weight: &Tensor, rows: Option<(i64, i64)>) -> Tensor {
 pub fn read_adapter_plan(dir: &Path) -> Result<AdapterPlan> {
     let path: PathBuf = dir.join(ADAPTER_CONFIG);
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    peft::parse_adapter_config(&text).map_err(|e| e.in_file(&path))
+    peft::parse_adapter_config(&text).map_err(|e| e.in_file(&path).into())
 }

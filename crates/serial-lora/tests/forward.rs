@@ -3,7 +3,7 @@
 mod common;
 
 use common::{build, build_sized, copy_base, input, randomize_b, rel_diff};
-use serial_lora::{AdapterConfig, AdapterPlan, Method, Target};
+use serial_lora::{AdapterConfig, AdapterPlan, AdapterKind, Target};
 
 fn plans() -> Vec<(&'static str, AdapterPlan)> {
     let mut lora_mlp = AdapterConfig::lora(4);
@@ -131,7 +131,7 @@ fn serial_adapter_is_computed_before_qkv_and_leaves_w_o_alone() {
     // adapted output: the adapter acts on the q/k/v input and nowhere else.
     tch::manual_seed(3);
     let plan = AdapterPlan::from(&AdapterConfig::serial_lora(3));
-    assert_eq!(plan.method, Method::SerialLora);
+    assert_eq!(plan.method, AdapterKind::SerialLora);
     let (store, model) = build(Some(plan), false);
     randomize_b(&store);
     let x = input();

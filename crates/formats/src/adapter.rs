@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Which adapter family to attach.
+/// Which adapter family to attach (the method of a run is [`crate::Method`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Method {
+pub enum AdapterKind {
     /// One pair `B A` beside each targeted projection: `y = W x + s·B A x`.
     Lora,
     /// One shared pair per attention block, in series before q/k/v: `x' = x + s·B A x`.
@@ -73,7 +73,7 @@ fn default_lr_ratio() -> f64 {
 #[serde(deny_unknown_fields)]
 pub struct AdapterConfig {
     /// `lora` or `serial_lora`.
-    pub method: Method,
+    pub method: AdapterKind,
     /// Rank `r` of every low-rank pair.
     pub rank: i64,
     /// `alpha` of the scale rule.
@@ -99,7 +99,7 @@ impl AdapterConfig {
     /// LoRA on q, k, v, o with `alpha = rank` (scale 1).
     pub fn lora(rank: i64) -> Self {
         Self {
-            method: Method::Lora,
+            method: AdapterKind::Lora,
             rank,
             alpha: rank as f64,
             scaling: ScaleRule::AlphaOverRank,
@@ -113,7 +113,7 @@ impl AdapterConfig {
     /// Serial LoRA with `alpha = rank` (scale 1).
     pub fn serial_lora(rank: i64) -> Self {
         Self {
-            method: Method::SerialLora,
+            method: AdapterKind::SerialLora,
             ..Self::lora(rank)
         }
     }
@@ -162,7 +162,7 @@ impl AdapterConfig {
                 format!("must be a positive number, got {}", self.lr_ratio),
             ));
         }
-        if self.method == Method::Lora && self.targets.is_empty() {
+        if self.method == AdapterKind::Lora && self.targets.is_empty() {
             return Err(Error::config(
                 "targets",
                 "LoRA needs at least one of q, k, v, o, mlp",
@@ -207,7 +207,7 @@ impl TargetRule {
 #[derive(Debug, Clone)]
 pub struct AdapterPlan {
     /// Adapter family.
-    pub method: Method,
+    pub method: AdapterKind,
     /// Rank of every pair.
     pub rank: i64,
     /// `alpha` of the scale rule.
@@ -252,7 +252,7 @@ impl AdapterPlan {
 
     /// Whether the projection at `module_path` with role `role` gets a LoRA pair.
     pub fn wants_lora(&self, module_path: &str, role: Target, layer: Option<usize>) -> bool {
-        self.method == Method::Lora
+        self.method == AdapterKind::Lora
             && self.in_blocks(layer)
             && match &self.targets {
                 TargetRule::Roles(roles) => roles.contains(&role),
@@ -262,7 +262,7 @@ impl AdapterPlan {
 
     /// Whether the q/k/v input of the attention module at `attention_path` gets a Serial adapter.
     pub fn wants_serial(&self, attention_path: &str, layer: Option<usize>) -> bool {
-        self.method == Method::SerialLora
+        self.method == AdapterKind::SerialLora
             && self.in_blocks(layer)
             && match &self.targets {
                 TargetRule::Roles(_) => true,

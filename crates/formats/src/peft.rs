@@ -6,7 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::config::{AdapterPlan, Method, ScaleRule, TargetRule};
+use crate::adapter::{AdapterKind, AdapterPlan, ScaleRule, TargetRule};
 use crate::error::{Error, Result};
 
 /// A check that a PEFT key holds a value we support.
@@ -118,8 +118,8 @@ pub fn parse_adapter_config(text: &str) -> Result<AdapterPlan> {
         }
     }
     let method = match required::<String>(&map, "peft_type")?.as_str() {
-        "LORA" => Method::Lora,
-        "SERIAL_LORA" => Method::SerialLora,
+        "LORA" => AdapterKind::Lora,
+        "SERIAL_LORA" => AdapterKind::SerialLora,
         other => {
             return Err(Error::config(
                 "peft_type",
@@ -186,7 +186,7 @@ pub fn adapter_config_json(plan: &AdapterPlan, target_modules: &[String]) -> Val
         ScaleRule::Fixed => (plan.alpha * plan.rank as f64, false),
     };
     json!({
-        "peft_type": match plan.method { Method::Lora => "LORA", Method::SerialLora => "SERIAL_LORA" },
+        "peft_type": match plan.method { AdapterKind::Lora => "LORA", AdapterKind::SerialLora => "SERIAL_LORA" },
         "r": plan.rank,
         "lora_alpha": alpha,
         "use_rslora": use_rslora,

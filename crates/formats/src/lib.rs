@@ -1,0 +1,31 @@
+//! # formats: the files serial-lora-rs reads and writes, without libtorch
+//!
+//! Shared by the adapter core, the runners and `analysis`, so each format lives once:
+//!
+//! * [`adapter`]: [`AdapterConfig`] (`[adapter]` of a run), [`AdapterPlan`] and the scale rule;
+//!   [`peft`]: PEFT's `adapter_config.json`, read and written.
+//! * [`Method`]: the one method enum (adapters, their LoRA+ variants, the baselines).
+//! * [`sections`]: the experiment files' `[adapter]` / `[optim]` sections and their mapping to a
+//!   run's [`AdapterConfig`] and [`OptimConfig`].
+//! * [`run`]: run folders and the header of their `config.json`; [`summary`]: `summary.csv`
+//!   collected from run folders.
+//! * [`paths`]: the repository root and portable (root-relative) paths; [`atomic`]: writes.
+
+pub mod adapter;
+pub mod atomic;
+pub mod error;
+pub mod method;
+pub mod optim;
+pub mod paths;
+pub mod peft;
+pub mod run;
+pub mod sections;
+pub mod summary;
+
+pub use adapter::{AdapterConfig, AdapterKind, AdapterPlan, ScaleRule, Target, TargetRule};
+pub use error::{Error, Result};
+pub use method::Method;
+pub use optim::OptimConfig;
+pub use run::RunHeader;
+pub use sections::{AdapterSection, OptimSection};
+pub use summary::{collect, SummaryRow};

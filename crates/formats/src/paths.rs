@@ -1,0 +1,104 @@
+//! Where the repository is, and paths that stay valid when results move to another checkout:
+//! a location inside the repository is stored relative to its root, anything else as given.
+
+use std::path::{Component, Path, PathBuf};
+
+/// Environment variable that names the repository root explicitly.
+pub const ROOT_ENV: &str = "SERIAL_LORA_ROOT";
+
+/// Whether `dir` looks like the root of this repository.
+fn is_root(dir: &Path) -> bool {
+    dir.join("experiments").is_dir() && dir.join("crates/formats/Cargo.toml").is_file()
+}
+
+/// The repository root: `$SERIAL_LORA_ROOT`, else the nearest ancestor of the current folder that
+/// holds `experiments/` and `crates/formats/`, else the checkout this binary was built in. So the
+/// same binaries serve a copy of the repository when run from inside it.
+pub fn repo_root() -> PathBuf {
+    if let Some(root) = std::env::var_os(ROOT_ENV) {
+        return absolute(Path::new(&root));
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    cwd.ancestors()
+        .find(|d| is_root(d))
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| normalize(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")))
+}
+
+/// `path` made absolute against the current folder, with `.` and `..` resolved lexically.
+pub fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        normalize(path)
+    } else {
+        normalize(
+            &std::env::current_dir()
+                .unwrap_or_else(|_| PathBuf::from("/"))
+                .join(path),
+        )
+    }
+}
+
+/// Resolves `.` and `..` without touching the file system.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `path` (absolute, or relative to `root`) as it is stored in a run's files: relative to `root`
+/// when it lies inside it, else absolute.
+pub fn portable(path: &Path, root: &Path) -> PathBuf {
+    let full = normalize(&root.join(path));
+    match full.strip_prefix(normalize(root)) {
+        Ok(inside) if !inside.as_os_str().is_empty() => inside.to_path_buf(),
+        _ => full,
+    }
+}
+
+/// A stored path (see [`portable`]) as a path on this machine: relative ones are taken from `root`.
+pub fn resolve(stored: &Path, root: &Path) -> PathBuf {
+    normalize(&root.join(stored))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inside_paths_become_relative_and_resolve_back() {
+        let root = Path::new("/repo/checkout");
+        let stored = portable(Path::new("/repo/checkout/.cache/models/m"), root);
+        assert_eq!(stored, PathBuf::from(".cache/models/m"));
+        assert_eq!(
+            resolve(&stored, Path::new("/elsewhere")),
+            PathBuf::from("/elsewhere/.cache/models/m")
+        );
+        assert_eq!(
+            portable(Path::new(".cache/x/../y"), root),
+            PathBuf::from(".cache/y")
+        );
+    }
+
+    #[test]
+    fn outside_paths_stay_absolute() {
+        let root = Path::new("/repo/checkout");
+        assert_eq!(
+            portable(Path::new("/data/weights"), root),
+            PathBuf::from("/data/weights")
+        );
+        assert_eq!(
+            portable(Path::new("../weights"), root),
+            PathBuf::from("/repo/weights")
+        );
+    }
+}
