@@ -220,6 +220,10 @@ pub struct AdapterPlan {
     pub targets: TargetRule,
     /// Which layer indices get adapters (all when `None`).
     pub blocks: Option<Vec<usize>>,
+    /// Seed of every `A`'s initialisation and of the dropout masks (each site draws from its own
+    /// generator, derived from this seed and its module path, so nothing depends on build order
+    /// or on libtorch's global generator).
+    pub seed: u64,
 }
 
 impl From<&AdapterConfig> for AdapterPlan {
@@ -232,11 +236,17 @@ impl From<&AdapterConfig> for AdapterPlan {
             dropout: c.dropout,
             targets: TargetRule::Roles(c.targets.clone()),
             blocks: c.blocks.clone(),
+            seed: 0,
         }
     }
 }
 
 impl AdapterPlan {
+    /// The same plan with initialisation and dropout seed `seed`.
+    pub fn with_seed(self, seed: u64) -> Self {
+        Self { seed, ..self }
+    }
+
     /// The scale `s` of every low-rank update.
     pub fn scale(&self) -> f64 {
         self.scaling.scale(self.alpha, self.rank)

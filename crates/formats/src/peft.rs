@@ -175,6 +175,7 @@ pub fn parse_adapter_config(text: &str) -> Result<AdapterPlan> {
         dropout: field(&map, "lora_dropout")?.unwrap_or(0.0),
         targets,
         blocks,
+        seed: 0,
     })
 }
 

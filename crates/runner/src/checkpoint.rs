@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serial_lora::checkpoint::{load_into, read_tensors, save_tensors, write_atomic};
+use formats::atomic::write_atomic;
+use serial_lora::checkpoint::{load_into, read_tensors, save_tensors};
 use serial_lora::AdamW;
 use tch::{nn::VarStore, Tensor};
 
@@ -39,8 +40,15 @@ impl Checkpoint {
         self.dir.with_file_name(format!("checkpoint.{suffix}"))
     }
 
-    /// Saves the trainable variables of `stores`, the optimiser state and `step` (steps done).
-    pub fn save(&self, step: usize, stores: &[&VarStore], optimizer: &AdamW) -> Result<()> {
+    /// Saves the trainable variables of `stores`, the optimiser state, `step` (steps done) and
+    /// the training seconds spent so far.
+    pub fn save(
+        &self,
+        step: usize,
+        train_seconds: f64,
+        stores: &[&VarStore],
+        optimizer: &AdamW,
+    ) -> Result<()> {
         let tmp = self.sibling("tmp");
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
@@ -52,7 +60,9 @@ impl Checkpoint {
         save_tensors(&tmp.join(OPTIMIZER), &optimizer.state())?;
         write_atomic(
             &tmp.join(STEP),
-            serde_json::json!({ "step": step }).to_string().as_bytes(),
+            serde_json::json!({ "step": step, "train_seconds": train_seconds })
+                .to_string()
+                .as_bytes(),
         )?;
         let old = self.sibling("old");
         let _ = std::fs::remove_dir_all(&old);
@@ -66,9 +76,13 @@ impl Checkpoint {
         Ok(())
     }
 
-    /// Restores the latest checkpoint into `stores` and `optimizer`, returning its step; `None`
-    /// when there is none (a fresh run).
-    pub fn load(&self, stores: &[&VarStore], optimizer: &mut AdamW) -> Result<Option<usize>> {
+    /// Restores the latest checkpoint into `stores` and `optimizer`, returning its step and
+    /// training seconds; `None` when there is none (a fresh run).
+    pub fn load(
+        &self,
+        stores: &[&VarStore],
+        optimizer: &mut AdamW,
+    ) -> Result<Option<(usize, f64)>> {
         let dir = [self.dir.clone(), self.sibling("old")]
             .into_iter()
             .find(|d| d.join(STEP).exists());
@@ -76,10 +90,13 @@ impl Checkpoint {
         let step_path = dir.join(STEP);
         let text = std::fs::read_to_string(&step_path)
             .with_context(|| format!("reading {}", step_path.display()))?;
-        let step = serde_json::from_str::<serde_json::Value>(&text)?["step"]
+        let saved: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{}: invalid JSON", step_path.display()))?;
+        let step = saved["step"]
             .as_u64()
             .with_context(|| format!("{}: no `step`", step_path.display()))?
             as usize;
+        let seconds = saved["train_seconds"].as_f64().unwrap_or(0.0);
         load_into(
             &trainable(stores),
             &dir.join(VARS),
@@ -90,7 +107,7 @@ impl Checkpoint {
         optimizer
             .load_state(&state)
             .with_context(|| format!("{}", dir.join(OPTIMIZER).display()))?;
-        Ok(Some(step))
+        Ok(Some((step, seconds)))
     }
 
     /// Deletes the checkpoint once the run has finished (its results are in the run folder).

@@ -1,22 +1,16 @@
-//! Reading an experiment file, shared by the runners.
+//! Reading an experiment file.
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 
-/// Reads the TOML experiment at `path` and checks it with `validate`; every error names the file
-/// (unknown keys are the type's `deny_unknown_fields` errors, naming the key).
-pub fn read_experiment<T: DeserializeOwned>(
-    path: &Path,
-    validate: impl FnOnce(&T) -> Result<()>,
-) -> Result<T> {
+/// Reads the TOML experiment at `path`; errors name the file (unknown keys are the type's
+/// `deny_unknown_fields` errors, naming the key).
+pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let experiment: T =
-        toml::from_str(&text).with_context(|| format!("{}: invalid experiment", path.display()))?;
-    validate(&experiment).with_context(|| format!("{}: invalid experiment", path.display()))?;
-    Ok(experiment)
+    toml::from_str(&text).with_context(|| format!("{}: invalid experiment", path.display()))
 }
 
 /// Fails naming the first `(field, list is empty)` pair that is empty.

@@ -1,27 +1,39 @@
-//! # runner: what every experiment runner shares
+//! # runner: the experiment engine every task shares
 //!
-//! * [`RunDir`]: one folder per run under `results/<task>/<run>/` holding its full `config.json`,
-//!   `metrics.csv` and `summary.json`, every file written atomically (temp file + rename).
-//! * [`append_summary_row`]: one row per finished run in `results/<task>/summary.csv`.
-//! * [`read_experiment`] and [`require_non_empty`]: experiment files with errors naming file and field.
-//! * [`Checkpoint`]: trainable variables + optimiser state + step, so a killed run resumes and ends
-//!   exactly as an uninterrupted one.
-//! * [`progress_bar`], [`peak_rss_mb`], [`images_to_tensor`] and [`workspace_root`] for the loops.
+//! A task (classification, segmentation, generation) implements [`Task`]: its experiment file
+//! ([`Experiment`], the only place a grid is defined), its fully resolved runs ([`RunSpec`]) and a
+//! training [`Session`] per run. [`engine::main`] does the rest, the same way for every task:
+//!
+//! * selection: the grid's runs, filtered by the shared flags ([`GridArgs`]: `--method --rank
+//!   --seed --shots`, value overrides, `--shard K/N`, `--run-index`), `--list`, `--threads`;
+//! * one owner per run ([`RunLock`]), and run identity: a run folder belongs to one full resolved
+//!   configuration; a rerun with any setting changed is refused, naming the fields;
+//! * training: AdamW with LoRA+ groups, dropout masks keyed by step (no global RNG), resumable
+//!   [`Checkpoint`]s that also keep the training time, `metrics.csv`, a progress bar per run, peak
+//!   memory, a step budget;
+//! * the grid goes on past a failed run and ends with the list of failures (non-zero exit);
+//! * `summary.csv` is collected from the run folders (`--collect`), locally and after a Slurm job
+//!   array ([`slurm`], `--slurm`).
 
+mod args;
 mod checkpoint;
+pub mod engine;
 mod experiment;
+mod lock;
 mod memory;
-mod paths;
 mod progress;
 mod run_dir;
-mod summary;
+pub mod slurm;
+mod task;
 mod tensor;
 
+pub use args::GridArgs;
 pub use checkpoint::Checkpoint;
-pub use experiment::{read_experiment, require_non_empty};
+pub use engine::{collect, run_one, select, Outcome};
+pub use experiment::{read_toml, require_non_empty};
+pub use lock::RunLock;
 pub use memory::{peak_rss_mb, reset_peak_rss};
-pub use paths::workspace_root;
-pub use progress::progress_bar;
+pub use progress::run_bar;
 pub use run_dir::{MetricsLog, RunDir};
-pub use summary::append_summary_row;
+pub use task::{Coords, Experiment, Overrides, RunContext, RunSpec, Session, StepOutput, Task, TrainStats};
 pub use tensor::images_to_tensor;

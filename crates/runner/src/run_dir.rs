@@ -4,12 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::{de::DeserializeOwned, Serialize};
-use serial_lora::checkpoint::write_atomic;
-
-/// The run's resolved configuration.
-pub const CONFIG_FILE: &str = "config.json";
-/// Written last, when the run has finished; its presence marks a finished run.
-pub const SUMMARY_FILE: &str = "summary.json";
+use formats::atomic::write_atomic;
+use formats::run::{CONFIG_FILE, SUMMARY_FILE};
+use serde_json::Value;
 
 /// `results/<task>/<run>/`.
 #[derive(Debug, Clone)]
@@ -34,7 +31,7 @@ impl RunDir {
     /// Writes `value` as pretty JSON to `file` in the run folder, atomically.
     pub fn write_json(&self, file: &str, value: &impl Serialize) -> Result<()> {
         let text = serde_json::to_string_pretty(value).context("serialising JSON")?;
-        write_atomic(&self.path.join(file), text.as_bytes())?;
+        write_atomic(&self.path.join(file), format!("{text}\n").as_bytes())?;
         Ok(())
     }
 
@@ -52,14 +49,20 @@ impl RunDir {
         }
     }
 
-    /// Writes the run's resolved configuration, refusing to reuse a folder made with another one
-    /// (a resumed run must continue the same experiment).
-    pub fn write_config(&self, config: &serde_json::Value) -> Result<()> {
-        if let Some(previous) = self.read_json::<serde_json::Value>(CONFIG_FILE)? {
-            if &previous != config {
+    /// Checks that the folder holds no run of another configuration (a run is its full resolved
+    /// configuration: a rerun with any setting changed must not pass for the earlier run), then
+    /// writes `config`. The error names every differing field with both values.
+    pub fn claim(&self, config: &Value) -> Result<()> {
+        if let Some(previous) = self.read_json::<Value>(CONFIG_FILE)? {
+            let mut differences = Vec::new();
+            diff("", &previous, config, &mut differences);
+            if !differences.is_empty() {
                 bail!(
-                    "{} holds a different configuration; delete the folder to start this run afresh",
-                    self.path.join(CONFIG_FILE).display()
+                    "{} was made with another configuration ({}); use another --results folder, \
+                     or delete {} to replace that run",
+                    self.path.join(CONFIG_FILE).display(),
+                    differences.join("; "),
+                    self.path.display()
                 );
             }
         }
@@ -69,6 +72,31 @@ impl RunDir {
     /// The finished run's summary, if it finished.
     pub fn finished_summary<T: DeserializeOwned>(&self) -> Result<Option<T>> {
         self.read_json(SUMMARY_FILE)
+    }
+}
+
+/// Appends `field: earlier → now` for every leaf where `before` and `after` differ.
+fn diff(field: &str, before: &Value, after: &Value, out: &mut Vec<String>) {
+    match (before, after) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                let name = if field.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{field}.{key}")
+                };
+                let missing = Value::String("(absent)".into());
+                diff(
+                    &name,
+                    a.get(key).unwrap_or(&missing),
+                    b.get(key).unwrap_or(&missing),
+                    out,
+                );
+            }
+        }
+        _ if before != after => out.push(format!("`{field}`: {before} there, {after} now")),
+        _ => {}
     }
 }
 

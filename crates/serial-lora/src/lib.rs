@@ -10,6 +10,8 @@
 //! * **LoRA+ / Serial LoRA+** train every `B` at `lr·λ` ([`AdapterConfig::lr_ratio`]).
 //!
 //! `A` is Kaiming-uniform (a = √5), `B` is zero: an adapted model starts exactly at the base model.
+//! `A` and the dropout masks come from per-site generators seeded by [`AdapterPlan::seed`] (see
+//! [`rng`]), never from libtorch's global generator.
 //!
 //! ## Building a model
 //! A model is built inside [`ModelStore::build`], which hands it a [`SitePath`]: a pair of var-store
@@ -38,6 +40,7 @@ pub mod linear;
 pub mod lowrank;
 pub mod optim;
 pub mod qkv;
+pub mod rng;
 pub mod site;
 pub mod store;
 

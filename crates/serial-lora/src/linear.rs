@@ -57,6 +57,7 @@ impl AdaptedLinear {
                     (d_in, d_out, plan.rank),
                     plan.scale(),
                     plan.dropout,
+                    p.rng("lora"),
                 );
                 let update = Update::Parallel {
                     weight: base.ws.shallow_clone(),

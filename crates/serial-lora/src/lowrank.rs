@@ -1,10 +1,15 @@
 //! The trainable low-rank pair `B A` shared by LoRA and Serial LoRA.
 
-use tch::{nn, nn::Init, Tensor};
+use std::sync::Arc;
+
+use tch::{nn, Tensor};
+
+use crate::rng::SiteRng;
 
 /// A pair `A ∈ R^{r×d_in}`, `B ∈ R^{d_out×r}` with scale `s` and input dropout `p`:
 /// `delta(x) = s·B(A(drop(x)))`. A is Kaiming-uniform (a = √5, i.e. U(±1/√d_in)) and B is zero,
-/// so the update starts at exactly zero.
+/// so the update starts at exactly zero. A's values and the dropout masks come from the pair's
+/// own seeded generator ([`SiteRng`]).
 #[derive(Debug)]
 pub struct LowRank {
     /// `A`, shape `[r, d_in]`.
@@ -15,40 +20,40 @@ pub struct LowRank {
     pub scale: f64,
     /// Dropout probability on the input.
     pub dropout: f64,
+    rng: Arc<SiteRng>,
 }
 
 impl LowRank {
-    /// Creates `{a_name}.weight` and `{b_name}.weight` under `path`.
+    /// Creates `{a_name}.weight` and `{b_name}.weight` under `path`, `A` drawn from `rng`.
     pub fn new(
         path: &nn::Path,
         names: (&str, &str),
         dims: (i64, i64, i64),
         scale: f64,
         dropout: f64,
+        rng: SiteRng,
     ) -> Self {
         let (d_in, d_out, rank) = dims;
         let bound = 1.0 / (d_in as f64).sqrt();
-        let a = (path / names.0).var(
-            "weight",
-            &[rank, d_in],
-            Init::Uniform {
-                lo: -bound,
-                up: bound,
-            },
-        );
-        let b = (path / names.1).var("weight", &[d_out, rank], Init::Const(0.0));
+        let a = (path / names.0).var_copy("weight", &rng.uniform(rank, d_in, bound));
+        let b = (path / names.1).var("weight", &[d_out, rank], nn::Init::Const(0.0));
         Self {
             a,
             b,
             scale,
             dropout,
+            rng: Arc::new(rng),
         }
     }
 
     /// `s·B(A(drop(x)))` on the last dimension of `x`.
     pub fn delta(&self, x: &Tensor, train: bool) -> Tensor {
-        x.dropout(self.dropout, train)
-            .linear::<Tensor>(&self.a, None)
+        let x = if train && self.dropout > 0.0 {
+            self.rng.dropout(x, self.dropout)
+        } else {
+            x.shallow_clone()
+        };
+        x.linear::<Tensor>(&self.a, None)
             .linear::<Tensor>(&self.b, None)
             * self.scale
     }
@@ -65,6 +70,7 @@ impl LowRank {
             b: self.b.shallow_clone(),
             scale: self.scale,
             dropout: self.dropout,
+            rng: Arc::clone(&self.rng),
         }
     }
 

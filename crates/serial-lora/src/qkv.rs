@@ -65,6 +65,7 @@ impl FusedQkv {
                         (dim, dim, plan.rank),
                         plan.scale(),
                         plan.dropout,
+                        site.rng("lora"),
                     );
                     let rows = Some((i as i64 * dim, dim));
                     let update = Update::Parallel {
@@ -157,6 +158,7 @@ impl QkvProjection {
             (dim, dim, plan.rank),
             plan.scale(),
             plan.dropout,
+            p.rng("serial_lora"),
         );
         p.record(
             None,

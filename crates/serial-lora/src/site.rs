@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use tch::{nn, Tensor};
 
 use formats::{AdapterPlan, Target};
+
 use crate::lowrank::LowRank;
+use crate::rng::{SiteRng, StepClock};
 
 /// Whether the adapters of one model are folded into its weights; shared by all its sites.
 #[derive(Debug, Clone, Default)]
@@ -55,6 +57,7 @@ pub(crate) struct SiteContext {
     pub plan: Option<AdapterPlan>,
     pub records: Mutex<Vec<SiteRecord>>,
     pub merged: MergeFlag,
+    pub clock: StepClock,
 }
 
 /// Where a module's frozen weights and its adapters live, mirroring the checkpoint's names.
@@ -107,6 +110,16 @@ impl<'a> SitePath<'a> {
 
     pub(crate) fn layer_index(&self) -> Option<usize> {
         self.layer
+    }
+
+    /// The random source of the pair `role` (e.g. `lora`, `serial_lora`) at this module.
+    pub(crate) fn rng(&self, role: &str) -> SiteRng {
+        let seed = self.plan().map_or(0, |p| p.seed);
+        SiteRng::new(
+            seed,
+            &format!("{}:{role}", self.module_path()),
+            self.ctx.clock.clone(),
+        )
     }
 
     pub(crate) fn merge_flag(&self) -> MergeFlag {

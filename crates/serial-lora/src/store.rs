@@ -87,6 +87,12 @@ impl ModelStore {
         &self.adapters
     }
 
+    /// Sets the training step the next forward passes belong to (it keys the dropout masks, so a
+    /// resumed run draws the masks an uninterrupted one would).
+    pub fn set_step(&self, step: u64) {
+        self.ctx.clock.set(step);
+    }
+
     /// The plan the adapters were attached with.
     pub fn plan(&self) -> Option<&AdapterPlan> {
         self.ctx.plan.as_ref()

@@ -21,10 +21,8 @@ fn optim(lr_ratio: f64) -> OptimConfig {
 
 #[test]
 fn steps_move_every_adapter_and_no_base_weight() {
-    let _guard = common::exclusive();
     for config in [AdapterConfig::lora(4), AdapterConfig::serial_lora(4)] {
         for fused in [false, true] {
-            tch::manual_seed(4);
             let (store, model) = build(Some(AdapterPlan::from(&config)), fused);
             let base_before = snapshot(store.base());
             let adapters_before = snapshot(store.adapters());
@@ -85,13 +83,11 @@ fn displacement(
 
 #[test]
 fn lora_plus_trains_b_at_lr_times_lambda() {
-    let _guard = common::exclusive();
     // Adam's first step moves every parameter with a non-zero gradient by lr (± eps effects), so the
     // displacement of B after one step reads off its learning rate. A has zero gradient while B = 0,
     // so it is checked after B has been made non-zero.
     for config in [AdapterConfig::lora(4), AdapterConfig::serial_lora(4)] {
         for lambda in [1.0, 16.0] {
-            tch::manual_seed(5);
             let (store, model) = build(Some(AdapterPlan::from(&config)), false);
             let mut opt = AdamW::new(&[store.adapters()], optim(lambda)).unwrap();
             assert_eq!(opt.group_lrs(0), (1e-3, 1e-3 * lambda));
@@ -127,7 +123,6 @@ fn lora_plus_trains_b_at_lr_times_lambda() {
 
 #[test]
 fn schedule_warms_up_linearly_then_follows_a_cosine() {
-    let _guard = common::exclusive();
     let config = OptimConfig {
         lr: 1.0,
         warmup_steps: 4,
@@ -153,9 +148,7 @@ fn schedule_warms_up_linearly_then_follows_a_cosine() {
 
 #[test]
 fn resumed_optimiser_continues_identically() {
-    let _guard = common::exclusive();
     let run = |split: Option<usize>| {
-        tch::manual_seed(6);
         let (store, model) = build(Some(AdapterPlan::from(&AdapterConfig::lora(2))), false);
         let x = input();
         let mut opt = AdamW::new(&[store.adapters()], optim(4.0)).unwrap();
@@ -184,7 +177,6 @@ fn resumed_optimiser_continues_identically() {
 
 #[test]
 fn non_finite_loss_is_refused_before_any_update() {
-    let _guard = common::exclusive();
     let (store, _) = build(Some(AdapterPlan::from(&AdapterConfig::lora(2))), false);
     let before = snapshot(store.adapters());
     let mut opt = AdamW::new(&[store.adapters()], optim(1.0)).unwrap();
@@ -198,7 +190,6 @@ fn non_finite_loss_is_refused_before_any_update() {
 
 #[test]
 fn optimiser_config_errors_name_the_field() {
-    let _guard = common::exclusive();
     for (config, field) in [
         (
             OptimConfig {

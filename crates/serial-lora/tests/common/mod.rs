@@ -5,10 +5,13 @@
 
 use std::path::PathBuf;
 
+use rand::distributions::{Distribution, Uniform};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serial_lora::{
     AdaptedLinear, AdapterPlan, ModelStore, QkvProjection, Result, SelfAttention, SitePath, Target,
 };
-use tch::{nn, nn::Module, Device, Kind, Tensor};
+use tch::{nn, nn::Module, Device, Tensor};
 
 /// Width, heads and depth of the test encoder.
 pub const DIM: i64 = 48;
@@ -82,14 +85,40 @@ pub fn build_sized(
     dim: i64,
     layers: usize,
 ) -> (ModelStore, Encoder) {
-    ModelStore::build(Device::Cpu, plan, |root| {
+    let (store, encoder) = ModelStore::build(Device::Cpu, plan, |root| {
         let layers_path = root / "encoder" / "layers";
         let blocks = (0..layers)
             .map(|i| Block::new(&layers_path.layer(i, i), dim, fused))
             .collect::<Result<_>>()?;
         Ok(Encoder { blocks })
     })
-    .expect("test encoder builds")
+    .expect("test encoder builds");
+    fill_seeded(store.base(), 0.3, |_| true);
+    (store, encoder)
+}
+
+/// `[size]` values from U(−scale, scale), drawn from an explicit generator keyed by `key`, so
+/// tests never touch libtorch's global generator (and need no lock against each other).
+pub fn seeded(size: &[i64], key: &str, scale: f64) -> Tensor {
+    let digest: u64 = key
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let mut rng = ChaCha8Rng::seed_from_u64(digest);
+    let dist = Uniform::new(-scale as f32, scale as f32);
+    let n: i64 = size.iter().product();
+    let values: Vec<f32> = (0..n).map(|_| dist.sample(&mut rng)).collect();
+    Tensor::from_slice(&values).view(size)
+}
+
+/// Overwrites the variables of `vs` whose name passes `keep` with seeded values (keyed by name).
+pub fn fill_seeded(vs: &nn::VarStore, scale: f64, keep: impl Fn(&str) -> bool) {
+    tch::no_grad(|| {
+        for (name, mut t) in vs.variables() {
+            if keep(&name) {
+                t.copy_(&seeded(&t.size(), &name, scale));
+            }
+        }
+    });
 }
 
 /// The default test encoder.
@@ -97,20 +126,14 @@ pub fn build(plan: Option<AdapterPlan>, fused: bool) -> (ModelStore, Encoder) {
     build_sized(plan, fused, DIM, LAYERS)
 }
 
-/// Random input `[2, 5, DIM]`.
+/// A fixed pseudo-random input `[2, 5, DIM]`.
 pub fn input() -> Tensor {
-    Tensor::randn([2, 5, DIM], (Kind::Float, Device::Cpu))
+    seeded(&[2, 5, DIM], "input", 1.0)
 }
 
-/// Gives every `B` matrix random values so adapters change the output.
+/// Gives every `B` matrix (seeded) random values so adapters change the output.
 pub fn randomize_b(store: &ModelStore) {
-    tch::no_grad(|| {
-        for (name, mut t) in store.adapters().variables() {
-            if name.ends_with("lora_B.weight") {
-                t.copy_(&(Tensor::randn_like(&t) * 0.2));
-            }
-        }
-    });
+    fill_seeded(store.adapters(), 0.3, |name| name.ends_with("lora_B.weight"));
 }
 
 /// Copies every base weight of `from` into `to` (same architecture) through a safetensors file.
@@ -150,11 +173,4 @@ pub fn snapshot(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
-}
-
-/// Serialises the tests of one file that seed or draw from libtorch's global RNG, so that one test's
-/// draws cannot interleave with another's seeded builds.
-pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }

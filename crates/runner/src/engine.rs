@@ -1,0 +1,264 @@
+//! The one loop every task shares: select the grid's runs, then for each run take its lock, check
+//! its identity, train with checkpoints, metrics and progress, and write its summary; the grid
+//! goes on past a failed run, and `summary.csv` is collected from the run folders at the end.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use formats::run::{METRICS_FILE, SUMMARY_FILE};
+use formats::SummaryRow;
+use serial_lora::AdamW;
+
+use crate::args::GridArgs;
+use crate::checkpoint::Checkpoint;
+use crate::lock::RunLock;
+use crate::memory::{peak_rss_mb, reset_peak_rss};
+use crate::progress::run_bar;
+use crate::run_dir::{MetricsLog, RunDir};
+use crate::task::{Experiment, RunContext, RunSpec, Session, Task, TrainStats};
+
+/// Log a metrics row every this many steps (and at the last).
+const LOG_EVERY: usize = 10;
+
+/// How one run ended in this invocation.
+#[derive(Debug)]
+pub enum Outcome<S> {
+    /// Trained now, or found finished with the same configuration.
+    Finished(S),
+    /// Another process holds the run.
+    Busy,
+    /// The step budget ran out; its checkpoint is saved.
+    Paused,
+}
+
+/// A runner's `main`: parses nothing itself, runs what `args` select, prints a report and returns
+/// the exit code (non-zero when a run failed). `adjust` applies the task's own flags.
+pub fn main<T: Task>(args: &GridArgs, adjust: impl FnOnce(&mut T::Experiment)) -> ExitCode {
+    match run_grid::<T>(args, adjust) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The selected runs of the experiment in `args`.
+pub fn select<T: Task>(
+    args: &GridArgs,
+    adjust: impl FnOnce(&mut T::Experiment),
+) -> Result<(T::Experiment, Vec<T::Spec>)> {
+    let config = args
+        .config
+        .as_deref()
+        .context("--config experiments/<name>.toml is required")?;
+    let mut experiment: T::Experiment = crate::experiment::read_toml(config)?;
+    experiment.apply(&args.overrides());
+    adjust(&mut experiment);
+    experiment
+        .validate()
+        .with_context(|| format!("{}: invalid experiment", config.display()))?;
+    let root = formats::paths::repo_root();
+    let all = experiment
+        .runs(&root)
+        .with_context(|| format!("{}: invalid experiment", config.display()))?;
+    let total = all.len();
+    let mut runs: Vec<T::Spec> = all
+        .into_iter()
+        .filter(|r| args.selects(&r.coords()))
+        .collect();
+    if runs.is_empty() {
+        bail!(
+            "{}: no run of its {total} matches {}",
+            config.display(),
+            args.filters()
+        );
+    }
+    let (shard, shards) = args.shard;
+    runs = runs.into_iter().skip(shard).step_by(shards).collect();
+    if let Some(i) = args.run_index {
+        if i >= runs.len() {
+            bail!("--run-index {i}: the selection has {} run(s)", runs.len());
+        }
+        runs = vec![runs.swap_remove(i)];
+    }
+    Ok((experiment, runs))
+}
+
+fn run_grid<T: Task>(args: &GridArgs, adjust: impl FnOnce(&mut T::Experiment)) -> Result<ExitCode> {
+    if let Some(n) = args.threads {
+        if n == 0 {
+            bail!("--threads must be at least 1");
+        }
+        tch::set_num_threads(n as i32);
+    }
+    if args.collect {
+        collect::<T>(&args.results)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (experiment, runs) = select::<T>(args, adjust)?;
+    if args.list {
+        for spec in &runs {
+            println!("{}", args.results.join(T::NAME).join(spec.name()).display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.slurm {
+        let options = args.slurm_options.or(experiment.slurm());
+        crate::slurm::submit(T::NAME, &args.results, runs.len(), &options)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = Vec::new();
+    let mut busy = Vec::new();
+    for (i, spec) in runs.iter().enumerate() {
+        eprintln!("[{}/{}] {}", i + 1, runs.len(), spec.name());
+        match run_one::<T>(spec, &args.results, args.step_budget) {
+            Ok(Outcome::Finished(_)) => {}
+            Ok(Outcome::Busy) => busy.push(spec.name()),
+            Ok(Outcome::Paused) => {
+                eprintln!("stopped at the step budget; run the same command again to resume");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => {
+                eprintln!("[{}/{}] {} FAILED: {e:#}", i + 1, runs.len(), spec.name());
+                failed.push((spec.name(), format!("{e:#}")));
+            }
+        }
+    }
+    if !args.no_collect {
+        collect::<T>(&args.results)?;
+    }
+    for name in &busy {
+        eprintln!("skipped {name}: another process is running it");
+    }
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("{} of {} run(s) failed:", failed.len(), runs.len());
+    for (name, error) in &failed {
+        eprintln!("  {name}: {error}");
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+/// Rebuilds `<results>/<task>/summary.csv` from the finished run folders.
+pub fn collect<T: Task>(results: &Path) -> Result<()> {
+    let (path, rows) =
+        formats::collect::<<T::Session as Session>::Summary>(results, T::NAME)?;
+    eprintln!("{}: {rows} finished run(s)", path.display());
+    Ok(())
+}
+
+/// Runs `spec` under `<results>/<task>/<name>/`: a finished run with the same configuration is not
+/// repeated, an interrupted one resumes from its checkpoint, one with another configuration is
+/// refused (naming the differing fields). With `step_budget`, at most that many steps are taken.
+pub fn run_one<T: Task>(
+    spec: &T::Spec,
+    results: &Path,
+    step_budget: Option<usize>,
+) -> Result<Outcome<<T::Session as Session>::Summary>> {
+    let dir = RunDir::create(results, T::NAME, &spec.name())?;
+    let Some(_lock) = RunLock::try_acquire(dir.path())? else {
+        return Ok(Outcome::Busy);
+    };
+    dir.claim(&serde_json::to_value(spec)?)?;
+    if let Some(summary) = dir.read_json(SUMMARY_FILE)? {
+        eprintln!("{}: finished earlier with this configuration", spec.name());
+        return Ok(Outcome::Finished(summary));
+    }
+    reset_peak_rss();
+    let root = formats::paths::repo_root();
+    let ctx = RunContext {
+        dir: &dir,
+        root: &root,
+        results,
+    };
+    let mut session = T::start(spec, &ctx)?;
+    let Some((steps, seconds)) = train(spec, &mut session, &dir, step_budget)? else {
+        return Ok(Outcome::Paused);
+    };
+    let stats = TrainStats {
+        steps,
+        train_seconds: seconds,
+        peak_rss_mb: peak_rss_mb(),
+    };
+    let summary = session.finish(&dir, &stats)?;
+    dir.write_json(SUMMARY_FILE, &summary)?;
+    Checkpoint::new(dir.path()).remove()?;
+    eprintln!("{}: {}", spec.name(), brief(&summary));
+    Ok(Outcome::Finished(summary))
+}
+
+/// `column=value` of a summary, for the log.
+fn brief<S: SummaryRow>(summary: &S) -> String {
+    S::COLUMNS
+        .iter()
+        .zip(summary.row())
+        .map(|(c, v)| format!("{c}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The training loop: returns the steps and training seconds (over all resumptions), or `None`
+/// when the budget ran out first (checkpoint saved).
+fn train<S: RunSpec, R: Session>(
+    spec: &S,
+    session: &mut R,
+    dir: &RunDir,
+    budget: Option<usize>,
+) -> Result<Option<(usize, f64)>> {
+    let total = spec.steps();
+    if total == 0 {
+        return Ok(Some((0, 0.0)));
+    }
+    let stores = session.trainable();
+    let mut optimizer = AdamW::new(&stores, spec.optim().clone())?;
+    let checkpoint = Checkpoint::new(dir.path());
+    let (start, mut seconds) = checkpoint.load(&stores, &mut optimizer)?.unwrap_or((0, 0.0));
+    drop(stores);
+    let mut columns = vec!["step", "loss", "lr"];
+    columns.extend(session.metric_columns());
+    let mut metrics = MetricsLog::open(&dir.path().join(METRICS_FILE), &columns, start)?;
+    session.skip_to(start)?;
+    if start > 0 {
+        eprintln!("{}: resuming at step {start}", spec.name());
+    }
+    let bar = run_bar(total as u64, start as u64, &spec.name());
+    let end = budget.map_or(total, |b| total.min(start + b));
+    for step in start..end {
+        let clock = Instant::now();
+        session.store().set_step(step as u64);
+        let out = session.step(step)?;
+        let stores = session.trainable();
+        let lr = optimizer
+            .step(&out.loss)
+            .with_context(|| format!("run {}, step {}", spec.name(), step + 1))?;
+        drop(stores);
+        seconds += clock.elapsed().as_secs_f64();
+        let done = step + 1;
+        if done % LOG_EVERY == 0 || done == total {
+            let loss = out.loss.double_value(&[]);
+            let mut row = vec![done.to_string(), format!("{loss:.6}"), format!("{lr:.3e}")];
+            row.extend(
+                out.metrics
+                    .iter()
+                    .map(|m| format!("{:.4}", m.double_value(&[]))),
+            );
+            metrics.push(row);
+            bar.set_message(format!("loss {loss:.4} lr {lr:.2e}"));
+        }
+        if done < total && (done % spec.checkpoint_every() == 0 || done == end) {
+            metrics.flush()?;
+            checkpoint.save(done, seconds, &session.trainable(), &optimizer)?;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    metrics.flush()?;
+    if end < total {
+        return Ok(None);
+    }
+    Ok(Some((total, seconds)))
+}

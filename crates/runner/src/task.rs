@@ -1,0 +1,136 @@
+//! What a task (classification, segmentation, generation) gives the engine: its experiment file,
+//! its fully resolved runs, and a training session per run. The engine owns everything else.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use formats::{Method, OptimConfig, SummaryRow};
+use serde::{de::DeserializeOwned, Serialize};
+use serial_lora::ModelStore;
+use tch::{nn::VarStore, Tensor};
+
+use crate::run_dir::RunDir;
+
+/// A run's coordinates in its grid; the command line selects runs by them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Coords {
+    /// Data set name.
+    pub dataset: String,
+    /// Method.
+    pub method: Method,
+    /// Adapter rank (0 without adapters).
+    pub rank: i64,
+    /// Seed.
+    pub seed: u64,
+    /// Shots per class, for few-shot tasks.
+    pub shots: Option<usize>,
+}
+
+/// One fully resolved run, written as its `config.json`: everything needed to repeat it. Paths in
+/// it are portable (relative to the repository root when inside it).
+pub trait RunSpec: Serialize + DeserializeOwned + Clone {
+    /// The run folder's name (every grid coordinate).
+    fn name(&self) -> String;
+    /// The grid coordinates.
+    fn coords(&self) -> Coords;
+    /// Training steps (0: the run only evaluates).
+    fn steps(&self) -> usize;
+    /// Save a resumable checkpoint every this many steps.
+    fn checkpoint_every(&self) -> usize;
+    /// The optimiser and schedule.
+    fn optim(&self) -> &OptimConfig;
+}
+
+/// Values the command line replaces in an experiment before its grid is expanded.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Training steps per run.
+    pub iters: Option<usize>,
+    /// The model folder.
+    pub model_dir: Option<PathBuf>,
+    /// The data set(s): replaces the experiment's list with this one (your own data).
+    pub dataset: Option<String>,
+    /// Root of data sets in a shared layout (CoOp).
+    pub data_root: Option<PathBuf>,
+    /// Backbone name in reports.
+    pub backbone: Option<String>,
+}
+
+/// An experiment file: the only place a grid is defined.
+pub trait Experiment: DeserializeOwned {
+    /// One run of the grid.
+    type Spec: RunSpec;
+    /// Checks every field (names the field, the value and the allowed range).
+    fn validate(&self) -> Result<()>;
+    /// Applies command-line values (paths already absolute).
+    fn apply(&mut self, overrides: &Overrides);
+    /// Every run of the grid; relative paths are taken from `root`, the repository root.
+    fn runs(&self, root: &Path) -> Result<Vec<Self::Spec>>;
+    /// The `[slurm]` section, if any.
+    fn slurm(&self) -> Option<&crate::slurm::SlurmOptions>;
+}
+
+/// One training step's result.
+pub struct StepOutput {
+    /// The loss to minimise.
+    pub loss: Tensor,
+    /// Scalar metrics logged beside it (one per [`Session::metric_columns`]).
+    pub metrics: Vec<Tensor>,
+}
+
+/// What the engine records of a run's training.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainStats {
+    /// Steps taken.
+    pub steps: usize,
+    /// Wall-clock seconds spent in training steps, summed over every resumption.
+    pub train_seconds: f64,
+    /// Peak resident memory of the process that finished the run, MiB.
+    pub peak_rss_mb: f64,
+}
+
+/// Where a run is being made.
+pub struct RunContext<'a> {
+    /// Its folder.
+    pub dir: &'a RunDir,
+    /// The repository root (stored paths are relative to it).
+    pub root: &'a Path,
+    /// The results root (for files shared by a task's runs).
+    pub results: &'a Path,
+}
+
+/// A run being trained: the task's model, data and loss. The engine drives it.
+pub trait Session {
+    /// The finished run's summary (`summary.json`, one row of `summary.csv`).
+    type Summary: SummaryRow + Serialize;
+    /// The model's variables (the engine keys dropout masks by step through it).
+    fn store(&self) -> &ModelStore;
+    /// The variable stores whose trainable variables the optimiser updates and checkpoints save.
+    fn trainable(&self) -> Vec<&VarStore>;
+    /// Names of the extra metrics each step returns.
+    fn metric_columns(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+    /// Moves the data order to `step` (a resumed run continues the same sequence).
+    fn skip_to(&mut self, _step: usize) -> Result<()> {
+        Ok(())
+    }
+    /// The loss of training step `step` (0-based); the engine back-propagates it.
+    fn step(&mut self, step: usize) -> Result<StepOutput>;
+    /// After the last step: evaluates, saves what the run keeps in `dir`, and reports.
+    fn finish(&mut self, dir: &RunDir, stats: &TrainStats) -> Result<Self::Summary>;
+}
+
+/// A task: its name (the results sub-folder), experiment and session types.
+pub trait Task {
+    /// `results/<NAME>/`.
+    const NAME: &'static str;
+    /// The experiment file.
+    type Experiment: Experiment<Spec = Self::Spec>;
+    /// One run.
+    type Spec: RunSpec;
+    /// A run in training.
+    type Session: Session;
+    /// Builds `spec`'s model, data and adapters and scores the untrained model.
+    fn start(spec: &Self::Spec, ctx: &RunContext) -> Result<Self::Session>;
+}
