@@ -4,7 +4,7 @@
 CARGO ?= cargo
 PY := .venv/bin/python
 
-.PHONY: setup test test-rust test-python lint bench reproduce-clip reproduce-sam
+.PHONY: setup test test-rust test-python lint bench reproduce-clip reproduce-sam test-cluster
 
 setup:
 	@bash tools/setup.sh
@@ -65,3 +65,8 @@ reproduce-clip: setup
 reproduce-sam: setup
 	$(CARGO) build --release -p segmentation -p analysis
 	bash tools/reproduce_sam.sh
+
+# One-node Slurm on localhost: the QUICK grid as a job array vs a local run (not part of make test).
+test-cluster: setup
+	$(CARGO) build --release -p classification
+	bash tools/test_cluster.sh

@@ -8,11 +8,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use formats::peft::parse_adapter_config;
+pub use formats::AdapterKind;
 use ndarray::Array2;
-use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::json;
 use crate::tensors::TensorFile;
 
 /// File name of the adapter weights inside a run folder.
@@ -22,19 +22,11 @@ pub const ADAPTER_CONFIG: &str = "adapter_config.json";
 
 const PREFIX: &str = "base_model.model.";
 
-/// Which kind of adapter a file holds (`peft_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AdapterKind {
-    /// `LORA`: pairs beside projections.
-    Lora,
-    /// `SERIAL_LORA`: one pair per attention module, in series before q/k/v.
-    Serial,
-}
-
-/// The fields of `adapter_config.json` that the merge needs.
+/// The fields of `adapter_config.json` that the merge needs (read by
+/// [`formats::peft::parse_adapter_config`], the parser the training side uses).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdapterConfig {
-    /// `peft_type`.
+    /// `peft_type`: `LORA` or `SERIAL_LORA`.
     pub kind: AdapterKind,
     /// `r`.
     pub rank: usize,
@@ -43,44 +35,21 @@ pub struct AdapterConfig {
 }
 
 impl AdapterConfig {
-    /// Reads `adapter_config.json` at `path`.
+    /// Reads `adapter_config.json` at `path`; an invalid field is an [`Error::Field`] naming it.
     pub fn read(path: &Path) -> Result<Self> {
-        let root = json::read(path)?;
-        let kind = match json::string(&root, path, "peft_type")?.as_str() {
-            "LORA" => AdapterKind::Lora,
-            "SERIAL_LORA" => AdapterKind::Serial,
-            other => {
-                return Err(Error::field(
-                    path,
-                    "peft_type",
-                    format!("`{other}` is not LORA or SERIAL_LORA"),
-                ))
-            }
-        };
-        let rank = json::positive(&root, path, "r")?;
-        let alpha = match json::get(&root, "lora_alpha") {
-            None => 8.0,
-            Some(v) => v.as_f64().ok_or_else(|| {
-                Error::field(path, "lora_alpha", format!("must be a number, got {v}"))
-            })?,
-        };
-        let rslora = match json::get(&root, "use_rslora") {
-            None => false,
-            Some(Value::Bool(b)) => *b,
-            Some(v) => {
-                return Err(Error::field(
-                    path,
-                    "use_rslora",
-                    format!("must be true or false, got {v}"),
-                ))
-            }
-        };
-        let scale = if rslora {
-            alpha / (rank as f64).sqrt()
-        } else {
-            alpha / rank as f64
-        };
-        Ok(Self { kind, rank, scale })
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let plan = parse_adapter_config(&text).map_err(|e| match e {
+            formats::Error::Config { field, message, .. } => Error::field(path, &field, message),
+            other => Error::Format(other.in_file(path)),
+        })?;
+        let rank = usize::try_from(plan.rank).map_err(|_| {
+            Error::field(path, "r", format!("must be at least 1, got {}", plan.rank))
+        })?;
+        Ok(Self {
+            kind: plan.method,
+            rank,
+            scale: plan.scale(),
+        })
     }
 }
 
@@ -113,7 +82,7 @@ impl Adapter {
         let file = TensorFile::open(&dir.join(ADAPTER_WEIGHTS))?;
         let (a_suffix, b_suffix) = match config.kind {
             AdapterKind::Lora => (".lora_A.weight", ".lora_B.weight"),
-            AdapterKind::Serial => (".serial_lora_A.weight", ".serial_lora_B.weight"),
+            AdapterKind::SerialLora => (".serial_lora_A.weight", ".serial_lora_B.weight"),
         };
         let mut modules = BTreeSet::new();
         for name in file.names()? {

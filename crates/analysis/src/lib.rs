@@ -9,6 +9,13 @@
 //!   of its update → `results/spectra/<backbone>.csv`, `figures/fig3_<backbone>.png` (Figure 3).
 //! * [`sweep`]: accuracy against rank per method and data set, mean ± std over seeds →
 //!   `results/rank_sweep/<backbone>.csv`, `figures/fig5_<backbone>.png` (Figure 5).
+//! * [`compare`]: the user's `summary.csv` against the committed reference, cell by cell →
+//!   `results/comparison/<task>.csv` and a table on stdout.
+//!
+//! Without explicit inputs, `svd` and `rank-sweep` read the user's own runs under `results/<task>/`
+//! and fall back to the committed reference under `results/reference/<task>/` ([`sources`]).
+//! Method names, `adapter_config.json`, run headers, portable paths and atomic writes come from
+//! the shared `formats` crate; a run's relative `model_dir` is taken from the repository root.
 //!
 //! Merges: LoRA `W + s·B A`; Serial LoRA `W (I + s·B_s A_s)` on each of W_q, W_k, W_v (a fused qkv
 //! weight is split into its three row blocks); `s = lora_alpha / r`, or `lora_alpha / √r` with
@@ -18,20 +25,21 @@
 use openblas_src as _;
 
 pub mod adapter;
-pub mod atomic;
+pub mod compare;
 pub mod error;
 pub mod json;
 pub mod merge;
-pub mod method;
 pub mod params;
 pub mod plot;
 pub mod run;
 pub mod site;
+pub mod sources;
 pub mod spectra;
 pub mod spectrum;
+pub mod stats;
 pub mod sweep;
 pub mod tensors;
 pub mod update;
 
 pub use error::{Error, Result};
-pub use method::Method;
+pub use formats::Method;

@@ -1,14 +1,16 @@
-//! `analysis`: the command-line front end (`params`, `svd`, `rank-sweep`).
+//! `analysis`: the command-line front end (`params`, `svd`, `rank-sweep`, `compare`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use analysis::compare::{compare, CompareOptions, Task};
 use analysis::params::{params, ParamsOptions};
 use analysis::spectra::{svd, SvdOptions};
 use analysis::sweep::{rank_sweep, RankSweepOptions};
 use clap::{Parser, Subcommand};
 
-/// Spectra (Figure 3), rank sweeps (Figure 5) and parameter tables for serial-lora-rs.
+/// Spectra (Figure 3), rank sweeps (Figure 5), parameter tables and the comparison with the
+/// committed reference for serial-lora-rs.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
@@ -31,7 +33,8 @@ enum Command {
     /// and <figures>/fig3_<backbone>.png.
     Svd {
         /// Run folders (repeatable); default: the latest run of each (backbone, method) under
-        /// <results>/classification and <results>/segmentation.
+        /// <results>/classification and <results>/segmentation, or, when there is none, under
+        /// <results>/reference/<task>/ (the committed reference).
         #[arg(long = "runs", value_name = "RUN_DIR", num_args = 1..)]
         runs: Vec<PathBuf>,
         /// Blocks to plot, comma-separated; default: first, middle and last.
@@ -43,13 +46,18 @@ enum Command {
         /// Figures folder.
         #[arg(long, default_value = "figures")]
         figures: PathBuf,
+        /// Repository root that a run's relative model_dir is taken from; default:
+        /// $SERIAL_LORA_ROOT, else the checkout around the current folder.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
     },
     /// Accuracy against rank, mean ± std over seeds → <results>/rank_sweep/<backbone>.csv and
     /// <figures>/fig5_<backbone>.png.
     RankSweep {
-        /// The classification summary.
-        #[arg(long, default_value = "results/classification/summary.csv")]
-        summary: PathBuf,
+        /// The classification summary; default: <results>/classification/summary.csv if it holds a
+        /// row, else the committed <results>/reference/classification/summary.csv.
+        #[arg(long)]
+        summary: Option<PathBuf>,
         /// Shots per class to aggregate; default: the largest in the summary.
         #[arg(long)]
         shots: Option<usize>,
@@ -59,6 +67,22 @@ enum Command {
         /// Figures folder.
         #[arg(long, default_value = "figures")]
         figures: PathBuf,
+    },
+    /// Your summary against the committed reference, cell by cell (mean ± std over seeds) →
+    /// a table on stdout and <results>/comparison/<task>.csv. Differences do not fail the command.
+    Compare {
+        /// classification or segmentation.
+        #[arg(long)]
+        task: Task,
+        /// Results folder.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// The reference summary; default: <results>/reference/<task>/summary.csv.
+        #[arg(long, value_name = "CSV")]
+        reference: Option<PathBuf>,
+        /// Your summary; default: <results>/<task>/summary.csv.
+        #[arg(long, value_name = "CSV")]
+        ours: Option<PathBuf>,
     },
 }
 
@@ -72,11 +96,13 @@ fn main() -> ExitCode {
             blocks,
             results,
             figures,
+            root,
         } => svd(&SvdOptions {
             runs,
             blocks,
             results,
             figures,
+            root,
         }),
         Command::RankSweep {
             summary,
@@ -88,6 +114,21 @@ fn main() -> ExitCode {
             shots,
             results,
             figures,
+        }),
+        Command::Compare {
+            task,
+            results,
+            reference,
+            ours,
+        } => compare(&CompareOptions {
+            task,
+            results,
+            reference,
+            ours,
+        })
+        .map(|comparison| {
+            print!("{}", comparison.render());
+            vec![comparison.csv]
         }),
     };
     match written {

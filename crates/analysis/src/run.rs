@@ -1,49 +1,78 @@
-//! Run folders (`results/<task>/<run>/`): the fields of `config.json` the analysis reads, and
-//! discovery of the latest run of each (backbone, method).
+//! Run folders (`results/<task>/<run>/`): the header of `config.json` ([`formats::RunHeader`])
+//! with `model_dir` resolved on this machine, and discovery of the latest run of each
+//! (backbone, method).
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::adapter::ADAPTER_WEIGHTS;
-use crate::error::{Error, Result};
-use crate::json;
-use crate::method::Method;
+use formats::paths::resolve;
+use formats::run::{read_json, run_dirs, CONFIG_FILE};
+use formats::{Method, RunHeader};
+use serde_json::Value;
 
-/// File name of a run's resolved configuration.
-pub const RUN_CONFIG: &str = "config.json";
+use crate::adapter::ADAPTER_WEIGHTS;
+use crate::error::{parse_method, Error, Result};
 
 /// The tasks whose runs carry adapters worth a spectrum.
 pub const TASKS: [&str; 2] = ["classification", "segmentation"];
 
-/// What the analysis needs from a run's `config.json`; other fields are ignored.
+/// What the analysis needs from an adapter run's `config.json`; other fields are ignored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
     /// The run folder.
     pub dir: PathBuf,
     /// `backbone`, e.g. `clip-vit-b16`.
     pub backbone: String,
-    /// `model_dir`: the transformers-style folder holding `model.safetensors` (a relative path is
-    /// taken from the current directory, as the runners write it).
+    /// `model_dir`, the transformers-style folder holding `model.safetensors`, as a path on this
+    /// machine: a stored relative path is taken from the repository root (see [`formats::paths`]),
+    /// an absolute one is kept.
     pub model_dir: PathBuf,
-    /// `method`.
+    /// `method`: one of the four adapter methods.
     pub method: Method,
-    /// `rank`.
+    /// `rank` (at least 1).
     pub rank: usize,
 }
 
 impl Run {
-    /// Reads `dir/config.json`.
-    pub fn read(dir: &Path) -> Result<Self> {
-        let path = dir.join(RUN_CONFIG);
-        let root = json::read(&path)?;
+    /// Reads `dir/config.json`, resolving a relative `model_dir` against the repository root
+    /// `root`. A run without an adapter (`probe`, `zero_shot`, `full`) is an error.
+    pub fn read(dir: &Path, root: &Path) -> Result<Self> {
+        let path = dir.join(CONFIG_FILE);
+        let value: Value = read_json(&path)?;
+        // Name an unknown method plainly rather than as a serde variant error.
+        if let Some(name) = value.get("method").and_then(Value::as_str) {
+            parse_method(name, &path)?;
+        }
+        let header: RunHeader = serde_json::from_value(value)
+            .map_err(|e| formats::Error::parse(&path, format!("not a run configuration: {e}")))?;
+        if !header.method.has_adapter() {
+            return Err(Error::field(
+                &path,
+                "method",
+                format!(
+                    "is `{}`, which trains no adapter: no spectrum to compute",
+                    header.method
+                ),
+            ));
+        }
+        let rank = usize::try_from(header.rank)
+            .ok()
+            .filter(|&r| r > 0)
+            .ok_or_else(|| {
+                Error::field(
+                    &path,
+                    "rank",
+                    format!("must be a positive integer, got {}", header.rank),
+                )
+            })?;
         Ok(Self {
             dir: dir.to_path_buf(),
-            backbone: json::string(&root, &path, "backbone")?,
-            model_dir: PathBuf::from(json::string(&root, &path, "model_dir")?),
-            method: Method::parse(&json::string(&root, &path, "method")?, &path)?,
-            rank: json::positive(&root, &path, "rank")?,
+            backbone: header.backbone,
+            model_dir: resolve(&header.model_dir, root),
+            method: header.method,
+            rank,
         })
     }
 
@@ -57,20 +86,16 @@ impl Run {
 }
 
 /// The latest run (by folder modification time, then name) of each (backbone, method) among the
-/// folders of `results/<task>/` that hold `config.json` and an adapter, for every task in [`TASKS`].
-pub fn latest_runs(results: &Path) -> Result<Vec<Run>> {
+/// folders of `results/<task>/` that hold `config.json` and an adapter, for every task in
+/// [`TASKS`]; `root` resolves their `model_dir` (see [`Run::read`]).
+pub fn latest_runs(results: &Path, root: &Path) -> Result<Vec<Run>> {
     let mut latest: BTreeMap<(String, Method), (SystemTime, String, Run)> = BTreeMap::new();
     for task in TASKS {
-        let task_dir = results.join(task);
-        if !task_dir.is_dir() {
-            continue;
-        }
-        for entry in fs::read_dir(&task_dir).map_err(|e| Error::io(&task_dir, e))? {
-            let dir = entry.map_err(|e| Error::io(&task_dir, e))?.path();
-            if !dir.join(RUN_CONFIG).is_file() || !dir.join(ADAPTER_WEIGHTS).is_file() {
+        for dir in run_dirs(results, task)? {
+            if !dir.join(ADAPTER_WEIGHTS).is_file() {
                 continue;
             }
-            let run = Run::read(&dir)?;
+            let run = Run::read(&dir, root)?;
             let modified = fs::metadata(&dir)
                 .and_then(|m| m.modified())
                 .map_err(|e| Error::io(&dir, e))?;

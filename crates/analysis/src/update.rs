@@ -105,7 +105,7 @@ pub fn site_updates<'a>(
                 "module path has no `layers.<i>`, `layer.<i>` or `blocks.<i>` component",
             )
         })?;
-        let serial = adapter.config.kind == AdapterKind::Serial;
+        let serial = adapter.config.kind == AdapterKind::SerialLora;
         let sources = if serial {
             serial_sources(base, &pair.module)?
         } else {

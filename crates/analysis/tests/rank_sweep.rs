@@ -16,7 +16,7 @@ fn accuracy(dataset: usize, method: usize, rank: usize, seed: usize) -> f64 {
 
 fn options(dir: &std::path::Path) -> RankSweepOptions {
     RankSweepOptions {
-        summary: dir.join("summary.csv"),
+        summary: Some(dir.join("summary.csv")),
         shots: None,
         results: dir.join("results"),
         figures: dir.join("figures"),
@@ -147,4 +147,78 @@ fn bad_summaries_are_clear_errors() {
         rank_sweep(&options(tmp.path())).unwrap_err(),
         Error::Io { .. }
     ));
+}
+
+const FULL_HEADER: &str = "backbone,dataset,shots,seed,method,rank,trainable_params,accuracy,zero_shot_accuracy,steps,train_seconds,peak_rss_mb,head_params\n";
+
+#[test]
+fn baseline_rows_are_read_and_left_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows = "vit,pets,16,1,zero_shot,0,0,0.40,0.40,0,0.0,100,0\n\
+                vit,pets,16,1,probe,0,0,0.55,0.40,120,2.0,100,3840\n\
+                vit,pets,16,1,lora,8,10,0.70,0.40,120,3.0,100,3840\n\
+                vit,pets,16,2,lora,8,10,0.74,0.40,120,3.0,100,3840\n";
+    std::fs::write(
+        tmp.path().join("summary.csv"),
+        format!("{FULL_HEADER}{rows}"),
+    )
+    .unwrap();
+    let written = rank_sweep(&options(tmp.path())).unwrap();
+    let text = std::fs::read_to_string(&written[0]).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[1].starts_with("vit,pets,lora,8,10,2,0.72"), "{text}");
+
+    // Only baselines: nothing to sweep, and the error says so.
+    std::fs::write(
+        tmp.path().join("summary.csv"),
+        format!("{FULL_HEADER}vit,pets,16,1,probe,0,0,0.55,0.40,120,2.0,100,3840\n"),
+    )
+    .unwrap();
+    let e = rank_sweep(&options(tmp.path())).unwrap_err().to_string();
+    assert!(e.contains("no adapter rows"), "{e}");
+}
+
+#[test]
+fn default_summary_is_yours_else_the_committed_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("results");
+    let opts = RankSweepOptions {
+        summary: None,
+        shots: None,
+        results: results.clone(),
+        figures: tmp.path().join("figures"),
+    };
+    // Neither: the error names both files.
+    let e = rank_sweep(&opts).unwrap_err().to_string();
+    assert!(
+        e.contains("classification/summary.csv") && e.contains("reference/classification"),
+        "{e}"
+    );
+
+    let reference = results.join("reference/classification/summary.csv");
+    std::fs::create_dir_all(reference.parent().unwrap()).unwrap();
+    std::fs::write(
+        &reference,
+        format!("{FULL_HEADER}ref,pets,16,1,lora,8,10,0.5,,1,1,1,0\n"),
+    )
+    .unwrap();
+    // Your summary exists but holds no run yet: the reference is used.
+    std::fs::create_dir_all(results.join("classification")).unwrap();
+    std::fs::write(results.join("classification/summary.csv"), FULL_HEADER).unwrap();
+    let written = rank_sweep(&opts).unwrap();
+    assert_eq!(written[0], results.join("rank_sweep/ref.csv"));
+
+    std::fs::write(
+        results.join("classification/summary.csv"),
+        format!("{FULL_HEADER}mine,pets,16,1,lora,8,10,0.6,,1,1,1,0\n"),
+    )
+    .unwrap();
+    let written = rank_sweep(&opts).unwrap();
+    assert_eq!(written[0], results.join("rank_sweep/mine.csv"));
+    let text = std::fs::read_to_string(&written[0]).unwrap();
+    assert_eq!(
+        text.lines().nth(1).unwrap(),
+        "mine,pets,lora,8,10,1,0.6,0.0,16"
+    );
 }

@@ -274,3 +274,172 @@ fn svd_errors_name_the_culprit() {
     let e = stderr(&[]);
     assert!(e.contains("model.safetensors"), "{e}");
 }
+
+/// A checkout-like folder: the model under `.cache/models/tiny`, a LoRA and a Serial run under
+/// `results/<results_task>/` whose `config.json` stores that model folder relative to the root.
+fn checkout_with_relative_runs(root: &Path, results_task: &str) {
+    write_model(&root.join(".cache/models/tiny"));
+    let runs = root.join("results").join(results_task);
+    let stored = Path::new(".cache/models/tiny");
+    write_run(
+        &runs.join("tiny_lora_r2_seed1"),
+        "tiny-clip",
+        stored,
+        "lora",
+        &adapter_config("LORA", R, 2.0, false),
+        &lora_tensors(20),
+    );
+    write_run(
+        &runs.join("tiny_serial_lora_r2_seed1"),
+        "tiny-clip",
+        stored,
+        "serial_lora",
+        &adapter_config("SERIAL_LORA", R, 2.0, false),
+        &serial_tensors(),
+    );
+}
+
+/// `svd` from `cwd` with the repository root `root`, its results and figures inside it.
+fn svd_in(cwd: &Path, root: &Path, extra: &[&str]) -> std::process::Output {
+    let (results, figures) = (root.join("results"), root.join("figures"));
+    let mut args = vec![
+        "svd",
+        "--results",
+        results.to_str().unwrap(),
+        "--figures",
+        figures.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    Command::new(env!("CARGO_BIN_EXE_analysis"))
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn spectrum_runs(root: &Path) -> BTreeSet<String> {
+    let mut reader = csv::Reader::from_path(root.join("results/spectra/tiny-clip.csv")).unwrap();
+    reader
+        .records()
+        .map(|r| r.unwrap()[9].to_string())
+        .filter(|run| !run.is_empty())
+        .collect()
+}
+
+#[test]
+fn svd_reads_results_copied_to_another_checkout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (first, second, elsewhere) = (
+        tmp.path().join("first"),
+        tmp.path().join("second"),
+        tmp.path().join("elsewhere"),
+    );
+    checkout_with_relative_runs(&first, "classification");
+    // The other checkout gets its own copy of the model (`make setup`) and the results folder;
+    // the first one disappears, so nothing can be read from it.
+    copy_dir(&first, &second);
+    std::fs::remove_dir_all(&first).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+
+    let out = svd_in(&elsewhere, &second, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        spectrum_runs(&second),
+        BTreeSet::from([
+            "tiny_lora_r2_seed1".to_string(),
+            "tiny_serial_lora_r2_seed1".to_string()
+        ])
+    );
+    assert!(second.join("figures/fig3_tiny-clip.png").is_file());
+}
+
+#[test]
+fn run_model_dir_is_taken_from_the_root_unless_absolute() {
+    let tmp = tempfile::tempdir().unwrap();
+    checkout_with_relative_runs(tmp.path(), "classification");
+    let dir = tmp.path().join("results/classification/tiny_lora_r2_seed1");
+    let root = Path::new("/some/checkout");
+    let run = analysis::run::Run::read(&dir, root).unwrap();
+    assert_eq!(run.model_dir, root.join(".cache/models/tiny"));
+    assert_eq!((run.method, run.rank), (analysis::Method::Lora, R));
+
+    let absolute = tmp.path().join("weights/tiny");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    config["model_dir"] = absolute.to_str().unwrap().into();
+    write_json(&dir.join("config.json"), &config);
+    assert_eq!(
+        analysis::run::Run::read(&dir, root).unwrap().model_dir,
+        absolute
+    );
+
+    // A baseline run has no adapter to analyse.
+    config["method"] = "probe".into();
+    config["rank"] = 0.into();
+    write_json(&dir.join("config.json"), &config);
+    let e = analysis::run::Run::read(&dir, root)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("probe") && e.contains("config.json"), "{e}");
+}
+
+#[test]
+fn svd_without_the_base_model_says_make_setup() {
+    let tmp = tempfile::tempdir().unwrap();
+    checkout_with_relative_runs(tmp.path(), "classification");
+    std::fs::remove_dir_all(tmp.path().join(".cache")).unwrap();
+    let out = svd_in(tmp.path(), tmp.path(), &[]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    let model = tmp.path().join(".cache/models/tiny");
+    assert!(
+        e.contains("make setup") && e.contains(model.to_str().unwrap()),
+        "{e}"
+    );
+}
+
+#[test]
+fn svd_falls_back_to_the_committed_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    checkout_with_relative_runs(root, "reference/classification");
+    // A baseline run of the user's own (no adapter) does not count as a run to analyse.
+    write_json(
+        &root.join("results/classification/tiny_probe_r0_seed1/config.json"),
+        &serde_json::json!({ "backbone": "tiny-clip", "model_dir": ".cache/models/tiny",
+                              "method": "probe", "rank": 0, "seed": 1 }),
+    );
+    let out = svd_in(root, root, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("no runs of your own under")
+            && stderr.contains("rendering the committed reference"),
+        "{stderr}"
+    );
+    assert_eq!(spectrum_runs(root).len(), 2);
+
+    // Once the user has a run of their own, only the user's runs are rendered.
+    write_run(
+        &root.join("results/segmentation/mine_serial_lora_r2_seed1"),
+        "tiny-clip",
+        Path::new(".cache/models/tiny"),
+        "serial_lora",
+        &adapter_config("SERIAL_LORA", R, 2.0, true),
+        &serial_tensors(),
+    );
+    let out = svd_in(root, root, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("committed reference"), "{stderr}");
+    assert_eq!(
+        spectrum_runs(root),
+        BTreeSet::from(["mine_serial_lora_r2_seed1".to_string()])
+    );
+}

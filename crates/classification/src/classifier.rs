@@ -80,7 +80,7 @@ impl Classifier {
         let path = if local.exists() {
             local
         } else {
-            runner::workspace_root().join(CACHED_TOKENIZER)
+            formats::paths::repo_root().join(CACHED_TOKENIZER)
         };
         let tokenizer = ClipTokenizer::from_file(&path, CONTEXT_LENGTH)
             .with_context(|| format!("CLIP tokenizer {}", path.display()))?;

@@ -3,90 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
+use formats::paths::portable;
+use formats::sections::{adapter_config, optim_config};
+use formats::{AdapterConfig, AdapterSection, Method, OptimConfig, OptimSection};
+use runner::slurm::SlurmOptions;
+use runner::{Coords, Overrides};
 use serde::{Deserialize, Serialize};
-use serial_lora::{AdapterConfig, Method as AdapterMethod, OptimConfig, ScaleRule, Target};
-
-/// How a run trains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    /// No training: CLIP's text classifier (or, for a backbone without text, the class-mean head).
-    ZeroShot,
-    /// Only the classifier head trains (backbones without a text tower).
-    Probe,
-    /// LoRA on the configured targets.
-    Lora,
-    /// Serial LoRA: one shared pair before q/k/v per block.
-    SerialLora,
-    /// LoRA with B at `lr·λ`.
-    LoraPlus,
-    /// Serial LoRA with B at `lr·λ`.
-    SerialLoraPlus,
-    /// Every weight trains (reference).
-    Full,
-}
-
-impl Method {
-    /// The name used in file names and tables.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::ZeroShot => "zero_shot",
-            Self::Probe => "probe",
-            Self::Lora => "lora",
-            Self::SerialLora => "serial_lora",
-            Self::LoraPlus => "lora_plus",
-            Self::SerialLoraPlus => "serial_lora_plus",
-            Self::Full => "full",
-        }
-    }
-
-    /// Whether this method trains adapters (and so has a rank).
-    pub fn has_adapter(self) -> bool {
-        matches!(
-            self,
-            Self::Lora | Self::SerialLora | Self::LoraPlus | Self::SerialLoraPlus
-        )
-    }
-}
-
-/// `[adapter]`: shared by every adapter run of the grid (method and rank come from the grid).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdapterSection {
-    /// `alpha` of the scale rule; `"rank"` is not accepted: write a number.
-    pub alpha: f64,
-    /// Scale rule.
-    #[serde(default)]
-    pub scaling: ScaleRule,
-    /// Dropout on the adapter input.
-    #[serde(default)]
-    pub dropout: f64,
-    /// LoRA targets.
-    pub targets: Vec<Target>,
-    /// λ of the `+` variants.
-    pub plus_ratio: f64,
-}
-
-/// `[optim]`: learning rates and schedule (steps come from the grid's `iters`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OptimSection {
-    /// Peak learning rate of adapters and head.
-    pub lr: f64,
-    /// Peak learning rate of `full` fine-tuning.
-    pub full_lr: f64,
-    /// AdamW weight decay.
-    pub weight_decay: f64,
-    /// Warm-up steps.
-    #[serde(default)]
-    pub warmup_steps: usize,
-    /// Final learning rate of the cosine.
-    pub min_lr: f64,
-    /// Gradient-norm clipping.
-    #[serde(default)]
-    pub grad_clip: Option<f64>,
-}
 
 /// The experiment file: every combination of the lists is one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,6 +68,9 @@ pub struct Experiment {
     pub adapter: AdapterSection,
     /// Optimiser settings.
     pub optim: OptimSection,
+    /// Resources of each run on a Slurm cluster (`--slurm`).
+    #[serde(default)]
+    pub slurm: Option<SlurmOptions>,
 }
 
 fn default_iters_per_shot() -> usize {
@@ -172,11 +98,11 @@ fn default_checkpoint_every() -> usize {
 pub struct RunSpec {
     /// Backbone name.
     pub backbone: String,
-    /// Model directory (absolute).
+    /// Model directory (relative to the repository root when inside it).
     pub model_dir: PathBuf,
-    /// Data set name.
+    /// Data set name (`folder:` paths relative to the repository root when inside it).
     pub dataset: String,
-    /// CoOp data root, if any.
+    /// CoOp data root, if any (relative to the repository root when inside it).
     pub data_root: Option<PathBuf>,
     /// Shots per class.
     pub shots: usize,
@@ -227,32 +153,8 @@ impl RunSpec {
     }
 }
 
-/// Narrowing of the grid from the command line (each replaces its list by one value).
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    /// One data set.
-    pub dataset: Option<String>,
-    /// One shot count.
-    pub shots: Option<usize>,
-    /// One method.
-    pub method: Option<Method>,
-    /// One rank.
-    pub rank: Option<i64>,
-    /// One seed.
-    pub seed: Option<u64>,
-    /// Iterations.
-    pub iters: Option<usize>,
-    /// Model directory.
-    pub model_dir: Option<PathBuf>,
-    /// CoOp data root.
-    pub data_root: Option<PathBuf>,
-}
-
-impl Experiment {
-    /// Reads and validates an experiment file; unknown keys are errors naming the file.
-    pub fn from_file(path: &Path) -> Result<Self> {
-        runner::read_experiment(path, Self::validate)
-    }
+impl runner::Experiment for Experiment {
+    type Spec = RunSpec;
 
     fn validate(&self) -> Result<()> {
         runner::require_non_empty(&[
@@ -268,22 +170,9 @@ impl Experiment {
         Ok(())
     }
 
-    /// Applies command-line overrides.
-    pub fn narrow(mut self, o: &Overrides) -> Self {
+    fn apply(&mut self, o: &Overrides) {
         if let Some(d) = &o.dataset {
             self.datasets = vec![d.clone()];
-        }
-        if let Some(s) = o.shots {
-            self.shots = vec![s];
-        }
-        if let Some(m) = o.method {
-            self.methods = vec![m];
-        }
-        if let Some(r) = o.rank {
-            self.ranks = vec![r];
-        }
-        if let Some(s) = o.seed {
-            self.seeds = vec![s];
         }
         if o.iters.is_some() {
             self.iters = o.iters;
@@ -294,30 +183,49 @@ impl Experiment {
         if o.data_root.is_some() {
             self.data_root = o.data_root.clone();
         }
-        self
+        if let Some(b) = &o.backbone {
+            self.backbone = b.clone();
+        }
     }
 
-    fn adapter(&self, method: Method, rank: i64) -> Option<AdapterConfig> {
-        let (kind, plus) = match method {
-            Method::Lora => (AdapterMethod::Lora, false),
-            Method::LoraPlus => (AdapterMethod::Lora, true),
-            Method::SerialLora => (AdapterMethod::SerialLora, false),
-            Method::SerialLoraPlus => (AdapterMethod::SerialLora, true),
-            _ => return None,
-        };
-        let a = &self.adapter;
-        Some(AdapterConfig {
-            method: kind,
-            rank,
-            alpha: a.alpha,
-            scaling: a.scaling,
-            dropout: a.dropout,
-            targets: a.targets.clone(),
-            lr_ratio: if plus { a.plus_ratio } else { 1.0 },
-            blocks: None,
-        })
+    fn runs(&self, root: &Path) -> Result<Vec<RunSpec>> {
+        Experiment::runs(self, root)
     }
 
+    fn slurm(&self) -> Option<&SlurmOptions> {
+        self.slurm.as_ref()
+    }
+}
+
+impl runner::RunSpec for RunSpec {
+    fn name(&self) -> String {
+        RunSpec::name(self)
+    }
+
+    fn coords(&self) -> Coords {
+        Coords {
+            dataset: self.dataset.clone(),
+            method: self.method,
+            rank: self.rank,
+            seed: self.seed,
+            shots: Some(self.shots),
+        }
+    }
+
+    fn steps(&self) -> usize {
+        self.iters
+    }
+
+    fn checkpoint_every(&self) -> usize {
+        self.checkpoint_every
+    }
+
+    fn optim(&self) -> &OptimConfig {
+        &self.optim
+    }
+}
+
+impl Experiment {
     /// Every run of the grid, in data set → shots → seed → method → rank order (methods without
     /// adapters once per seed). `root` resolves relative paths.
     pub fn runs(&self, root: &Path) -> Result<Vec<RunSpec>> {
@@ -375,33 +283,13 @@ impl Experiment {
         } else {
             self.iters.unwrap_or(self.iters_per_shot * shots)
         };
-        let adapter = self.adapter(method, rank);
-        if let Some(a) = &adapter {
-            a.validate()
-                .with_context(|| format!("adapter of {} at rank {rank}", method.name()))?;
-        }
-        let o = &self.optim;
-        let optim = OptimConfig {
-            lr: if method == Method::Full {
-                o.full_lr
-            } else {
-                o.lr
-            },
-            weight_decay: o.weight_decay,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            warmup_steps: o.warmup_steps.min(iters),
-            total_steps: iters.max(1),
-            min_lr: o.min_lr,
-            grad_clip: o.grad_clip,
-            lr_ratio: adapter.as_ref().map_or(1.0, |a| a.lr_ratio),
-        };
-        optim.validate().context("[optim]")?;
+        let adapter = adapter_config(&self.adapter, method, rank)?;
+        let optim = optim_config(&self.optim, method, adapter.as_ref(), iters)?;
         Ok(RunSpec {
             backbone: self.backbone.clone(),
-            model_dir: root.join(&self.model_dir),
+            model_dir: portable(&self.model_dir, root),
             dataset: dataset.to_string(),
-            data_root: self.data_root.as_ref().map(|d| root.join(d)),
+            data_root: self.data_root.as_ref().map(|d| portable(d, root)),
             shots,
             seed,
             method,

@@ -9,8 +9,9 @@ use data::{
 };
 
 /// Loads `name`: a packaged set (`fashion-mnist`, `digits`, `faces`), a CLIP data set under
-/// `data_root` (CoOp layout), or `folder:<path>` (class-per-folder `train/` and `test/`).
-pub fn load(name: &str, data_root: Option<&Path>) -> Result<Dataset> {
+/// `data_root` (CoOp layout), or `folder:<path>` (class-per-folder `train/` and `test/`; a
+/// relative path is taken from `root`, the repository root).
+pub fn load(name: &str, data_root: Option<&Path>, root: &Path) -> Result<Dataset> {
     let assets = default_assets_dir();
     let dataset = match name {
         "fashion-mnist" => fashion_mnist::load(&assets)?,
@@ -18,7 +19,7 @@ pub fn load(name: &str, data_root: Option<&Path>) -> Result<Dataset> {
         "faces" => faces::load(&assets)?,
         _ => {
             if let Some(path) = name.strip_prefix("folder:") {
-                load_image_folder(Path::new(path))?
+                load_image_folder(&formats::paths::resolve(Path::new(path), root))?
             } else if let Some(set) = ClipDataset::from_name(name) {
                 let root = data_root.with_context(|| {
                     format!("data set `{name}` needs `data_root` (DATA_ROOT=…)")

@@ -1,16 +1,18 @@
 //! # classification: the few-shot runner
 //!
-//! `cargo run --release -p classification -- --config experiments/X.toml [--dataset … --method …]`
-//! runs every combination of an experiment file's data sets, shots, seeds, methods and ranks (the
-//! overrides narrow each list to one value). CLIP follows the CLIP-LoRA protocol (text classifier,
-//! adapters in both towers); a backbone without a text tower (DINOv2) trains a cosine head
-//! initialised from the few-shot class means alongside its adapters. Each run writes
-//! `results/classification/<run>/` and one row of `results/classification/summary.csv`.
+//! `cargo run --release -p classification -- --config experiments/X.toml [--method … --rank …]`
+//! runs the runs of an experiment file's grid (data sets × shots × seeds × methods × ranks) that
+//! the flags select, on the shared engine (`runner`). CLIP follows the CLIP-LoRA protocol (text
+//! classifier, adapters in both towers); a backbone without a text tower (DINOv2) trains a cosine
+//! head initialised from the few-shot class means alongside its adapters. Each run writes
+//! `results/classification/<run>/`; `results/classification/summary.csv` is collected from them.
 
 pub mod classifier;
 pub mod config;
 pub mod datasets;
-pub mod run;
+pub mod summary;
+pub mod task;
 
-pub use config::{Experiment, Method, Overrides, RunSpec};
-pub use run::{run, Summary, SUMMARY_COLUMNS};
+pub use config::{Experiment, RunSpec};
+pub use summary::Summary;
+pub use task::Classification;

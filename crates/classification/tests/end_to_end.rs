@@ -1,27 +1,20 @@
-//! A tiny end-to-end run of the classification runner: the zoo's tiny random DINOv2 fixture on the
-//! packaged faces data set (needs `make setup`), a few steps per method.
+//! A tiny end-to-end run of the classification runner on the engine: the zoo's tiny random
+//! DINOv2 fixture on the packaged faces data set (needs `make setup`), a few steps per method.
+//! Nothing here draws from libtorch's global generator, so the tests run concurrently.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
-use classification::{run, Experiment, Method, Overrides, SUMMARY_COLUMNS};
-
-/// Runs seed libtorch's global RNG, so tests of this file must not run them concurrently.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn exclusive() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
+use clap::Parser;
+use classification::{Classification, Experiment, RunSpec, Summary};
+use formats::{Method, SummaryRow};
+use runner::{run_one, Experiment as _, GridArgs, Outcome, RunLock};
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
+    formats::paths::repo_root()
 }
 
-fn experiment(iters: usize) -> Experiment {
-    let text = format!(
-        r#"
+const TINY: &str = r#"
 backbone = "tiny-dinov2"
 model_dir = "crates/zoo/tests/fixtures/dinov2"
 datasets = ["faces"]
@@ -29,7 +22,7 @@ shots = [2]
 seeds = [3]
 methods = ["probe", "lora", "serial_lora", "lora_plus", "serial_lora_plus"]
 ranks = [4]
-iters = {iters}
+iters = ITERS
 batch_size = 4
 resolution = 12
 test_limit = 20
@@ -46,26 +39,55 @@ lr = 1e-3
 full_lr = 1e-4
 weight_decay = 0.01
 min_lr = 1e-6
-"#
-    );
+"#;
+
+/// Writes the tiny experiment with `iters` steps into `dir`; returns its path.
+fn experiment_file(dir: &Path, iters: usize) -> PathBuf {
+    let path = dir.join("tiny.toml");
+    std::fs::write(&path, TINY.replace("ITERS", &iters.to_string())).unwrap();
+    path
+}
+
+fn experiment(iters: usize) -> Experiment {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tiny.toml");
-    std::fs::write(&path, text).unwrap();
-    Experiment::from_file(&path).unwrap()
+    let e: Experiment = runner::read_toml(&experiment_file(dir.path(), iters)).unwrap();
+    e.validate().unwrap();
+    e
+}
+
+fn runs(iters: usize) -> Vec<RunSpec> {
+    experiment(iters).runs(&root()).unwrap()
+}
+
+fn finished(spec: &RunSpec, results: &Path, budget: Option<usize>) -> Option<Summary> {
+    match run_one::<Classification>(spec, results, budget).unwrap() {
+        Outcome::Finished(s) => Some(s),
+        Outcome::Paused => None,
+        Outcome::Busy => panic!("{} busy", spec.name()),
+    }
 }
 
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    grid: GridArgs,
+}
+
+fn grid(args: &[&str]) -> GridArgs {
+    Cli::parse_from(std::iter::once("classification").chain(args.iter().copied())).grid
+}
+
 #[test]
 fn every_method_writes_its_files_and_summary_row() {
-    let _guard = exclusive();
     let results = tempfile::tempdir().unwrap();
-    let runs = experiment(4).runs(&root()).unwrap();
+    let runs = runs(4);
     assert_eq!(runs.len(), 5);
     for spec in &runs {
-        let summary = run(spec, results.path(), None).unwrap().expect("finished");
+        let summary = finished(spec, results.path(), None).expect("finished");
         assert_eq!(summary.steps, 4);
         assert!((0.0..=1.0).contains(&summary.accuracy));
         let dir = results.path().join("classification").join(spec.name());
@@ -81,13 +103,18 @@ fn every_method_writes_its_files_and_summary_row() {
         );
         let config: serde_json::Value =
             serde_json::from_slice(&read(&dir.join("config.json"))).unwrap();
-        for field in ["backbone", "model_dir", "method", "rank"] {
+        for field in ["backbone", "model_dir", "method", "rank", "seed"] {
             assert!(
                 config.get(field).is_some(),
                 "config.json lacks `{field}` (analysis svd reads it)"
             );
         }
+        assert_eq!(
+            config["model_dir"], "crates/zoo/tests/fixtures/dinov2",
+            "paths inside the repository are stored relative to its root"
+        );
     }
+    runner::collect::<Classification>(results.path()).unwrap();
     let mut reader =
         csv::Reader::from_path(results.path().join("classification/summary.csv")).unwrap();
     let header: Vec<String> = reader
@@ -96,7 +123,7 @@ fn every_method_writes_its_files_and_summary_row() {
         .iter()
         .map(str::to_string)
         .collect();
-    assert_eq!(header, SUMMARY_COLUMNS);
+    assert_eq!(header, Summary::COLUMNS);
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 5);
     let params = |method: &str| -> i64 {
@@ -117,8 +144,14 @@ fn every_method_writes_its_files_and_summary_row() {
     );
     assert_eq!(params("serial_lora_plus"), params("serial_lora"));
 
-    // A finished run is not repeated and adds no row.
-    run(&runs[1], results.path(), None).unwrap();
+    // A finished run is not repeated, and collecting again adds no row.
+    let before = read(&results.path().join("classification").join(runs[1].name()).join("metrics.csv"));
+    finished(&runs[1], results.path(), None).unwrap();
+    runner::collect::<Classification>(results.path()).unwrap();
+    assert_eq!(
+        before,
+        read(&results.path().join("classification").join(runs[1].name()).join("metrics.csv"))
+    );
     let again = csv::Reader::from_path(results.path().join("classification/summary.csv"))
         .unwrap()
         .records()
@@ -128,31 +161,25 @@ fn every_method_writes_its_files_and_summary_row() {
 
 #[test]
 fn a_stopped_run_resumes_to_the_same_result() {
-    let _guard = exclusive();
-    let narrow = Overrides {
-        method: Some(Method::SerialLoraPlus),
-        ..Default::default()
-    };
-    let spec = experiment(7)
-        .narrow(&narrow)
-        .runs(&root())
-        .unwrap()
-        .remove(0);
+    let spec = runs(7)
+        .into_iter()
+        .find(|r| r.method == Method::SerialLoraPlus)
+        .unwrap();
     let straight = tempfile::tempdir().unwrap();
-    let a = run(&spec, straight.path(), None).unwrap().unwrap();
+    let a = finished(&spec, straight.path(), None).unwrap();
     let interrupted = tempfile::tempdir().unwrap();
     assert!(
-        run(&spec, interrupted.path(), Some(3)).unwrap().is_none(),
+        finished(&spec, interrupted.path(), Some(3)).is_none(),
         "stops after 3 of 7 steps"
     );
     let dir = interrupted.path().join("classification").join(spec.name());
     assert!(dir.join("checkpoint").exists());
     assert!(!dir.join("summary.json").exists());
     assert!(
-        run(&spec, interrupted.path(), Some(2)).unwrap().is_none(),
+        finished(&spec, interrupted.path(), Some(2)).is_none(),
         "5 of 7 steps"
     );
-    let b = run(&spec, interrupted.path(), None).unwrap().unwrap();
+    let b = finished(&spec, interrupted.path(), None).unwrap();
     assert_eq!(a.accuracy, b.accuracy);
     assert_eq!(a.zero_shot_accuracy, b.zero_shot_accuracy);
     let straight_dir = straight.path().join("classification").join(spec.name());
@@ -167,21 +194,85 @@ fn a_stopped_run_resumes_to_the_same_result() {
 
 #[test]
 fn bad_experiment_files_are_named() {
-    let _guard = exclusive();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "backbone = \"x\"\nmodel_dir = \"m\"\ncolour = 1\n").unwrap();
-    let err = format!("{:#}", Experiment::from_file(&path).unwrap_err());
+    let err = format!("{:#}", runner::read_toml::<Experiment>(&path).unwrap_err());
     assert!(err.contains("bad.toml") && err.contains("colour"), "{err}");
 
-    let spec = experiment(2)
-        .narrow(&Overrides {
-            dataset: Some("imagenet-21k".into()),
-            ..Default::default()
-        })
-        .runs(&root())
-        .unwrap()
-        .remove(0);
-    let err = format!("{:#}", run(&spec, dir.path(), None).unwrap_err());
+    let mut spec = runs(2).remove(0);
+    spec.dataset = "imagenet-21k".into();
+    let err = format!(
+        "{:#}",
+        run_one::<Classification>(&spec, dir.path(), None).unwrap_err()
+    );
     assert!(err.contains("unknown data set `imagenet-21k`"), "{err}");
+}
+
+#[test]
+fn a_run_is_its_configuration_a_changed_setting_is_refused() {
+    let results = tempfile::tempdir().unwrap();
+    let smoke = runs(2).remove(1);
+    finished(&smoke, results.path(), None).unwrap();
+    let real = runs(4).remove(1);
+    assert_eq!(smoke.name(), real.name());
+    let err = format!(
+        "{:#}",
+        run_one::<Classification>(&real, results.path(), None).unwrap_err()
+    );
+    assert!(
+        err.contains("another configuration") && err.contains("`iters`: 2 there, 4 now"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_run_held_by_another_process_is_skipped() {
+    let results = tempfile::tempdir().unwrap();
+    let spec = runs(2).remove(0);
+    let dir = results.path().join("classification").join(spec.name());
+    std::fs::create_dir_all(&dir).unwrap();
+    let _held = RunLock::try_acquire(&dir).unwrap().unwrap();
+    assert!(matches!(
+        run_one::<Classification>(&spec, results.path(), None).unwrap(),
+        Outcome::Busy
+    ));
+    assert!(!dir.join("summary.json").exists());
+}
+
+#[test]
+fn the_grid_goes_on_past_a_failed_run_and_exits_non_zero() {
+    let work = tempfile::tempdir().unwrap();
+    let config = experiment_file(work.path(), 2);
+    let results = work.path().join("results");
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "--config",
+            config.to_str().unwrap(),
+            "--results",
+            results.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        grid(&a)
+    };
+    // --list names every selected run folder.
+    let selected = runner::select::<Classification>(&args(&["--method", "lora"]), |_| {})
+        .unwrap()
+        .1;
+    assert_eq!(selected.len(), 1);
+    // The runs on a missing folder fail; the grid goes on with the faces runs, collects them and
+    // exits non-zero.
+    let code = runner::engine::main::<Classification>(&args(&[]), |e: &mut Experiment| {
+        e.datasets = vec!["folder:does/not/exist".into(), "faces".into()];
+        e.methods = vec![Method::Lora, Method::SerialLora];
+    });
+    assert_eq!(code, ExitCode::FAILURE);
+    let summary = std::fs::read_to_string(results.join("classification/summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 2, "{summary}");
+    assert!(summary.lines().skip(1).all(|l| l.contains(",faces,")), "{summary}");
+    let err = format!(
+        "{:#}",
+        runner::select::<Classification>(&args(&["--rank", "99"]), |_| {}).unwrap_err()
+    );
+    assert!(err.contains("no run of its 5 matches --rank 99"), "{err}");
 }

@@ -5,34 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use formats::paths::portable;
+use formats::sections::{adapter_config, optim_config};
+use formats::{AdapterConfig, AdapterSection, Method, OptimConfig, OptimSection};
+use runner::slurm::SlurmOptions;
+use runner::{Coords, Overrides};
 use serde::{Deserialize, Serialize};
-use serial_lora::{AdapterConfig, Method as AdapterMethod, OptimConfig, ScaleRule, Target};
-
-/// How a run adapts the image encoder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    /// LoRA on the configured targets (SAMed: q, v slices of the fused qkv).
-    Lora,
-    /// Serial LoRA: one shared pair before qkv per block.
-    SerialLora,
-    /// LoRA with B at `lr·λ`.
-    LoraPlus,
-    /// Serial LoRA with B at `lr·λ`.
-    SerialLoraPlus,
-}
-
-impl Method {
-    /// The name used in folder names, tables and `config.json`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Lora => "lora",
-            Self::SerialLora => "serial_lora",
-            Self::LoraPlus => "lora_plus",
-            Self::SerialLoraPlus => "serial_lora_plus",
-        }
-    }
-}
 
 /// How pixels are scaled before the encoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,43 +20,6 @@ pub enum Normalize {
     Unit,
     /// As `unit`, then ImageNet mean/std (transformers' `SamImageProcessor`).
     Imagenet,
-}
-
-/// `[adapter]`: shared by every run of the grid (method and rank come from the grid).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdapterSection {
-    /// `alpha` of the scale rule.
-    pub alpha: f64,
-    /// Scale rule.
-    #[serde(default)]
-    pub scaling: ScaleRule,
-    /// Dropout on the adapter input.
-    #[serde(default)]
-    pub dropout: f64,
-    /// LoRA targets: `["q", "v"]` (SAMed) or `["q", "k", "v", "o"]`.
-    pub targets: Vec<Target>,
-    /// λ of the `+` variants.
-    pub plus_ratio: f64,
-}
-
-/// `[optim]`: AdamW with warm-up and cosine decay over the run's steps.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OptimSection {
-    /// Peak learning rate.
-    pub lr: f64,
-    /// AdamW weight decay.
-    pub weight_decay: f64,
-    /// Warm-up steps.
-    #[serde(default)]
-    pub warmup_steps: usize,
-    /// Final learning rate.
-    #[serde(default)]
-    pub min_lr: f64,
-    /// Gradient-norm clipping.
-    #[serde(default)]
-    pub grad_clip: Option<f64>,
 }
 
 /// The experiment file: every (seed, method, rank) is one run.
@@ -113,6 +54,9 @@ pub struct Experiment {
     pub adapter: AdapterSection,
     /// Optimiser settings.
     pub optim: OptimSection,
+    /// Resources of each run on a Slurm cluster (`--slurm`).
+    #[serde(default)]
+    pub slurm: Option<SlurmOptions>,
 }
 
 fn default_checkpoint_every() -> usize {
@@ -124,7 +68,7 @@ fn default_checkpoint_every() -> usize {
 pub struct RunSpec {
     /// Backbone name.
     pub backbone: String,
-    /// Model directory (absolute).
+    /// Model directory (relative to the repository root when inside it).
     pub model_dir: PathBuf,
     /// Data set.
     pub dataset: String,
@@ -169,32 +113,8 @@ impl RunSpec {
     }
 }
 
-/// Narrowing of the grid from the command line (each replaces its list by one value).
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    /// One method.
-    pub method: Option<Method>,
-    /// One rank.
-    pub rank: Option<i64>,
-    /// One seed.
-    pub seed: Option<u64>,
-    /// Steps.
-    pub iters: Option<usize>,
-    /// Model directory.
-    pub model_dir: Option<PathBuf>,
-    /// Backbone name.
-    pub backbone: Option<String>,
-    /// Data set.
-    pub dataset: Option<String>,
-    /// Train the mask decoder.
-    pub train_decoder: Option<bool>,
-}
-
-impl Experiment {
-    /// Reads and validates an experiment file; errors name the file and field.
-    pub fn from_file(path: &Path) -> Result<Self> {
-        runner::read_experiment(path, Self::validate)
-    }
+impl runner::Experiment for Experiment {
+    type Spec = RunSpec;
 
     fn validate(&self) -> Result<()> {
         runner::require_non_empty(&[
@@ -205,20 +125,13 @@ impl Experiment {
         if self.iters == 0 || self.boxes_per_step == 0 || self.checkpoint_every == 0 {
             bail!("fields `iters`, `boxes_per_step` and `checkpoint_every` must be positive");
         }
+        if let Some(m) = self.methods.iter().find(|m| !m.has_adapter()) {
+            bail!("field `methods`: `{m}` is not an adapter method (lora, serial_lora, lora_plus, serial_lora_plus)");
+        }
         Ok(())
     }
 
-    /// Applies command-line overrides.
-    pub fn narrow(mut self, o: &Overrides) -> Self {
-        if let Some(m) = o.method {
-            self.methods = vec![m];
-        }
-        if let Some(r) = o.rank {
-            self.ranks = vec![r];
-        }
-        if let Some(s) = o.seed {
-            self.seeds = vec![s];
-        }
+    fn apply(&mut self, o: &Overrides) {
         if let Some(i) = o.iters {
             self.iters = i;
         }
@@ -231,32 +144,46 @@ impl Experiment {
         if let Some(d) = &o.dataset {
             self.dataset = d.clone();
         }
-        if let Some(t) = o.train_decoder {
-            self.train_decoder = t;
-        }
-        self
     }
 
-    fn adapter(&self, method: Method, rank: i64) -> AdapterConfig {
-        let (kind, plus) = match method {
-            Method::Lora => (AdapterMethod::Lora, false),
-            Method::LoraPlus => (AdapterMethod::Lora, true),
-            Method::SerialLora => (AdapterMethod::SerialLora, false),
-            Method::SerialLoraPlus => (AdapterMethod::SerialLora, true),
-        };
-        let a = &self.adapter;
-        AdapterConfig {
-            method: kind,
-            rank,
-            alpha: a.alpha,
-            scaling: a.scaling,
-            dropout: a.dropout,
-            targets: a.targets.clone(),
-            lr_ratio: if plus { a.plus_ratio } else { 1.0 },
-            blocks: None,
+    fn runs(&self, root: &Path) -> Result<Vec<RunSpec>> {
+        Experiment::runs(self, root)
+    }
+
+    fn slurm(&self) -> Option<&SlurmOptions> {
+        self.slurm.as_ref()
+    }
+}
+
+impl runner::RunSpec for RunSpec {
+    fn name(&self) -> String {
+        RunSpec::name(self)
+    }
+
+    fn coords(&self) -> Coords {
+        Coords {
+            dataset: self.dataset.clone(),
+            method: self.method,
+            rank: self.rank,
+            seed: self.seed,
+            shots: None,
         }
     }
 
+    fn steps(&self) -> usize {
+        self.iters
+    }
+
+    fn checkpoint_every(&self) -> usize {
+        self.checkpoint_every
+    }
+
+    fn optim(&self) -> &OptimConfig {
+        &self.optim
+    }
+}
+
+impl Experiment {
     /// Every run, in seed → method → rank order; `root` resolves relative paths.
     pub fn runs(&self, root: &Path) -> Result<Vec<RunSpec>> {
         let mut runs = Vec::new();
@@ -271,26 +198,12 @@ impl Experiment {
     }
 
     fn run(&self, seed: u64, method: Method, rank: i64, root: &Path) -> Result<RunSpec> {
-        let adapter = self.adapter(method, rank);
-        adapter
-            .validate()
-            .with_context(|| format!("adapter of {} at rank {rank}", method.name()))?;
-        let o = &self.optim;
-        let optim = OptimConfig {
-            lr: o.lr,
-            weight_decay: o.weight_decay,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            warmup_steps: o.warmup_steps.min(self.iters),
-            total_steps: self.iters,
-            min_lr: o.min_lr,
-            grad_clip: o.grad_clip,
-            lr_ratio: adapter.lr_ratio,
-        };
-        optim.validate().context("[optim]")?;
+        let adapter = adapter_config(&self.adapter, method, rank)?
+            .with_context(|| format!("method `{method}` trains no adapter"))?;
+        let optim = optim_config(&self.optim, method, Some(&adapter), self.iters)?;
         Ok(RunSpec {
             backbone: self.backbone.clone(),
-            model_dir: root.join(&self.model_dir),
+            model_dir: portable(&self.model_dir, root),
             dataset: self.dataset.clone(),
             seed,
             method,

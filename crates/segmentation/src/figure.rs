@@ -9,7 +9,7 @@ use tch::{Device, Tensor};
 
 use crate::config::RunSpec;
 use crate::predict::{predict, segmenter};
-use crate::run::DECODER_FILE;
+use crate::task::DECODER_FILE;
 use crate::samples::{Sample, SegData};
 
 const GAP: u32 = 6;
@@ -56,16 +56,18 @@ pub fn draw(runs: &[PathBuf], out: &Path) -> Result<()> {
     let Some(first) = runs.first() else {
         bail!("give at least one run folder")
     };
+    let root = formats::paths::repo_root();
     let spec = read_spec(first)?;
-    let data = SegData::load(&spec.dataset)?;
+    let data = SegData::load(&spec.dataset, &root)?;
     let mut preds = Vec::new();
     let mut tile: Option<Sample> = None;
     for run in runs {
         let spec = read_spec(run)?;
-        let loaded = zoo::load(&spec.model_dir, Some(run), Device::Cpu).with_context(|| {
+        let model_dir = formats::paths::resolve(&spec.model_dir, &root);
+        let loaded = zoo::load(&model_dir, Some(run), Device::Cpu).with_context(|| {
             format!(
                 "loading {} with the adapter in {}",
-                spec.model_dir.display(),
+                model_dir.display(),
                 run.display()
             )
         })?;

@@ -1,21 +1,24 @@
 //! # segmentation: box-prompted instance segmentation with SAM / LiteMedSAM and adapters
 //!
-//! SAMed's protocol on a promptable segmenter: LoRA (q, v slices of the encoder's fused qkv, or
-//! q, k, v, o), Serial LoRA before qkv, and their LoRA+ variants; the mask decoder frozen or trained
-//! whole; loss `0.8·Dice + 0.2·BCE`; Dice and IoU per instance, averaged, with the unadapted
-//! model's Dice first. Data: the stardist nuclei image (or `images/` + `masks/` folders), split by
-//! image half so no instance is in both train and test.
+//! SAMed's protocol on a promptable segmenter, on the shared engine (`runner`): LoRA (q, v slices
+//! of the encoder's fused qkv, or q, k, v, o), Serial LoRA before qkv, and their LoRA+ variants;
+//! the mask decoder frozen or trained whole; loss `0.8·Dice + 0.2·BCE`; Dice and IoU per instance,
+//! averaged, with the unadapted model's Dice first. Data: the stardist nuclei image (or `images/` +
+//! `masks/` folders), split by image half so no instance is in both train and test.
 //!
 //! Each run writes `results/segmentation/<run>/{config.json, metrics.csv, summary.json,
-//! zero_shot.json, adapter_model.safetensors, adapter_config.json}` and one row of
-//! `results/segmentation/summary.csv`; a killed run resumes from its checkpoint and ends the same.
+//! zero_shot.json, adapter_model.safetensors, adapter_config.json}`;
+//! `results/segmentation/summary.csv` is collected from them. A killed run resumes from its
+//! checkpoint and ends the same.
 
 pub mod config;
 pub mod figure;
 pub mod metrics;
 pub mod predict;
-pub mod run;
 pub mod samples;
+pub mod summary;
+pub mod task;
 
-pub use config::{Experiment, Method, Normalize, Overrides, RunSpec};
-pub use run::{run, Summary, SUMMARY_HEADER};
+pub use config::{Experiment, Normalize, RunSpec};
+pub use summary::Summary;
+pub use task::Segmentation;

@@ -70,10 +70,14 @@ impl Window {
 }
 
 impl SegData {
-    /// `stardist` (the packaged nuclei image) or `folder:<path>` (`images/` + `masks/`).
-    pub fn load(dataset: &str) -> Result<Self> {
+    /// `stardist` (the packaged nuclei image) or `folder:<path>` (`images/` + `masks/`; a
+    /// relative path is taken from `root`, the repository root).
+    pub fn load(dataset: &str, root: &std::path::Path) -> Result<Self> {
         let images = match dataset.strip_prefix("folder:") {
-            Some(path) => data::load_instance_folder(std::path::Path::new(path))?,
+            Some(path) => data::load_instance_folder(&formats::paths::resolve(
+                std::path::Path::new(path),
+                root,
+            ))?,
             None if dataset == "stardist" => {
                 vec![data::stardist_nuclei(&data::default_assets_dir())?]
             }

@@ -4,12 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
-use segmentation::{run, Experiment, Overrides};
+use runner::{run_one, Experiment as _, Outcome};
+use segmentation::{Experiment, RunSpec, Segmentation, Summary};
 
-/// Runs seed libtorch's global RNG, so the tests of this file must not run them concurrently.
-fn exclusive() -> std::sync::MutexGuard<'static, ()> {
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+fn run(spec: &RunSpec, results: &Path, budget: Option<usize>) -> Option<Summary> {
+    match run_one::<Segmentation>(spec, results, budget).unwrap() {
+        Outcome::Finished(s) => Some(s),
+        Outcome::Paused => None,
+        Outcome::Busy => panic!("busy"),
+    }
 }
 
 fn write_pair(root: &Path, name: &str, offset: u32) {
@@ -63,25 +66,26 @@ grad_clip = 1.0
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("e.toml");
     std::fs::write(&path, text).unwrap();
-    Experiment::from_file(&path).unwrap()
+    let e: Experiment = runner::read_toml(&path).unwrap();
+    e.validate().unwrap();
+    e
 }
 
 #[test]
 fn a_resumed_run_ends_like_an_uninterrupted_one() {
-    let _guard = exclusive();
     let data = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(data.path().join("images")).unwrap();
     std::fs::create_dir_all(data.path().join("masks")).unwrap();
     write_pair(data.path(), "a", 0);
     write_pair(data.path(), "b", 3);
     let spec = experiment(data.path())
-        .runs(Path::new("/"))
+        .runs(&formats::paths::repo_root())
         .unwrap()
         .remove(0);
     let (straight, resumed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let full = run(&spec, straight.path(), None).unwrap().unwrap();
-    assert!(run(&spec, resumed.path(), Some(2)).unwrap().is_none());
-    let again = run(&spec, resumed.path(), None).unwrap().unwrap();
+    let full = run(&spec, straight.path(), None).unwrap();
+    assert!(run(&spec, resumed.path(), Some(2)).is_none());
+    let again = run(&spec, resumed.path(), None).unwrap();
     assert_eq!(full.test, again.test);
     let folder = |root: &Path| root.join("segmentation").join(spec.name());
     let metrics = |root: &Path| std::fs::read_to_string(folder(root).join("metrics.csv")).unwrap();
@@ -103,6 +107,7 @@ fn a_resumed_run_ends_like_an_uninterrupted_one() {
     for field in ["backbone", "model_dir", "method", "rank"] {
         assert!(config.get(field).is_some(), "config.json lacks {field}");
     }
+    runner::collect::<Segmentation>(resumed.path()).unwrap();
     let table = std::fs::read_to_string(resumed.path().join("segmentation/summary.csv")).unwrap();
     assert_eq!(table.lines().count(), 2);
     assert!(table.starts_with(
@@ -112,23 +117,20 @@ fn a_resumed_run_ends_like_an_uninterrupted_one() {
 
 #[test]
 fn bad_data_and_overrides_are_reported() {
-    let _guard = exclusive();
     let data = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(data.path().join("images")).unwrap();
     std::fs::create_dir_all(data.path().join("masks")).unwrap();
     let spec = experiment(data.path())
-        .runs(Path::new("/"))
+        .runs(&formats::paths::repo_root())
         .unwrap()
         .remove(0);
     let e = format!(
         "{:#}",
-        run(&spec, tempfile::tempdir().unwrap().path(), None).unwrap_err()
+        run_one::<Segmentation>(&spec, tempfile::tempdir().unwrap().path(), None).unwrap_err()
     );
     assert!(e.contains("images") && e.contains("no images"), "{e}");
-    let narrowed = experiment(data.path()).narrow(&Overrides {
-        rank: Some(0),
-        ..Default::default()
-    });
-    let e = format!("{:#}", narrowed.runs(Path::new("/")).unwrap_err());
+    let mut rank_zero = experiment(data.path());
+    rank_zero.ranks = vec![0];
+    let e = format!("{:#}", rank_zero.runs(&formats::paths::repo_root()).unwrap_err());
     assert!(e.contains("rank"), "{e}");
 }

@@ -133,7 +133,7 @@ fn adapters_on_sam_qkv_start_at_identity_merge_and_count() {
         );
         // 2 blocks of width 32 at rank 4: q,v 4dr, q,k,v,o 8dr, Serial 2dr per block.
         let per_block = match (config.method, config.targets.len()) {
-            (serial_lora::Method::SerialLora, _) => 2 * 32 * 4,
+            (serial_lora::AdapterKind::SerialLora, _) => 2 * 32 * 4,
             (_, 2) => 4 * 32 * 4,
             _ => 8 * 32 * 4,
         };

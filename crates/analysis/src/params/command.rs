@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::atomic;
 use crate::error::{Error, Result};
 use crate::params::count::{presets, trainable_params, Component, Placement, RANKS};
 use crate::params::model_config::components_from_config;
+use formats::atomic::write_atomic;
 
 /// What `analysis params` was asked for.
 #[derive(Debug, Clone)]
@@ -63,7 +63,7 @@ pub fn params(opts: &ParamsOptions) -> Result<PathBuf> {
     let bytes = out
         .into_inner()
         .map_err(|e| Error::csv(&path, e.to_string()))?;
-    atomic::write(&path, &bytes)?;
+    write_atomic(&path, &bytes)?;
     Ok(path)
 }
 

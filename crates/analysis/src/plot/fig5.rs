@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use formats::Method;
 use plotters::prelude::*;
 
 use crate::error::Result;
-use crate::method::Method;
 use crate::plot::font;
 use crate::plot::style::{self, plot_error};
 use crate::sweep::aggregate::Point;
@@ -89,7 +89,7 @@ fn panel(
         .axis_desc_style((font::FAMILY, style::AXIS))
         .draw()
         .map_err(&err)?;
-    for method in Method::ALL {
+    for method in Method::ADAPTERS {
         let mut line: Vec<&Point> = pts.iter().copied().filter(|p| p.method == method).collect();
         if line.is_empty() {
             continue;

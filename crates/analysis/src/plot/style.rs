@@ -3,11 +3,11 @@
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
+use formats::atomic::write_atomic_with;
+use formats::Method;
 use plotters::prelude::*;
 
-use crate::atomic;
 use crate::error::{Error, Result};
-use crate::method::Method;
 use crate::plot::font;
 
 /// Font size of figure titles.
@@ -19,7 +19,8 @@ pub const AXIS: u32 = 18;
 /// Font size of tick labels and legends.
 pub const LABEL: u32 = 15;
 
-/// The colour of a method's line (`None`: the pre-trained model).
+/// The colour of a method's line (`None`: the pre-trained model). Figures draw the four adapter
+/// methods ([`Method::ADAPTERS`]); the baselines get greys and purple should a figure show them.
 pub fn color(method: Option<Method>) -> RGBColor {
     match method {
         None => RGBColor(0, 0, 0),
@@ -27,6 +28,9 @@ pub fn color(method: Option<Method>) -> RGBColor {
         Some(Method::SerialLora) => RGBColor(31, 119, 180),
         Some(Method::LoraPlus) => RGBColor(255, 127, 14),
         Some(Method::SerialLoraPlus) => RGBColor(44, 160, 44),
+        Some(Method::ZeroShot) => RGBColor(127, 127, 127),
+        Some(Method::Probe) => RGBColor(90, 90, 90),
+        Some(Method::Full) => RGBColor(148, 103, 189),
     }
 }
 
@@ -46,18 +50,11 @@ pub fn save_png(
     draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<()>,
 ) -> Result<PathBuf> {
     font::register().map_err(plot_error(path))?;
-    atomic::ensure_parent(path)?;
-    let tmp = atomic::temp_path(path);
-    let drawn = (|| {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+    write_atomic_with(path, |tmp| {
+        let root = BitMapBackend::new(tmp, size).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error(path))?;
         draw(&root)?;
         root.present().map_err(plot_error(path))
-    })();
-    if let Err(e) = drawn {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    atomic::commit(&tmp, path)?;
+    })?;
     Ok(path.to_path_buf())
 }

@@ -5,14 +5,16 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::plot::fig3;
-use crate::run::{latest_runs, Run, TASKS};
+use crate::run::Run;
+use crate::sources::svd_runs;
 use crate::spectra::compute::{backbone_spectra, Spectrum};
 use crate::spectra::table;
 
 /// What `analysis svd` was asked for.
 #[derive(Debug, Clone)]
 pub struct SvdOptions {
-    /// Run folders; empty: the latest run of each (backbone, method) under `results/<task>/`.
+    /// Run folders; empty: the latest run of each (backbone, method) under `results/<task>/`, or,
+    /// when there is none, under `results/reference/<task>/` (see [`crate::sources`]).
     pub runs: Vec<PathBuf>,
     /// Blocks to plot; `None`: the first, middle and last.
     pub blocks: Option<Vec<usize>>,
@@ -20,24 +22,21 @@ pub struct SvdOptions {
     pub results: PathBuf,
     /// The figures folder (`fig3_<backbone>.png` is written to it).
     pub figures: PathBuf,
+    /// The repository root that a run's relative `model_dir` is taken from; `None`:
+    /// [`formats::paths::repo_root`] (`$SERIAL_LORA_ROOT`, else the checkout around the current
+    /// folder).
+    pub root: Option<PathBuf>,
 }
 
 /// Runs `analysis svd`; returns the files written.
 pub fn svd(opts: &SvdOptions) -> Result<Vec<PathBuf>> {
+    let root = opts.root.clone().unwrap_or_else(formats::paths::repo_root);
     let runs = if opts.runs.is_empty() {
-        let runs = latest_runs(&opts.results)?;
-        if runs.is_empty() {
-            return Err(Error::Usage(format!(
-                "no run folder with config.json and adapter_model.safetensors under {} ({}); pass --runs",
-                opts.results.display(),
-                TASKS.join(", ")
-            )));
-        }
-        runs
+        svd_runs(&opts.results, &root)?
     } else {
         opts.runs
             .iter()
-            .map(|dir| Run::read(dir))
+            .map(|dir| Run::read(dir, &root))
             .collect::<Result<Vec<_>>>()?
     };
     let mut by_backbone: BTreeMap<String, Vec<Run>> = BTreeMap::new();

@@ -5,9 +5,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::adapter::{Adapter, AdapterKind, ADAPTER_CONFIG};
+use formats::run::CONFIG_FILE;
+use formats::Method;
+
 use crate::error::{Error, Result};
-use crate::method::Method;
-use crate::run::{Run, RUN_CONFIG};
+use crate::run::Run;
 use crate::site::Site;
 use crate::spectrum::singular_values;
 use crate::tensors::TensorFile;
@@ -86,6 +88,12 @@ pub fn backbone_spectra(runs: &[Run]) -> Result<Vec<Spectrum>> {
             first.model_dir.display(),
             other.model_dir.display()
         )));
+    }
+    if !first.model_dir.is_dir() {
+        return Err(Error::MissingModel {
+            path: first.model_dir.clone(),
+            run: first.dir.clone(),
+        });
     }
     let base = TensorFile::open(&first.model_dir.join(BASE_WEIGHTS))?;
     let adapters = runs
@@ -174,7 +182,7 @@ pub fn backbone_spectra(runs: &[Run]) -> Result<Vec<Spectrum>> {
 /// The run's `method`/`rank` must agree with its adapter's `peft_type`/`r`.
 fn check_consistent(run: &Run, adapter: &Adapter) -> Result<()> {
     let config = run.dir.join(ADAPTER_CONFIG);
-    if run.method.is_serial() != (adapter.config.kind == AdapterKind::Serial) {
+    if run.method.is_serial() != (adapter.config.kind == AdapterKind::SerialLora) {
         return Err(field_mismatch(
             &config,
             "peft_type",
@@ -210,7 +218,7 @@ fn field_mismatch(
         field,
         format!(
             "is {got}, which does not match `{run_field}` = {run_value} in {}",
-            run.dir.join(RUN_CONFIG).display()
+            run.dir.join(CONFIG_FILE).display()
         ),
     )
 }

@@ -12,10 +12,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::atomic;
 use crate::error::{Error, Result};
 use crate::spectra::compute::Spectrum;
 use crate::spectrum::normalized;
+use formats::atomic::write_atomic;
 
 /// One CSV row.
 #[derive(Debug, Serialize)]
@@ -67,5 +67,5 @@ pub fn write(path: &Path, spectra: &[Spectrum]) -> Result<()> {
     let bytes = out
         .into_inner()
         .map_err(|e| Error::csv(path, e.to_string()))?;
-    atomic::write(path, &bytes)
+    Ok(write_atomic(path, &bytes)?)
 }

@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use formats::Method;
+
 use crate::error::{Error, Result};
-use crate::method::Method;
+use crate::stats::mean_std;
 use crate::sweep::summary::Record;
 
 /// One aggregated point of Figure 5.
@@ -69,15 +71,4 @@ pub fn aggregate(records: &[Record], shots: usize, path: &Path) -> Result<Vec<Po
             Ok(Point { backbone, dataset, method, rank, trainable_params: params, shots, seeds: acc.len(), accuracy_mean, accuracy_std })
         })
         .collect()
-}
-
-/// Mean and sample standard deviation (n − 1; 0 for one value) of a non-empty slice.
-pub fn mean_std(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    if values.len() < 2 {
-        return (mean, 0.0);
-    }
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, var.sqrt())
 }

@@ -8,18 +8,21 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::atomic;
 use crate::error::{Error, Result};
 use crate::plot::fig5;
+use crate::sources::sweep_summary;
 use crate::spectra::command::file_stem;
 use crate::sweep::aggregate::{aggregate, Point};
 use crate::sweep::summary::read_summary;
+use formats::atomic::write_atomic;
 
 /// What `analysis rank-sweep` was asked for.
 #[derive(Debug, Clone)]
 pub struct RankSweepOptions {
-    /// The classification summary CSV.
-    pub summary: PathBuf,
+    /// The classification summary CSV; `None`: `<results>/classification/summary.csv` if it
+    /// holds a row, else the committed `<results>/reference/classification/summary.csv` (see
+    /// [`crate::sources`]).
+    pub summary: Option<PathBuf>,
     /// Shots per class to aggregate; `None`: the largest in the summary.
     pub shots: Option<usize>,
     /// The results folder (`rank_sweep/<backbone>.csv` is written to it).
@@ -44,11 +47,15 @@ struct Row<'a> {
 
 /// Runs `analysis rank-sweep`; returns the files written.
 pub fn rank_sweep(opts: &RankSweepOptions) -> Result<Vec<PathBuf>> {
-    let records = read_summary(&opts.summary)?;
+    let summary = match &opts.summary {
+        Some(path) => path.clone(),
+        None => sweep_summary(&opts.results)?,
+    };
+    let records = read_summary(&summary)?;
     let shots = opts
         .shots
         .unwrap_or_else(|| records.iter().map(|r| r.shots).max().unwrap_or_default());
-    let points = aggregate(&records, shots, &opts.summary)?;
+    let points = aggregate(&records, shots, &summary)?;
     let mut by_backbone: BTreeMap<&str, Vec<&Point>> = BTreeMap::new();
     for p in &points {
         by_backbone.entry(&p.backbone).or_default().push(p);
@@ -84,5 +91,5 @@ fn write_table(path: &Path, points: &[&Point]) -> Result<()> {
     let bytes = out
         .into_inner()
         .map_err(|e| Error::csv(path, e.to_string()))?;
-    atomic::write(path, &bytes)
+    Ok(write_atomic(path, &bytes)?)
 }

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
-use crate::method::Method;
+use formats::Method;
+
+use crate::error::{parse_method, Error, Result};
 
 /// The columns of a summary row that the rank sweep reads (others, such as `zero_shot_accuracy`,
 /// `steps`, `train_seconds` and `peak_rss_mb`, are ignored).
@@ -42,31 +43,30 @@ pub struct Record {
     pub accuracy: f64,
 }
 
-/// Methods the runners write that train no adapter and so have no rank: left out of the sweep.
-const WITHOUT_RANK: [&str; 3] = ["zero_shot", "probe", "full"];
-
-/// Reads every adapter row of the summary at `path` (rows of `zero_shot`, `probe` and `full`, which
-/// have no rank, are skipped); an empty file, a missing column, a malformed value or an unknown
-/// method is an error naming the file (and the line).
+/// Reads every adapter row of the summary at `path`: rows of the baselines (`zero_shot`, `probe`,
+/// `full`), which have no rank, are read and left out. An empty file, a missing column, a malformed
+/// value or an unknown method is an error naming the file (and the line).
 pub fn read_summary(path: &Path) -> Result<Vec<Record>> {
     let mut reader = csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
         csv::ErrorKind::Io(io) => Error::io(path, io),
         other => Error::csv(path, format!("{other:?}")),
     })?;
-    let mut records = Vec::new();
+    let (mut records, mut rows) = (Vec::new(), 0);
     for row in reader.deserialize::<RawRecord>() {
         let raw = row.map_err(|e| Error::csv(path, e.to_string()))?;
+        rows += 1;
         if !raw.accuracy.is_finite() {
             return Err(Error::csv(
                 path,
-                format!("row {}: accuracy is not a finite number", records.len() + 1),
+                format!("row {rows}: accuracy is not a finite number"),
             ));
         }
-        if WITHOUT_RANK.contains(&raw.method.as_str()) {
+        let method = parse_method(&raw.method, path)?;
+        if !method.has_adapter() {
             continue;
         }
         records.push(Record {
-            method: Method::parse(&raw.method, path)?,
+            method,
             backbone: raw.backbone,
             dataset: raw.dataset,
             shots: raw.shots,
@@ -76,8 +76,14 @@ pub fn read_summary(path: &Path) -> Result<Vec<Record>> {
             accuracy: raw.accuracy,
         });
     }
-    if records.is_empty() {
+    if rows == 0 {
         return Err(Error::csv(path, "holds no data rows"));
+    }
+    if records.is_empty() {
+        return Err(Error::csv(
+            path,
+            "holds no adapter rows (only baselines: zero_shot, probe, full)",
+        ));
     }
     Ok(records)
 }

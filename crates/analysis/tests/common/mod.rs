@@ -74,6 +74,7 @@ pub fn write_run(
         "model_dir": model_dir,
         "method": method,
         "rank": config["r"],
+        "seed": 1,
         "dataset": "pets",
         "optim": { "lr": 2e-4 },
     });
@@ -123,4 +124,18 @@ pub fn max_diff(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
         .zip(b)
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f64::max)
+}
+
+/// Copies the folder `from` with everything in it to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }

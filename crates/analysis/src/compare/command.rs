@@ -1,0 +1,153 @@
+//! `analysis compare`: reads both summaries, matches their cells, writes the CSV and returns the
+//! comparison for printing.
+
+use std::path::{Path, PathBuf};
+
+use crate::compare::cells::{join, Cell};
+use crate::compare::render::render;
+use crate::compare::report;
+use crate::compare::table::SummaryTable;
+use crate::compare::task::Task;
+use crate::compare::verdict::Tally;
+use crate::error::{Error, Result};
+use crate::sources::{own_summary, reference_summary};
+
+/// What `analysis compare` was asked for.
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    /// The task whose summaries are compared.
+    pub task: Task,
+    /// The results folder (`comparison/<task>.csv` is written to it; the default summaries are
+    /// found in it).
+    pub results: PathBuf,
+    /// The reference summary; `None`: `<results>/reference/<task>/summary.csv`.
+    pub reference: Option<PathBuf>,
+    /// The user's summary; `None`: `<results>/<task>/summary.csv`.
+    pub ours: Option<PathBuf>,
+}
+
+/// The result of `analysis compare`.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    /// The task.
+    pub task: Task,
+    /// The user's summary.
+    pub ours: PathBuf,
+    /// The reference summary.
+    pub reference: PathBuf,
+    /// The key columns the cells were matched on.
+    pub key_columns: Vec<&'static str>,
+    /// Every cell of either side, in key order.
+    pub cells: Vec<Cell>,
+    /// The CSV written.
+    pub csv: PathBuf,
+}
+
+impl Comparison {
+    /// How many cells are within the seeds' spread, outside it, or on one side only.
+    pub fn tally(&self) -> Tally {
+        Tally::of(&self.cells)
+    }
+
+    /// The aligned table, the rule and the tally, for the terminal.
+    pub fn render(&self) -> String {
+        let mut text = format!(
+            "{}: {} (ours: {}, reference: {})\n\n",
+            self.task,
+            self.task.metric(),
+            self.ours.display(),
+            self.reference.display()
+        );
+        text.push_str(&render(&self.key_columns, &self.cells, &self.tally()));
+        if self.tally().shared == 0 {
+            text.push_str(
+                "no cell of yours is in the reference (another backbone, data set or grid?): nothing was compared\n",
+            );
+        }
+        text
+    }
+}
+
+/// Runs `analysis compare`: writes `<results>/comparison/<task>.csv` and returns the comparison.
+/// A missing or empty summary (either side) or one without the needed columns is an error;
+/// differences between the sides are not.
+pub fn compare(opts: &CompareOptions) -> Result<Comparison> {
+    let task = opts.task;
+    let ours_path = opts
+        .ours
+        .clone()
+        .unwrap_or_else(|| own_summary(&opts.results, task.name()));
+    let reference_path = opts
+        .reference
+        .clone()
+        .unwrap_or_else(|| reference_summary(&opts.results, task.name()));
+    let run_hint = match task {
+        Task::Classification => "run your experiments first (`make reproduce-clip`) or pass --ours",
+        Task::Segmentation => "run your experiments first (`make reproduce-sam`) or pass --ours",
+    };
+    let ours = SummaryTable::read(&ours_path, "your", run_hint)?;
+    let reference = SummaryTable::read(&reference_path, "the reference", "pass --reference")?;
+    let key_columns = shared_keys(task, &ours, &reference)?;
+    let ours_cells = ours.cells(&key_columns, task.metric())?;
+    let reference_cells = reference.cells(&key_columns, task.metric())?;
+    let cells = join(&key_columns, &ours_cells, &reference_cells);
+    let csv = opts
+        .results
+        .join("comparison")
+        .join(format!("{}.csv", task.name()));
+    report::write(&csv, &key_columns, &cells)?;
+    Ok(Comparison {
+        task,
+        ours: ours_path,
+        reference: reference_path,
+        key_columns,
+        cells,
+        csv,
+    })
+}
+
+/// The task's key columns that both headers have (a column only one side has is left out, and
+/// said on stderr); both must have `method`, `seed` and the metric.
+fn shared_keys(
+    task: Task,
+    ours: &SummaryTable,
+    reference: &SummaryTable,
+) -> Result<Vec<&'static str>> {
+    for table in [ours, reference] {
+        for column in ["method", "seed", task.metric()] {
+            if !table.has(column) {
+                return Err(missing_column(&table.path, column, task));
+            }
+        }
+    }
+    let mut keys = Vec::new();
+    for &column in task.key_columns() {
+        match (ours.has(column), reference.has(column)) {
+            (true, true) => keys.push(column),
+            (false, false) => {}
+            (true, false) | (false, true) => {
+                let (has, lacks) = if ours.has(column) {
+                    (ours, reference)
+                } else {
+                    (reference, ours)
+                };
+                eprintln!(
+                    "compare: column `{column}` is in {} but not in {}: cells are matched without it",
+                    has.path.display(),
+                    lacks.path.display()
+                );
+            }
+        }
+    }
+    Ok(keys)
+}
+
+fn missing_column(path: &Path, column: &str, task: Task) -> Error {
+    Error::csv(
+        path,
+        format!(
+            "has no `{column}` column (a {task} summary needs `method`, `seed` and `{}`)",
+            task.metric()
+        ),
+    )
+}

@@ -1,0 +1,72 @@
+//! What a finished run reports: `summary.json` in its folder and one row of
+//! `results/classification/summary.csv`.
+
+use formats::SummaryRow;
+use serde::{Deserialize, Serialize};
+
+/// A finished run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Backbone name.
+    pub backbone: String,
+    /// Data set.
+    pub dataset: String,
+    /// Shots per class.
+    pub shots: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Method name.
+    pub method: String,
+    /// Rank (0 without adapters).
+    pub rank: i64,
+    /// Trainable adapter parameters (all backbone weights for `full`; 0 otherwise).
+    pub trainable_params: i64,
+    /// Top-1 test accuracy after the last step.
+    pub accuracy: f64,
+    /// Accuracy before training (CLIP: zero-shot; cosine head: class means).
+    pub zero_shot_accuracy: f64,
+    /// Training steps.
+    pub steps: usize,
+    /// Wall-clock seconds spent in training steps, over every resumption.
+    pub train_seconds: f64,
+    /// Peak resident memory of the process that finished the run, MiB.
+    pub peak_rss_mb: f64,
+    /// Parameters of the cosine head, trained alongside (0 for CLIP's text head).
+    pub head_params: i64,
+}
+
+impl SummaryRow for Summary {
+    const COLUMNS: &'static [&'static str] = &[
+        "backbone",
+        "dataset",
+        "shots",
+        "seed",
+        "method",
+        "rank",
+        "trainable_params",
+        "accuracy",
+        "zero_shot_accuracy",
+        "steps",
+        "train_seconds",
+        "peak_rss_mb",
+        "head_params",
+    ];
+
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.backbone.clone(),
+            self.dataset.clone(),
+            self.shots.to_string(),
+            self.seed.to_string(),
+            self.method.clone(),
+            self.rank.to_string(),
+            self.trainable_params.to_string(),
+            format!("{:.6}", self.accuracy),
+            format!("{:.6}", self.zero_shot_accuracy),
+            self.steps.to_string(),
+            format!("{:.1}", self.train_seconds),
+            format!("{:.0}", self.peak_rss_mb),
+            self.head_params.to_string(),
+        ]
+    }
+}

@@ -1,0 +1,180 @@
+//! The classification task on the engine: a run draws its few shots, builds the backbone with its
+//! adapters and head, scores it before training, trains on cross-entropy, and reports its test
+//! accuracy.
+
+use anyhow::{bail, Context, Result};
+use data::{Augment, Backbone as Normalisation, FewShot, Item, Preprocess, TrainLoader};
+use formats::paths::resolve;
+use formats::Method;
+use runner::{images_to_tensor, RunContext, RunDir, StepOutput, TrainStats};
+use serial_lora::{AdapterPlan, ModelStore};
+use tch::{nn::VarStore, Device, Kind, Tensor};
+use zoo::Model;
+
+use crate::classifier::Classifier;
+use crate::config::{Experiment, RunSpec};
+use crate::datasets;
+use crate::summary::Summary;
+
+/// The task: `results/classification/`.
+pub struct Classification;
+
+impl runner::Task for Classification {
+    const NAME: &'static str = "classification";
+    type Experiment = Experiment;
+    type Spec = RunSpec;
+    type Session = Run;
+
+    fn start(spec: &RunSpec, ctx: &RunContext) -> Result<Run> {
+        Run::start(spec, ctx)
+    }
+}
+
+/// One classification run in training.
+pub struct Run {
+    spec: RunSpec,
+    classifier: Classifier,
+    loader: TrainLoader,
+    pre: Preprocess,
+    test: Vec<Item>,
+    zero_shot_accuracy: f64,
+}
+
+impl Run {
+    fn start(spec: &RunSpec, ctx: &RunContext) -> Result<Self> {
+        let data_root = spec.data_root.as_ref().map(|d| resolve(d, ctx.root));
+        let dataset = datasets::load(&spec.dataset, data_root.as_deref(), ctx.root)?;
+        let fewshot = FewShot::sample(&dataset, spec.shots, spec.seed)?;
+        ctx.dir.write_json("fewshot.json", &fewshot)?;
+        let train = fewshot.items(&dataset);
+        let test = datasets::test_subset(&dataset, spec.test_limit);
+
+        let model_dir = resolve(&spec.model_dir, ctx.root);
+        let plan = spec
+            .adapter
+            .as_ref()
+            .map(|a| AdapterPlan::from(a).with_seed(spec.seed));
+        let mut loaded = zoo::build(&model_dir, plan, Device::Cpu)
+            .with_context(|| format!("loading {}", model_dir.display()))?;
+        let normalisation = match loaded.model {
+            Model::Dinov2(_) => Normalisation::Dinov2,
+            _ => Normalisation::Clip,
+        };
+        if spec.method == Method::Full {
+            loaded.store.unfreeze_base();
+        }
+        let augment = Augment {
+            scale: spec.crop_scale,
+            flip_prob: if spec.flip { 0.5 } else { 0.0 },
+            ..Augment::default()
+        };
+        let pre = Preprocess::custom(spec.resolution, normalisation.normalization(), augment)?;
+        let classifier = Classifier::new(
+            loaded,
+            &dataset.classnames,
+            &spec.template,
+            &train,
+            &pre,
+            spec.logit_scale,
+            &model_dir,
+        )?;
+        if spec.method == Method::Probe && classifier.has_text() {
+            bail!("method `probe` needs a backbone without a text tower; CLIP's is `zero_shot`");
+        }
+        let zero_shot_accuracy = classifier.accuracy(&test, &pre)?;
+        eprintln!(
+            "{}: accuracy before training {zero_shot_accuracy:.4}",
+            spec.name()
+        );
+        let loader = TrainLoader::new(train, spec.batch_size, pre, spec.seed)?;
+        Ok(Self {
+            spec: spec.clone(),
+            classifier,
+            loader,
+            pre,
+            test,
+            zero_shot_accuracy,
+        })
+    }
+}
+
+impl runner::Session for Run {
+    type Summary = Summary;
+
+    fn store(&self) -> &ModelStore {
+        &self.classifier.loaded.store
+    }
+
+    fn trainable(&self) -> Vec<&VarStore> {
+        let store = &self.classifier.loaded.store;
+        let mut stores = vec![store.adapters()];
+        if self.spec.method == Method::Full {
+            stores.push(store.base());
+        }
+        stores.extend(self.classifier.head_vars());
+        stores
+    }
+
+    fn metric_columns(&self) -> Vec<&'static str> {
+        vec!["batch_accuracy"]
+    }
+
+    fn skip_to(&mut self, step: usize) -> Result<()> {
+        for _ in 0..step {
+            self.loader.next_batch()?;
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, _step: usize) -> Result<StepOutput> {
+        let batch = self.loader.next_batch()?;
+        let labels = Tensor::from_slice(&batch.labels);
+        let logits = self
+            .classifier
+            .logits(&images_to_tensor(&batch.images), true);
+        let loss = logits.cross_entropy_for_logits(&labels);
+        let accuracy = logits
+            .argmax(-1, false)
+            .eq_tensor(&labels)
+            .to_kind(Kind::Float)
+            .mean(Kind::Float);
+        Ok(StepOutput {
+            loss,
+            metrics: vec![accuracy],
+        })
+    }
+
+    fn finish(&mut self, dir: &RunDir, stats: &TrainStats) -> Result<Summary> {
+        let accuracy = self.classifier.accuracy(&self.test, &self.pre)?;
+        let store = &self.classifier.loaded.store;
+        let count = |vs: &VarStore| -> i64 {
+            vs.trainable_variables()
+                .iter()
+                .map(|t| t.numel() as i64)
+                .sum()
+        };
+        let trainable_params = match self.spec.method {
+            Method::Full => count(store.base()),
+            _ => store.parameter_count().total,
+        };
+        let head_params = self.classifier.head_vars().map_or(0, count);
+        if self.spec.adapter.is_some() {
+            store.save_adapter(dir.path())?;
+        }
+        Ok(Summary {
+            backbone: self.spec.backbone.clone(),
+            dataset: self.spec.dataset.clone(),
+            shots: self.spec.shots,
+            seed: self.spec.seed,
+            method: self.spec.method.name().to_string(),
+            rank: self.spec.rank,
+            trainable_params,
+            accuracy,
+            zero_shot_accuracy: self.zero_shot_accuracy,
+            steps: stats.steps,
+            train_seconds: stats.train_seconds,
+            peak_rss_mb: stats.peak_rss_mb,
+            head_params,
+        })
+    }
+}

@@ -1,0 +1,68 @@
+//! What a finished run reports: `summary.json` in its folder and one row of
+//! `results/segmentation/summary.csv`.
+
+use formats::SummaryRow;
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::Scores;
+
+/// A finished run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Backbone.
+    pub model: String,
+    /// Data set.
+    pub dataset: String,
+    /// Method.
+    pub method: String,
+    /// Rank.
+    pub rank: i64,
+    /// Seed.
+    pub seed: u64,
+    /// Trainable parameters (adapters, plus the decoder when trained).
+    pub trainable_params: i64,
+    /// Test scores after training.
+    pub test: Scores,
+    /// Test scores of the unadapted model.
+    pub zero_shot: Scores,
+    /// Training steps.
+    pub steps: usize,
+    /// Wall-clock seconds spent in training steps, over every resumption.
+    pub train_seconds: f64,
+    /// Peak resident memory of the process that finished the run, MiB.
+    pub peak_rss_mb: f64,
+}
+
+impl SummaryRow for Summary {
+    const COLUMNS: &'static [&'static str] = &[
+        "model",
+        "dataset",
+        "method",
+        "rank",
+        "seed",
+        "trainable_params",
+        "dice",
+        "iou",
+        "zero_shot_dice",
+        "steps",
+        "train_seconds",
+        "peak_rss_mb",
+    ];
+
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.model.clone(),
+            self.dataset.clone(),
+            self.method.clone(),
+            self.rank.to_string(),
+            self.seed.to_string(),
+            self.trainable_params.to_string(),
+            format!("{:.4}", self.test.dice),
+            format!("{:.4}", self.test.iou),
+            format!("{:.4}", self.zero_shot.dice),
+            self.steps.to_string(),
+            format!("{:.1}", self.train_seconds),
+            format!("{:.0}", self.peak_rss_mb),
+        ]
+    }
+}

@@ -1,0 +1,197 @@
+//! The segmentation task on the engine: a run builds the segmenter with its adapter, scores the
+//! unadapted model, trains on box-prompted crops (`w·Dice + (1 − w)·BCE`), and reports test Dice
+//! and IoU.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use formats::atomic::write_atomic;
+use formats::paths::resolve;
+use runner::{RunContext, RunDir, StepOutput, TrainStats};
+use serial_lora::checkpoint::save_tensors;
+use serial_lora::{AdapterPlan, ModelStore};
+use tch::{nn::VarStore, Device, Tensor};
+use zoo::sam::Segmenter;
+use zoo::Loaded;
+
+use crate::config::{Experiment, RunSpec};
+use crate::metrics::{loss, Scores};
+use crate::predict::{decode, evaluate, segmenter};
+use crate::samples::{SegData, Sample};
+use crate::summary::Summary;
+
+/// Prefix of the mask decoder's variables (trained whole when `train_decoder`).
+const DECODER: &str = "mask_decoder.";
+/// File of the trained mask decoder in a run folder (when `train_decoder`).
+pub const DECODER_FILE: &str = "mask_decoder.safetensors";
+
+/// The task: `results/segmentation/`.
+pub struct Segmentation;
+
+impl runner::Task for Segmentation {
+    const NAME: &'static str = "segmentation";
+    type Experiment = Experiment;
+    type Spec = RunSpec;
+    type Session = Run;
+
+    fn start(spec: &RunSpec, ctx: &RunContext) -> Result<Run> {
+        Run::start(spec, ctx)
+    }
+}
+
+/// One segmentation run in training.
+pub struct Run {
+    spec: RunSpec,
+    loaded: Loaded,
+    data: SegData,
+    tests: Vec<Sample>,
+    size: i64,
+    zero_shot: Scores,
+    decoder_params: i64,
+}
+
+impl Run {
+    fn start(spec: &RunSpec, ctx: &RunContext) -> Result<Self> {
+        let model_dir = resolve(&spec.model_dir, ctx.root);
+        let plan = AdapterPlan::from(&spec.adapter).with_seed(spec.seed);
+        let loaded = zoo::build(&model_dir, Some(plan), Device::Cpu)
+            .with_context(|| format!("building {}", model_dir.display()))?;
+        let size = segmenter(&loaded.model)?.image_size();
+        let data = SegData::load(&spec.dataset, ctx.root)
+            .with_context(|| format!("data set `{}`", spec.dataset))?;
+        let tests = data.test_samples(size as usize, spec.normalize);
+        let zero_shot = match ctx.dir.read_json::<Scores>("zero_shot.json")? {
+            Some(z) => z,
+            None => {
+                let seg = segmenter(&loaded.model)?;
+                let z = zero_shot_scores(spec, ctx.results, || evaluate(seg, &tests))?;
+                ctx.dir.write_json("zero_shot.json", &z)?;
+                z
+            }
+        };
+        let decoder_params = if spec.train_decoder {
+            unfreeze_decoder(loaded.store.base())
+        } else {
+            0
+        };
+        let (train, test, dropped) = data.counts();
+        eprintln!(
+            "{}: zero-shot dice {:.3} ({train} train / {test} test instances, {dropped} dropped)",
+            spec.name(),
+            zero_shot.dice
+        );
+        Ok(Self {
+            spec: spec.clone(),
+            loaded,
+            data,
+            tests,
+            size,
+            zero_shot,
+            decoder_params,
+        })
+    }
+
+    fn segmenter(&self) -> &dyn Segmenter {
+        segmenter(&self.loaded.model).expect("checked when the run started")
+    }
+}
+
+/// The unadapted model's scores on the test tiles, shared by every run on the same model, data and
+/// scaling through `<results>/segmentation/zero_shot.json` (an adapter at init is the base model).
+fn zero_shot_scores(
+    spec: &RunSpec,
+    results: &Path,
+    compute: impl FnOnce() -> Scores,
+) -> Result<Scores> {
+    let path = results.join("segmentation/zero_shot.json");
+    let key = format!(
+        "{}|{}|{:?}",
+        spec.model_dir.display(),
+        spec.dataset,
+        spec.normalize
+    );
+    let mut cache: BTreeMap<String, Scores> = match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .with_context(|| format!("{}: invalid JSON", path.display()))?,
+        Err(_) => BTreeMap::new(),
+    };
+    if let Some(z) = cache.get(&key) {
+        return Ok(*z);
+    }
+    let z = compute();
+    cache.insert(key, z);
+    write_atomic(&path, serde_json::to_string_pretty(&cache)?.as_bytes())?;
+    Ok(z)
+}
+
+/// Makes the mask decoder's base variables trainable; returns their parameter count.
+fn unfreeze_decoder(base: &VarStore) -> i64 {
+    base.variables()
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(DECODER))
+        .map(|(_, t)| {
+            let _ = t.set_requires_grad(true);
+            t.numel() as i64
+        })
+        .sum()
+}
+
+impl runner::Session for Run {
+    type Summary = Summary;
+
+    fn store(&self) -> &ModelStore {
+        &self.loaded.store
+    }
+
+    fn trainable(&self) -> Vec<&VarStore> {
+        vec![self.loaded.store.adapters(), self.loaded.store.base()]
+    }
+
+    fn step(&mut self, step: usize) -> Result<StepOutput> {
+        let sample = self.data.train_sample(
+            self.spec.seed,
+            step,
+            self.size as usize,
+            self.spec.boxes_per_step,
+            self.spec.normalize,
+        )?;
+        let seg = self.segmenter();
+        let embedding = seg.embed_t(&sample.pixels, true);
+        let logits = decode(seg, &embedding, &sample.boxes, self.size);
+        Ok(StepOutput {
+            loss: loss(&logits, &sample.masks, self.spec.dice_weight),
+            metrics: Vec::new(),
+        })
+    }
+
+    fn finish(&mut self, dir: &RunDir, stats: &TrainStats) -> Result<Summary> {
+        let scores = evaluate(self.segmenter(), &self.tests);
+        let store = &self.loaded.store;
+        store.save_adapter(dir.path())?;
+        if self.spec.train_decoder {
+            let mut vars: Vec<(String, Tensor)> = store
+                .base()
+                .variables()
+                .into_iter()
+                .filter(|(n, _)| n.starts_with(DECODER))
+                .map(|(n, t)| (n, t.detach()))
+                .collect();
+            vars.sort_by(|a, b| a.0.cmp(&b.0));
+            save_tensors(&dir.path().join(DECODER_FILE), &vars)?;
+        }
+        Ok(Summary {
+            model: self.spec.backbone.clone(),
+            dataset: self.spec.dataset.clone(),
+            method: self.spec.method.name().into(),
+            rank: self.spec.rank,
+            seed: self.spec.seed,
+            trainable_params: store.parameter_count().total + self.decoder_params,
+            test: scores,
+            zero_shot: self.zero_shot,
+            steps: stats.steps,
+            train_seconds: stats.train_seconds,
+            peak_rss_mb: stats.peak_rss_mb,
+        })
+    }
+}
