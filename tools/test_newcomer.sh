@@ -20,6 +20,11 @@ cd "$tmp"
 fail() { echo "test-newcomer: $*" >&2; exit 1; }
 need() { for f in "$@"; do [ -s "$f" ] || fail "missing or empty: $f"; done; }
 
+echo "test-newcomer: 0. no committed result or experiment file holds a machine's absolute path"
+if grep -rlE '"(/home|/root|/work|/tmp|/Users|/mnt|/data)/' results experiments figures 2>/dev/null; then
+  fail "the files above hold absolute paths (store them relative to the repository root)"
+fi
+
 echo "test-newcomer: 1. analysis before any run (copy in $tmp)"
 rm -rf results/classification results/segmentation figures/fig3_* results/spectra
 ./target/release/analysis svd

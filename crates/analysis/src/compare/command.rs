@@ -90,7 +90,7 @@ pub fn compare(opts: &CompareOptions) -> Result<Comparison> {
     let key_columns = shared_keys(task, &ours, &reference)?;
     let ours_cells = ours.cells(&key_columns, task.metric())?;
     let reference_cells = reference.cells(&key_columns, task.metric())?;
-    let cells = join(&key_columns, &ours_cells, &reference_cells);
+    let cells = of_your_backbones(join(&key_columns, &ours_cells, &reference_cells));
     let csv = opts
         .results
         .join("comparison")
@@ -104,6 +104,26 @@ pub fn compare(opts: &CompareOptions) -> Result<Comparison> {
         cells,
         csv,
     })
+}
+
+/// The cells whose backbone (the first key column) you ran: the reference's other backbones (the
+/// full grid when you ran the QUICK one, say) are left out, and counted on stderr.
+fn of_your_backbones(cells: Vec<Cell>) -> Vec<Cell> {
+    let yours: std::collections::BTreeSet<String> = cells
+        .iter()
+        .filter(|c| c.ours.is_some())
+        .filter_map(|c| c.key.first().cloned())
+        .collect();
+    let (kept, other): (Vec<Cell>, Vec<Cell>) = cells
+        .into_iter()
+        .partition(|c| c.key.first().is_some_and(|b| yours.contains(b)));
+    if !other.is_empty() {
+        eprintln!(
+            "compare: {} reference cell(s) of backbones you did not run are left out",
+            other.len()
+        );
+    }
+    kept
 }
 
 /// The task's key columns that both headers have (a column only one side has is left out, and
