@@ -145,12 +145,24 @@ fn every_method_writes_its_files_and_summary_row() {
     assert_eq!(params("serial_lora_plus"), params("serial_lora"));
 
     // A finished run is not repeated, and collecting again adds no row.
-    let before = read(&results.path().join("classification").join(runs[1].name()).join("metrics.csv"));
+    let before = read(
+        &results
+            .path()
+            .join("classification")
+            .join(runs[1].name())
+            .join("metrics.csv"),
+    );
     finished(&runs[1], results.path(), None).unwrap();
     runner::collect::<Classification>(results.path()).unwrap();
     assert_eq!(
         before,
-        read(&results.path().join("classification").join(runs[1].name()).join("metrics.csv"))
+        read(
+            &results
+                .path()
+                .join("classification")
+                .join(runs[1].name())
+                .join("metrics.csv")
+        )
     );
     let again = csv::Reader::from_path(results.path().join("classification/summary.csv"))
         .unwrap()
@@ -269,7 +281,10 @@ fn the_grid_goes_on_past_a_failed_run_and_exits_non_zero() {
     assert_eq!(code, ExitCode::FAILURE);
     let summary = std::fs::read_to_string(results.join("classification/summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), 1 + 2, "{summary}");
-    assert!(summary.lines().skip(1).all(|l| l.contains(",faces,")), "{summary}");
+    assert!(
+        summary.lines().skip(1).all(|l| l.contains(",faces,")),
+        "{summary}"
+    );
     let err = format!(
         "{:#}",
         runner::select::<Classification>(&args(&["--rank", "99"]), |_| {}).unwrap_err()

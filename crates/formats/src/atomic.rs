@@ -29,9 +29,8 @@ pub fn write_atomic_with<E: From<Error>>(
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     let tmp = temp_path(path);
-    let result = write(&tmp).and_then(|()| {
-        std::fs::rename(&tmp, path).map_err(|e| E::from(Error::io(path, e)))
-    });
+    let result = write(&tmp)
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| E::from(Error::io(path, e))));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

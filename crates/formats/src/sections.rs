@@ -87,7 +87,10 @@ pub fn optim_config(
 ) -> Result<OptimConfig> {
     let lr = match method {
         Method::Full => section.full_lr.ok_or_else(|| {
-            Error::config("optim.full_lr", "is required when the grid has method `full`")
+            Error::config(
+                "optim.full_lr",
+                "is required when the grid has method `full`",
+            )
         })?,
         _ => section.lr,
     };

@@ -94,17 +94,20 @@ impl GridArgs {
         Overrides {
             iters: self.iters,
             model_dir: self.model_dir.as_ref().map(abs),
-            dataset: self.dataset.as_ref().map(|d| match d.strip_prefix("folder:") {
-                Some(path) => format!(
-                    "folder:{}",
-                    formats::paths::portable(
-                        &formats::paths::absolute(path.as_ref()),
-                        &formats::paths::repo_root()
-                    )
-                    .display()
-                ),
-                None => d.clone(),
-            }),
+            dataset: self
+                .dataset
+                .as_ref()
+                .map(|d| match d.strip_prefix("folder:") {
+                    Some(path) => format!(
+                        "folder:{}",
+                        formats::paths::portable(
+                            &formats::paths::absolute(path.as_ref()),
+                            &formats::paths::repo_root()
+                        )
+                        .display()
+                    ),
+                    None => d.clone(),
+                }),
             data_root: self.data_root.as_ref().map(abs),
             backbone: self.backbone.clone(),
         }

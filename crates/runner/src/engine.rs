@@ -145,8 +145,7 @@ fn run_grid<T: Task>(args: &GridArgs, adjust: impl FnOnce(&mut T::Experiment)) -
 
 /// Rebuilds `<results>/<task>/summary.csv` from the finished run folders.
 pub fn collect<T: Task>(results: &Path) -> Result<()> {
-    let (path, rows) =
-        formats::collect::<<T::Session as Session>::Summary>(results, T::NAME)?;
+    let (path, rows) = formats::collect::<<T::Session as Session>::Summary>(results, T::NAME)?;
     eprintln!("{}: {rows} finished run(s)", path.display());
     Ok(())
 }
@@ -216,7 +215,9 @@ fn train<S: RunSpec, R: Session>(
     let stores = session.trainable();
     let mut optimizer = AdamW::new(&stores, spec.optim().clone())?;
     let checkpoint = Checkpoint::new(dir.path());
-    let (start, mut seconds) = checkpoint.load(&stores, &mut optimizer)?.unwrap_or((0, 0.0));
+    let (start, mut seconds) = checkpoint
+        .load(&stores, &mut optimizer)?
+        .unwrap_or((0, 0.0));
     drop(stores);
     let mut columns = vec!["step", "loss", "lr"];
     columns.extend(session.metric_columns());

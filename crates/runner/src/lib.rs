@@ -35,5 +35,7 @@ pub use lock::RunLock;
 pub use memory::{peak_rss_mb, reset_peak_rss};
 pub use progress::run_bar;
 pub use run_dir::{MetricsLog, RunDir};
-pub use task::{Coords, Experiment, Overrides, RunContext, RunSpec, Session, StepOutput, Task, TrainStats};
+pub use task::{
+    Coords, Experiment, Overrides, RunContext, RunSpec, Session, StepOutput, Task, TrainStats,
+};
 pub use tensor::images_to_tensor;

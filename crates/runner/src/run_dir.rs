@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use serde::{de::DeserializeOwned, Serialize};
 use formats::atomic::write_atomic;
 use formats::run::{CONFIG_FILE, SUMMARY_FILE};
+use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 
 /// `results/<task>/<run>/`.

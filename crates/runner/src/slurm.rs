@@ -164,7 +164,12 @@ fn sbatch(args: &[String]) -> Result<String> {
         );
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let id = text.trim().split(';').next().unwrap_or_default().to_string();
+    let id = text
+        .trim()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     if id.is_empty() {
         bail!("sbatch printed no job id");
     }

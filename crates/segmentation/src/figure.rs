@@ -9,8 +9,8 @@ use tch::{Device, Tensor};
 
 use crate::config::RunSpec;
 use crate::predict::{predict, segmenter};
-use crate::task::DECODER_FILE;
 use crate::samples::{Sample, SegData};
+use crate::task::DECODER_FILE;
 
 const GAP: u32 = 6;
 

@@ -18,7 +18,7 @@ use zoo::Loaded;
 use crate::config::{Experiment, RunSpec};
 use crate::metrics::{loss, Scores};
 use crate::predict::{decode, evaluate, segmenter};
-use crate::samples::{SegData, Sample};
+use crate::samples::{Sample, SegData};
 use crate::summary::Summary;
 
 /// Prefix of the mask decoder's variables (trained whole when `train_decoder`).

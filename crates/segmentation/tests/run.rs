@@ -131,6 +131,9 @@ fn bad_data_and_overrides_are_reported() {
     assert!(e.contains("images") && e.contains("no images"), "{e}");
     let mut rank_zero = experiment(data.path());
     rank_zero.ranks = vec![0];
-    let e = format!("{:#}", rank_zero.runs(&formats::paths::repo_root()).unwrap_err());
+    let e = format!(
+        "{:#}",
+        rank_zero.runs(&formats::paths::repo_root()).unwrap_err()
+    );
     assert!(e.contains("rank"), "{e}");
 }

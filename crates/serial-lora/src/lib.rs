@@ -45,10 +45,8 @@ pub mod site;
 pub mod store;
 
 pub use attention::SelfAttention;
-pub use formats::{
-    peft, AdapterConfig, AdapterKind, AdapterPlan, ScaleRule, Target, TargetRule,
-};
 pub use error::{Error, Result, TensorProblem};
+pub use formats::{peft, AdapterConfig, AdapterKind, AdapterPlan, ScaleRule, Target, TargetRule};
 pub use linear::AdaptedLinear;
 pub use optim::{AdamW, OptimConfig};
 pub use qkv::QkvProjection;

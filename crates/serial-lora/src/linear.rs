@@ -2,10 +2,10 @@
 
 use tch::{nn, Tensor};
 
-use formats::Target;
 use crate::error::{Error, Result};
 use crate::lowrank::LowRank;
 use crate::site::{MergeFlag, SitePath, Update};
+use formats::Target;
 
 /// `y = W x + b + s·B(A(drop(x)))`, the LoRA term present only when the plan targets this
 /// projection and skipped once the model's adapters are merged into `W`.

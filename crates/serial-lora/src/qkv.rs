@@ -3,11 +3,11 @@
 
 use tch::{nn, Tensor};
 
-use formats::Target;
 use crate::error::Result;
 use crate::linear::{check_rank, AdaptedLinear};
 use crate::lowrank::LowRank;
 use crate::site::{MergeFlag, SitePath, Update};
+use formats::Target;
 
 const ROLES: [(Target, &str); 3] = [(Target::Q, "q"), (Target::K, "k"), (Target::V, "v")];
 

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use crate::checkpoint;
-use formats::AdapterPlan;
 use crate::error::{Error, Result};
-use formats::peft;
 use crate::site::{SiteContext, SitePath, Update};
+use formats::peft;
+use formats::AdapterPlan;
 
 /// File name of the adapter weights inside an adapter directory (PEFT's).
 pub const ADAPTER_WEIGHTS: &str = "adapter_model.safetensors";

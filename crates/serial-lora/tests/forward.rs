@@ -3,7 +3,7 @@
 mod common;
 
 use common::{build, build_sized, copy_base, input, randomize_b, rel_diff};
-use serial_lora::{AdapterConfig, AdapterPlan, AdapterKind, Target};
+use serial_lora::{AdapterConfig, AdapterKind, AdapterPlan, Target};
 
 fn plans() -> Vec<(&'static str, AdapterPlan)> {
     let mut lora_mlp = AdapterConfig::lora(4);

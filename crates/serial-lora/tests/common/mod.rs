@@ -100,9 +100,9 @@ pub fn build_sized(
 /// `[size]` values from U(−scale, scale), drawn from an explicit generator keyed by `key`, so
 /// tests never touch libtorch's global generator (and need no lock against each other).
 pub fn seeded(size: &[i64], key: &str, scale: f64) -> Tensor {
-    let digest: u64 = key
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let digest: u64 = key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
     let mut rng = ChaCha8Rng::seed_from_u64(digest);
     let dist = Uniform::new(-scale as f32, scale as f32);
     let n: i64 = size.iter().product();
@@ -133,7 +133,9 @@ pub fn input() -> Tensor {
 
 /// Gives every `B` matrix (seeded) random values so adapters change the output.
 pub fn randomize_b(store: &ModelStore) {
-    fill_seeded(store.adapters(), 0.3, |name| name.ends_with("lora_B.weight"));
+    fill_seeded(store.adapters(), 0.3, |name| {
+        name.ends_with("lora_B.weight")
+    });
 }
 
 /// Copies every base weight of `from` into `to` (same architecture) through a safetensors file.
