@@ -67,12 +67,10 @@ impl fmt::Display for TensorProblem {
 /// Errors of the adapter core.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// A file could not be read or written, or a configuration field is invalid, unknown or
+    /// inconsistent (the shared formats' errors, naming the file or field).
+    #[error(transparent)]
+    Format(#[from] formats::Error),
     /// A safetensors file is truncated, corrupt or not safetensors at all.
     #[error("{path}: not a readable safetensors file: {message}")]
     Safetensors { path: PathBuf, message: String },
@@ -82,13 +80,6 @@ pub enum Error {
         path: PathBuf,
         context: Option<String>,
         problems: Vec<TensorProblem>,
-    },
-    /// A configuration field is invalid, unknown or inconsistent.
-    #[error("{}field `{field}`: {message}", source_file.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
-    Config {
-        source_file: Option<PathBuf>,
-        field: String,
-        message: String,
     },
     /// A site cannot take the adapter it was asked to (e.g. rank larger than its width).
     #[error("adapter site `{site}`: {message}")]
@@ -103,59 +94,22 @@ pub enum Error {
     Torch(#[from] tch::TchError),
 }
 
-impl From<formats::Error> for Error {
-    fn from(e: formats::Error) -> Self {
-        match e {
-            formats::Error::Io { path, source } => Self::Io { path, source },
-            formats::Error::Config {
-                source_file,
-                field,
-                message,
-            } => Self::Config {
-                source_file,
-                field,
-                message,
-            },
-            formats::Error::Parse { path, message } => Self::Config {
-                source_file: Some(path),
-                field: "*".into(),
-                message,
-            },
-        }
-    }
-}
-
 impl Error {
     /// A configuration error on `field`, not tied to a file.
     pub fn config(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Config {
-            source_file: None,
-            field: field.into(),
-            message: message.into(),
-        }
+        Self::Format(formats::Error::config(field, message))
     }
 
     /// Attaches the file a configuration error came from.
     pub fn in_file(self, file: impl Into<PathBuf>) -> Self {
         match self {
-            Self::Config {
-                source_file: None,
-                field,
-                message,
-            } => Self::Config {
-                source_file: Some(file.into()),
-                field,
-                message,
-            },
+            Self::Format(e) => Self::Format(e.in_file(file)),
             other => other,
         }
     }
 
     /// Wraps an I/O error with its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.into(),
-            source,
-        }
+        Self::Format(formats::Error::io(path, source))
     }
 }
