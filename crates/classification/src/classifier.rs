@@ -9,7 +9,7 @@ use data::{eval_batches, Item, Preprocess};
 use runner::images_to_tensor;
 use tch::{nn, Device, Kind, Tensor};
 use zoo::clip::{ClipTokenizer, CACHED_TOKENIZER, CONTEXT_LENGTH};
-use zoo::{Loaded, Model};
+use zoo::{ImageEncoder, Loaded};
 
 /// `x / ‖x‖` on the last dimension.
 fn unit(x: &Tensor) -> Tensor {
@@ -50,16 +50,19 @@ impl Classifier {
         logit_scale: f64,
         model_dir: &Path,
     ) -> Result<Self> {
-        let head = match &loaded.model {
-            Model::Clip(_) => Self::text_head(classnames, template, model_dir)?,
-            Model::Dinov2(_) | Model::ClipVision(_) => Head::Cosine {
+        if loaded.model.image_encoder().is_none() {
+            bail!(
+                "{}: a `{}` model is not an image-classification backbone (use clip, clip_vision_model or dinov2)",
+                model_dir.display(),
+                loaded.model.model_type()
+            );
+        }
+        let head = match loaded.model.clip() {
+            Some(_) => Self::text_head(classnames, template, model_dir)?,
+            None => Head::Cosine {
                 vars: nn::VarStore::new(Device::Cpu),
                 weight: Tensor::new(),
             },
-            _ => bail!(
-                "{}: not an image-classification backbone (use clip, clip_vision_model or dinov2)",
-                model_dir.display()
-            ),
         };
         let mut classifier = Self {
             loaded,
@@ -109,32 +112,34 @@ impl Classifier {
         }
     }
 
+    /// The backbone as an image encoder (checked in [`Classifier::new`]).
+    pub fn encoder(&self) -> &dyn ImageEncoder {
+        self.loaded
+            .model
+            .image_encoder()
+            .expect("checked in Classifier::new")
+    }
+
     /// Unit-norm image features `[B, d]`.
     pub fn image_features(&self, pixels: &Tensor, train: bool) -> Tensor {
-        let features = match &self.loaded.model {
-            Model::Clip(m) => return m.image_features(pixels, train).embeds,
-            Model::Dinov2(m) => m.forward_t(pixels, None, train).pooler_output,
-            Model::ClipVision(m) => m.forward_t(pixels, train).pooler_output,
-            _ => unreachable!("rejected in Classifier::new"),
-        };
-        unit(&features)
+        unit(&self.encoder().features(pixels, train))
     }
 
     /// Unit-norm class weights `[classes, d]` (CLIP: text features, re-encoded every call).
     pub fn class_weights(&self, train: bool) -> Tensor {
-        match (&self.head, &self.loaded.model) {
+        match (&self.head, self.loaded.model.clip()) {
             (
                 Head::Text {
                     input_ids,
                     attention_mask,
                 },
-                Model::Clip(m),
+                Some(m),
             ) => {
                 m.text_features(input_ids, Some(attention_mask), train)
                     .embeds
             }
             (Head::Cosine { weight, .. }, _) => unit(weight),
-            _ => unreachable!("a text head only exists for CLIP"),
+            (Head::Text { .. }, None) => unreachable!("a text head only exists for CLIP"),
         }
     }
 

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
+use formats::check::Checks;
 use formats::paths::portable;
 use formats::sections::{adapter_config, optim_config};
 use formats::{AdapterConfig, AdapterSection, Method, OptimConfig, OptimSection};
@@ -164,10 +165,34 @@ impl runner::Experiment for Experiment {
             ("methods", self.methods.is_empty()),
             ("ranks", self.ranks.is_empty()),
         ])?;
-        if self.batch_size == 0 || self.resolution == 0 || self.checkpoint_every == 0 {
-            bail!("fields `batch_size`, `resolution` and `checkpoint_every` must be positive");
+        let mut checks = Checks::new();
+        checks
+            .all_at_least("shots", &self.shots, 1)
+            .all_at_least("ranks", &self.ranks, 1)
+            .at_least("iters_per_shot", self.iters_per_shot, 1)
+            .at_least("batch_size", self.batch_size, 1)
+            .at_least("resolution", self.resolution, 1)
+            .closed("crop_scale[1]", self.crop_scale.1, 0.0, 1.0)
+            .positive("logit_scale", self.logit_scale)
+            .at_least("checkpoint_every", self.checkpoint_every, 1);
+        let (lo, hi) = self.crop_scale;
+        if !(lo > 0.0 && lo <= hi) {
+            checks.problem(format!(
+                "field `crop_scale` = [{lo}, {hi}]: need 0 < crop_scale[0] ≤ crop_scale[1] ≤ 1"
+            ));
         }
-        Ok(())
+        if let Some(iters) = self.iters {
+            checks.at_least("iters", iters, 1);
+        }
+        if let Some(limit) = self.test_limit {
+            checks.at_least("test_limit", limit, 1);
+        }
+        if self.methods.contains(&Method::Full) && self.optim.full_lr.is_none() {
+            checks.problem("field `optim.full_lr` is required when `methods` has `full`");
+        }
+        self.adapter.check(&mut checks);
+        self.optim.check(&mut checks);
+        Ok(checks.finish()?)
     }
 
     fn apply(&mut self, o: &Overrides) {

@@ -3,13 +3,12 @@
 //! accuracy.
 
 use anyhow::{bail, Context, Result};
-use data::{Augment, Backbone as Normalisation, FewShot, Item, Preprocess, TrainLoader};
+use data::{Augment, FewShot, Item, Normalization, Preprocess, TrainLoader};
 use formats::paths::resolve;
 use formats::Method;
 use runner::{images_to_tensor, RunContext, RunDir, StepOutput, TrainStats};
 use serial_lora::{AdapterPlan, ModelStore};
 use tch::{nn::VarStore, Device, Kind, Tensor};
-use zoo::Model;
 
 use crate::classifier::Classifier;
 use crate::config::{Experiment, RunSpec};
@@ -56,10 +55,24 @@ impl Run {
             .map(|a| AdapterPlan::from(a).with_seed(spec.seed));
         let mut loaded = zoo::build(&model_dir, plan, Device::Cpu)
             .with_context(|| format!("loading {}", model_dir.display()))?;
-        let normalisation = match loaded.model {
-            Model::Dinov2(_) => Normalisation::Dinov2,
-            _ => Normalisation::Clip,
-        };
+        let encoder = loaded.model.image_encoder().with_context(|| {
+            format!(
+                "{}: a `{}` model is not an image-classification backbone (use clip, clip_vision_model or dinov2)",
+                model_dir.display(),
+                loaded.model.model_type()
+            )
+        })?;
+        encoder
+            .check_size(i64::from(spec.resolution))
+            .with_context(|| {
+                format!(
+                    "`resolution = {}` does not suit {}",
+                    spec.resolution,
+                    model_dir.display()
+                )
+            })?;
+        let (mean, std) = encoder.pixel_stats();
+        let normalisation = Normalization { mean, std };
         if spec.method == Method::Full {
             loaded.store.unfreeze_base();
         }
@@ -68,7 +81,7 @@ impl Run {
             flip_prob: if spec.flip { 0.5 } else { 0.0 },
             ..Augment::default()
         };
-        let pre = Preprocess::custom(spec.resolution, normalisation.normalization(), augment)?;
+        let pre = Preprocess::custom(spec.resolution, normalisation, augment)?;
         let classifier = Classifier::new(
             loaded,
             &dataset.classnames,

@@ -26,6 +26,9 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// Fields outside their allowed ranges, every one named with its value and the range.
+    #[error("{} invalid field(s): {}", .0.len(), .0.join("; "))]
+    Ranges(Vec<String>),
     /// A file's content cannot be parsed (JSON, CSV) or is inconsistent.
     #[error("{}: {message}", path.display())]
     Parse {

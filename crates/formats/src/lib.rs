@@ -9,10 +9,12 @@
 //!   run's [`AdapterConfig`] and [`OptimConfig`].
 //! * [`run`]: run folders and the header of their `config.json`; [`summary`]: `summary.csv`
 //!   collected from run folders.
+//! * [`check`]: range checks that report every bad field at once.
 //! * [`paths`]: the repository root and portable (root-relative) paths; [`atomic`]: writes.
 
 pub mod adapter;
 pub mod atomic;
+pub mod check;
 pub mod error;
 pub mod method;
 pub mod optim;

@@ -61,6 +61,12 @@ impl OptimConfig {
             }
         };
         positive("lr", self.lr)?;
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(Error::config(
+                "weight_decay",
+                format!("must be a number ≥ 0, got {}", self.weight_decay),
+            ));
+        }
         positive("lr_ratio", self.lr_ratio)?;
         if let Some(clip) = self.grad_clip {
             positive("grad_clip", clip)?;

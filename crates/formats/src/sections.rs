@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::adapter::{AdapterConfig, ScaleRule, Target};
+use crate::check::Checks;
 use crate::error::{Error, Result};
 use crate::method::Method;
 use crate::optim::OptimConfig;
@@ -46,6 +47,37 @@ pub struct OptimSection {
     /// Gradient-norm clipping.
     #[serde(default)]
     pub grad_clip: Option<f64>,
+}
+
+impl AdapterSection {
+    /// Range checks of every field, as `adapter.<field>`.
+    pub fn check(&self, checks: &mut Checks) {
+        checks
+            .positive("adapter.alpha", self.alpha)
+            .half_open("adapter.dropout", self.dropout, 0.0, 1.0)
+            .positive("adapter.plus_ratio", self.plus_ratio);
+        if self.targets.is_empty() {
+            checks.problem(
+                "field `adapter.targets` is empty (LoRA needs at least one of q, k, v, o, mlp)",
+            );
+        }
+    }
+}
+
+impl OptimSection {
+    /// Range checks of every field, as `optim.<field>`.
+    pub fn check(&self, checks: &mut Checks) {
+        checks
+            .positive("optim.lr", self.lr)
+            .non_negative("optim.weight_decay", self.weight_decay)
+            .closed("optim.min_lr", self.min_lr, 0.0, self.lr.max(0.0));
+        if let Some(full_lr) = self.full_lr {
+            checks.positive("optim.full_lr", full_lr);
+        }
+        if let Some(clip) = self.grad_clip {
+            checks.positive("optim.grad_clip", clip);
+        }
+    }
 }
 
 /// The adapter of `method` at `rank` under `section`, validated; `None` for the baselines.

@@ -3,9 +3,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use formats::atomic::write_atomic;
-use serial_lora::checkpoint::{load_into, read_tensors, save_tensors};
+use serial_lora::checkpoint::{load_into, non_finite, read_tensors, save_tensors};
 use serial_lora::AdamW;
 use tch::{nn::VarStore, Tensor};
 
@@ -26,6 +26,29 @@ fn trainable(stores: &[&VarStore]) -> HashMap<String, Tensor> {
         .flat_map(|s| s.variables())
         .filter(|(_, t)| t.requires_grad())
         .collect()
+}
+
+/// Refuses to checkpoint a diverged run: every trainable variable and optimiser moment must be
+/// finite, else the error names the first bad tensors (the previous checkpoint stays).
+fn check_finite(step: usize, stores: &[&VarStore], optimizer: &AdamW) -> Result<()> {
+    let mut bad: Vec<String> = trainable(stores)
+        .into_iter()
+        .chain(optimizer.state())
+        .filter_map(|(name, t)| non_finite(&t).map(|n| format!("`{name}` ({n})")))
+        .collect();
+    if bad.is_empty() {
+        return Ok(());
+    }
+    bad.sort();
+    let shown = bad.len().min(4);
+    bail!(
+        "training diverged by step {step}: NaN or infinite values in {} tensor(s): {}{}; no \
+         checkpoint was written (the previous one is kept). Lower the learning rate and rerun \
+         into another --results folder (or delete this run's folder)",
+        bad.len(),
+        bad[..shown].join(", "),
+        if bad.len() > shown { ", …" } else { "" }
+    )
 }
 
 impl Checkpoint {
@@ -49,6 +72,7 @@ impl Checkpoint {
         stores: &[&VarStore],
         optimizer: &AdamW,
     ) -> Result<()> {
+        check_finite(step, stores, optimizer)?;
         let tmp = self.sibling("tmp");
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;

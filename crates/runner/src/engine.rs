@@ -110,6 +110,7 @@ fn run_grid<T: Task>(args: &GridArgs, adjust: impl FnOnce(&mut T::Experiment)) -
         crate::slurm::submit(T::NAME, &args.results, runs.len(), &options)?;
         return Ok(ExitCode::SUCCESS);
     }
+    check_writable(&args.results.join(T::NAME))?;
     let mut failed = Vec::new();
     let mut busy = Vec::new();
     for (i, spec) in runs.iter().enumerate() {
@@ -141,6 +142,15 @@ fn run_grid<T: Task>(args: &GridArgs, adjust: impl FnOnce(&mut T::Experiment)) -
         eprintln!("  {name}: {error}");
     }
     Ok(ExitCode::FAILURE)
+}
+
+/// Fails, before any run starts, when `dir` cannot be created or written.
+fn check_writable(dir: &Path) -> Result<()> {
+    let probe = dir.join(format!(".writable-{}", std::process::id()));
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe))
+        .with_context(|| format!("results folder {} is not writable", dir.display()))
 }
 
 /// Rebuilds `<results>/<task>/summary.csv` from the finished run folders.
@@ -233,9 +243,14 @@ fn train<S: RunSpec, R: Session>(
         session.store().set_step(step as u64);
         let out = session.step(step)?;
         let stores = session.trainable();
-        let lr = optimizer
-            .step(&out.loss)
-            .with_context(|| format!("run {}, step {}", spec.name(), step + 1))?;
+        let lr = optimizer.step(&out.loss).with_context(|| {
+            format!(
+                "run {}, step {}: lower the learning rate and rerun into another --results \
+                 folder (or delete this run's folder)",
+                spec.name(),
+                step + 1
+            )
+        })?;
         drop(stores);
         seconds += clock.elapsed().as_secs_f64();
         let done = step + 1;

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use formats::check::Checks;
 use formats::paths::portable;
 use formats::sections::{adapter_config, optim_config};
 use formats::{AdapterConfig, AdapterSection, Method, OptimConfig, OptimSection};
@@ -122,13 +123,18 @@ impl runner::Experiment for Experiment {
             ("methods", self.methods.is_empty()),
             ("ranks", self.ranks.is_empty()),
         ])?;
-        if self.iters == 0 || self.boxes_per_step == 0 || self.checkpoint_every == 0 {
-            bail!("fields `iters`, `boxes_per_step` and `checkpoint_every` must be positive");
-        }
         if let Some(m) = self.methods.iter().find(|m| !m.has_adapter()) {
             bail!("field `methods`: `{m}` is not an adapter method (lora, serial_lora, lora_plus, serial_lora_plus)");
         }
-        Ok(())
+        let mut checks = Checks::new();
+        checks
+            .all_at_least("ranks", &self.ranks, 1)
+            .at_least("iters", self.iters, 1)
+            .at_least("boxes_per_step", self.boxes_per_step, 1)
+            .at_least("checkpoint_every", self.checkpoint_every, 1);
+        self.adapter.check(&mut checks);
+        self.optim.check(&mut checks);
+        Ok(checks.finish()?)
     }
 
     fn apply(&mut self, o: &Overrides) {

@@ -45,6 +45,20 @@ fn convertible(stored: Kind, wanted: Kind) -> bool {
     stored == wanted || (float(stored) && float(wanted))
 }
 
+/// How many NaN or infinite values a floating-point `tensor` holds, `None` when it holds none (or is
+/// not floating point).
+pub fn non_finite(tensor: &Tensor) -> Option<i64> {
+    if !tensor.is_floating_point() {
+        return None;
+    }
+    let count = tensor
+        .isfinite()
+        .logical_not()
+        .sum(Kind::Int64)
+        .int64_value(&[]);
+    (count > 0).then_some(count)
+}
+
 /// Every tensor of a safetensors file, by name, as libtorch tensors (copied out of `bytes`).
 pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, Tensor>> {
     let bytes = read_file(path)?;
@@ -106,7 +120,7 @@ pub fn load_into(
             continue;
         }
         match kind_of(view.dtype()).filter(|&k| convertible(k, var.kind())) {
-            Some(kind) => matched.push((var, view, kind, found)),
+            Some(kind) => matched.push((name.to_string(), var, view, kind, found)),
             None => problems.push(TensorProblem::Dtype {
                 name: name.to_string(),
                 expected: format!("{:?}", var.kind()),
@@ -132,9 +146,23 @@ pub fn load_into(
             problems,
         });
     }
+    let mut values = Vec::with_capacity(matched.len());
+    for (name, var, view, kind, shape) in matched {
+        let value = Tensor::f_from_data_size(view.data(), &shape, kind)?;
+        if let Some(count) = non_finite(&value) {
+            problems.push(TensorProblem::NonFinite { name, count });
+        }
+        values.push((var, value));
+    }
+    if !problems.is_empty() {
+        return Err(Error::Mismatch {
+            path: path.to_path_buf(),
+            context: context.map(str::to_string),
+            problems,
+        });
+    }
     tch::no_grad(|| -> Result<()> {
-        for (var, view, kind, shape) in matched {
-            let value = Tensor::f_from_data_size(view.data(), &shape, kind)?;
+        for (var, value) in values {
             var.shallow_clone().f_copy_(&value)?;
         }
         Ok(())

@@ -22,6 +22,8 @@ pub enum TensorProblem {
         expected: Vec<i64>,
         found: Vec<i64>,
     },
+    /// The tensor holds NaN or infinite values.
+    NonFinite { name: String, count: i64 },
     /// The stored dtype cannot be converted to the variable's (e.g. an integer tensor for a weight).
     Dtype {
         name: String,
@@ -52,6 +54,9 @@ impl fmt::Display for TensorProblem {
                     f,
                     "tensor `{name}` has shape {found:?}, expected {expected:?}"
                 )
+            }
+            Self::NonFinite { name, count } => {
+                write!(f, "tensor `{name}` holds {count} NaN or infinite value(s)")
             }
             Self::Dtype {
                 name,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use crate::checkpoint;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TensorProblem};
 use crate::site::{SiteContext, SitePath, Update};
 use formats::peft;
 use formats::AdapterPlan;
@@ -236,12 +236,41 @@ impl ModelStore {
     /// `k` feeds variable `to_var(k)` (identity for our own files; a model maps other naming eras).
     pub fn load_adapter(&self, dir: &Path, to_var: impl Fn(&str) -> String) -> Result<()> {
         let context = format!("expected from {}", dir.join(ADAPTER_CONFIG).display());
-        checkpoint::load_into(
-            &self.adapters.variables(),
+        let variables = self.adapters.variables();
+        let result = checkpoint::load_into(
+            &variables,
             &dir.join(ADAPTER_WEIGHTS),
             to_var,
             Some(&context),
-        )
+        );
+        match result {
+            Err(Error::Mismatch { path, problems, .. })
+                if problems
+                    .iter()
+                    .all(|p| matches!(p, TensorProblem::Unexpected { .. })) =>
+            {
+                let first = match &problems[0] {
+                    TensorProblem::Unexpected { name } => name.clone(),
+                    _ => unreachable!("all unexpected"),
+                };
+                let mut ours: Vec<&String> = variables.keys().collect();
+                ours.sort();
+                let sites = match ours.first() {
+                    Some(name) => format!("this model's adapter tensors are named like `{name}`"),
+                    None => "its target_modules match no module of this model".to_string(),
+                };
+                Err(Error::config(
+                    "adapter",
+                    format!(
+                        "{}: this adapter was made for another model: none of its {} tensors \
+                         (e.g. `{first}`) fits an adapter site here ({sites})",
+                        path.display(),
+                        problems.len()
+                    ),
+                ))
+            }
+            other => other,
+        }
     }
 }
 

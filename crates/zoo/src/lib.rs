@@ -17,10 +17,13 @@
 //! LoRA and their `+` variants attach, merge and save without model code branching on the method.
 //! [`model::build`] makes any of them from a checkpoint directory with a fresh adapter plan,
 //! [`model::load`] with a saved adapter directory (ours or PEFT's), [`model::Model::forward`] runs them on tensors named as transformers names them;
-//! the `zoo forward` command line does both on safetensors files.
+//! the `zoo forward` command line does both on safetensors files. Runners ask a model for a
+//! [`capability`] (image encoder, CLIP text tower, segmenter) rather than matching on its kind.
 
+pub mod capability;
 pub mod checkpoint;
 pub mod clip;
+pub mod device;
 pub mod dinov2;
 pub mod error;
 mod json;
@@ -29,5 +32,6 @@ pub mod sam;
 pub mod tinyvit;
 pub mod vit;
 
+pub use capability::ImageEncoder;
 pub use error::{Error, Result};
 pub use model::{build, load, Architecture, Loaded, Model, Tensors};

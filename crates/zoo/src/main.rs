@@ -45,21 +45,9 @@ enum Command {
         #[arg(long, requires = "adapter")]
         merge: bool,
         /// Device: cpu, or cuda / cuda:N.
-        #[arg(long, default_value = "cpu", value_parser = parse_device)]
+        #[arg(long, default_value = "cpu", value_parser = zoo::device::parse_device)]
         device: Device,
     },
-}
-
-fn parse_device(s: &str) -> Result<Device, String> {
-    match s {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" => Ok(Device::Cuda(0)),
-        _ => s
-            .strip_prefix("cuda:")
-            .and_then(|n| n.parse().ok())
-            .map(Device::Cuda)
-            .ok_or_else(|| format!("`{s}` is not cpu, cuda or cuda:N")),
-    }
 }
 
 fn forward(

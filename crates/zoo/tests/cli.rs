@@ -208,3 +208,24 @@ fn bad_inputs_are_clear_errors() {
     );
     assert!(!out.exists(), "no output is written on failure");
 }
+
+#[test]
+fn a_cuda_device_libtorch_cannot_reach_is_a_one_line_error() {
+    if tch::Cuda::is_available() {
+        return; // this libtorch sees a GPU: `--device cuda` is valid here
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dinov2 = fixture("dinov2");
+    let err = failure(&[
+        flag("--model"),
+        &dinov2,
+        flag("--inputs"),
+        &dinov2.join("inputs.safetensors"),
+        flag("--out"),
+        &tmp.path().join("out.safetensors"),
+        flag("--device"),
+        flag("cuda"),
+    ]);
+    assert!(err.contains("libtorch sees no CUDA device"), "{err}");
+    assert!(err.lines().count() <= 3, "{err}");
+}

@@ -82,7 +82,7 @@ pub struct VisionTransformer {
     pre_layrnorm: nn::LayerNorm,
     encoder: Encoder,
     post_layernorm: nn::LayerNorm,
-    config: VisionConfig,
+    pub(crate) config: VisionConfig,
 }
 
 impl VisionTransformer {

@@ -93,7 +93,7 @@ pub struct Dinov2Model {
     embeddings: Embeddings,
     encoder: Encoder,
     layernorm: nn::LayerNorm,
-    config: Config,
+    pub(crate) config: Config,
 }
 
 impl Dinov2Model {

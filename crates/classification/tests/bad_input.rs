@@ -1,0 +1,217 @@
+//! Bad input and faults end in one clear error, before any work where possible, and never in a
+//! silently wrong result: range checks, a patch-size misfit, non-finite weights and a diverging
+//! run, an adapter made for another model, an unwritable results folder, no backtraces.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use clap::Parser;
+use classification::{Classification, Experiment};
+use runner::{run_one, Experiment as _, GridArgs, Outcome};
+
+const TINY: &str = r#"
+backbone = "tiny-dinov2"
+model_dir = "crates/zoo/tests/fixtures/dinov2"
+datasets = ["faces"]
+shots = [2]
+seeds = [3]
+methods = ["lora"]
+ranks = [4]
+iters = 4
+batch_size = 4
+resolution = 12
+test_limit = 20
+logit_scale = 10.0
+checkpoint_every = 1
+
+[adapter]
+alpha = 4.0
+targets = ["q", "k", "v", "o"]
+plus_ratio = 16.0
+
+[optim]
+lr = 1e-3
+weight_decay = 0.01
+min_lr = 1e-6
+"#;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    grid: GridArgs,
+}
+
+/// Writes the tiny experiment with `edits` (`from`, `to` text replacements) into `dir`.
+fn file(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
+    let text = edits.iter().fold(TINY.to_string(), |t, (a, b)| {
+        assert!(t.contains(a), "{a}");
+        t.replace(a, b)
+    });
+    let path = dir.join("e.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn grid(config: &Path, results: &Path, extra: &[&str]) -> GridArgs {
+    let mut args = vec![
+        "classification",
+        "--config",
+        config.to_str().unwrap(),
+        "--results",
+        results.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    Cli::parse_from(args).grid
+}
+
+fn select_error(edits: &[(&str, &str)], extra: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let args = grid(&file(dir.path(), edits), dir.path(), extra);
+    let err = runner::select::<Classification>(&args, |_| {}).unwrap_err();
+    format!("{err:#}")
+}
+
+fn spec(edits: &[(&str, &str)]) -> classification::RunSpec {
+    let dir = tempfile::tempdir().unwrap();
+    let e: Experiment = runner::read_toml(&file(dir.path(), edits)).unwrap();
+    e.validate().unwrap();
+    e.runs(&formats::paths::repo_root()).unwrap().remove(0)
+}
+
+#[test]
+fn every_numeric_setting_is_range_checked_at_once() {
+    let err = select_error(
+        &[
+            ("logit_scale = 10.0", "logit_scale = -30.0"),
+            ("weight_decay = 0.01", "weight_decay = -5.0"),
+            ("test_limit = 20", "test_limit = 0"),
+            ("alpha = 4.0", "alpha = 0.0"),
+        ],
+        &[],
+    );
+    for part in [
+        "field `logit_scale` = -30 is outside (0, ∞)",
+        "field `optim.weight_decay` = -5 is outside [0, ∞)",
+        "field `test_limit` = 0 is outside [1, ∞)",
+        "field `adapter.alpha` = 0 is outside (0, ∞)",
+        "e.toml",
+    ] {
+        assert!(err.contains(part), "{err}\nlacks: {part}");
+    }
+    let err = select_error(&[], &["--iters", "0"]);
+    assert!(err.contains("field `iters` = 0 is outside [1, ∞)"), "{err}");
+}
+
+#[test]
+fn an_input_smaller_than_a_patch_is_a_clear_error() {
+    let results = tempfile::tempdir().unwrap();
+    let spec = spec(&[("resolution = 12", "resolution = 3")]);
+    let err = format!(
+        "{:#}",
+        run_one::<Classification>(&spec, results.path(), None).unwrap_err()
+    );
+    assert!(
+        err.contains("`resolution = 3` does not suit") && err.contains("H ≥ 4"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_diverging_run_stops_and_keeps_no_non_finite_checkpoint() {
+    let results = tempfile::tempdir().unwrap();
+    let spec = spec(&[
+        ("lr = 1e-3", "lr = 1e30"),
+        ("min_lr = 1e-6", "min_lr = 0.0"),
+    ]);
+    let err = format!(
+        "{:#}",
+        run_one::<Classification>(&spec, results.path(), None).unwrap_err()
+    );
+    assert!(err.contains("lower the learning rate"), "{err}");
+    let dir = results.path().join("classification").join(spec.name());
+    assert!(!dir.join("summary.json").exists());
+    for file in ["variables.safetensors", "optimizer.safetensors"] {
+        let path = dir.join("checkpoint").join(file);
+        if path.exists() {
+            for (name, t) in serial_lora::checkpoint::read_tensors(&path).unwrap() {
+                assert_eq!(
+                    serial_lora::checkpoint::non_finite(&t),
+                    None,
+                    "{file}: {name}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn non_finite_weights_are_named_when_loading() {
+    let fixture = formats::paths::repo_root().join("crates/zoo/tests/fixtures/dinov2");
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture.join("config.json"), copy.path().join("config.json")).unwrap();
+    let mut tensors =
+        serial_lora::checkpoint::read_tensors(&fixture.join("model.safetensors")).unwrap();
+    let (name, t) = tensors
+        .iter_mut()
+        .find(|(n, _)| n.ends_with("query.weight"))
+        .unwrap();
+    let name = name.clone();
+    let _ = t.get(0).get(0).fill_(f64::NAN);
+    let list: Vec<(String, tch::Tensor)> = tensors.into_iter().collect();
+    serial_lora::checkpoint::save_tensors(&copy.path().join("model.safetensors"), &list).unwrap();
+    let err = zoo::build(copy.path(), None, tch::Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("tensor `{name}` holds 1 NaN or infinite value(s)")),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_adapter_made_for_another_model_says_so() {
+    let results = tempfile::tempdir().unwrap();
+    let spec = spec(&[]);
+    assert!(matches!(
+        run_one::<Classification>(&spec, results.path(), None).unwrap(),
+        Outcome::Finished(_)
+    ));
+    let adapter = results.path().join("classification").join(spec.name());
+    let sam = formats::paths::repo_root().join("crates/zoo/tests/fixtures/sam_tiny");
+    let err = zoo::load(&sam, Some(&adapter), tch::Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("this adapter was made for another model"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unwritable_results_folder_stops_the_grid_before_any_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = file(dir.path(), &[]);
+    let not_a_folder = dir.path().join("results");
+    std::fs::write(&not_a_folder, "a file").unwrap();
+    let code = runner::engine::main::<Classification>(&grid(&config, &not_a_folder, &[]), |_| {});
+    assert_eq!(code, ExitCode::FAILURE);
+}
+
+#[test]
+fn errors_print_their_message_chain_without_a_backtrace() {
+    let out = Command::new(env!("CARGO_BIN_EXE_classification"))
+        .args(["--config", "no/such/experiment.toml"])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: reading no/such/experiment.toml"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("backtrace") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
