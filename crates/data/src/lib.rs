@@ -33,7 +33,10 @@ pub use checksum::{sha256_file, verify_sha256};
 pub use dataset::{class_counts, Dataset};
 pub use error::{DataError, Result};
 pub use fewshot::FewShot;
-pub use instances::{load_instance_folder, stardist_nuclei, Instance, InstanceImage, RegionSplit};
+pub use instances::{
+    check_box, load_instance_folder, load_instance_image, stardist_nuclei, Instance, InstanceImage,
+    RegionSplit,
+};
 pub use layouts::clip_sets::ClipDataset;
 pub use layouts::folder::load_image_folder;
 pub use loader::TrainLoader;

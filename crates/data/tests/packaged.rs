@@ -98,3 +98,64 @@ fn missing_and_altered_assets_are_reported() {
         "{msg}"
     );
 }
+
+#[test]
+fn missing_unreadable_and_corrupt_assets_are_told_apart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rel = Path::new("scikit-learn/sklearn/datasets/data/digits.csv.gz");
+    let file = tmp.path().join(rel);
+
+    let missing = digits::load(tmp.path()).unwrap_err().to_string();
+    assert!(
+        missing.contains("digits.csv.gz")
+            && missing.contains("is missing: run `make setup`")
+            && missing.contains("scikit-learn"),
+        "{missing}"
+    );
+    assert!(!missing.contains("unreadable"), "{missing}");
+
+    // Present but unreadable: a folder where the file should be (chmod 000 does not stop root).
+    std::fs::create_dir_all(&file).unwrap();
+    let e = digits::load(tmp.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("digits.csv.gz") && e.contains("exists but is unreadable"),
+        "{e}"
+    );
+    assert!(
+        e.contains("Is a directory") && e.contains("os error"),
+        "the OS reason: {e}"
+    );
+    assert!(!e.contains("missing") && !e.contains("checksum"), "{e}");
+
+    // Present but truncated: a checksum mismatch, with the folder to remove before `make setup`.
+    std::fs::remove_dir(&file).unwrap();
+    std::fs::write(&file, [0x1f, 0x8b, 0x08]).unwrap();
+    let e = digits::load(tmp.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("digits.csv.gz") && e.contains("checksum mismatch"),
+        "{e}"
+    );
+    assert!(
+        e.contains("corrupt or truncated")
+            && e.contains(&format!(
+                "remove {} and re-run `make setup`",
+                tmp.path().join("scikit-learn").display()
+            )),
+        "{e}"
+    );
+    assert!(!e.contains("missing") && !e.contains("unreadable"), "{e}");
+
+    // The stardist nuclei go through the same checks.
+    let e = data::stardist_nuclei(tmp.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("img2d.tif") && e.contains("is missing: run `make setup`"),
+        "{e}"
+    );
+    let img = tmp.path().join("stardist/stardist/data/images/img2d.tif");
+    std::fs::create_dir_all(&img).unwrap();
+    let e = data::stardist_nuclei(tmp.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("img2d.tif") && e.contains("unreadable") && e.contains("Is a directory"),
+        "{e}"
+    );
+}

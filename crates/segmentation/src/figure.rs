@@ -86,12 +86,13 @@ pub fn draw(runs: &[PathBuf], out: &Path) -> Result<()> {
                 None,
             )?;
         }
-        let seg = segmenter(&loaded.model)?;
-        let sample = tile.get_or_insert_with(|| {
-            let mut tiles = data.test_samples(seg.image_size() as usize, spec.normalize);
+        let seg = segmenter(&loaded.model, &model_dir)?;
+        if tile.is_none() {
+            let mut tiles = data.test_samples(seg.image_size() as usize, spec.normalize)?;
             tiles.sort_by_key(|t| std::cmp::Reverse(t.boxes.size()[1]));
-            tiles.swap_remove(0)
-        });
+            tile = tiles.into_iter().next();
+        }
+        let sample = tile.as_ref().context("no test tile")?;
         preds.push(predict(seg, sample).gt(0.0));
     }
     let sample = tile.context("no test tile")?;

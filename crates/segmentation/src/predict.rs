@@ -1,6 +1,8 @@
 //! Running a segmenter on samples: image embedding once per tile, boxes decoded in chunks, logits
 //! brought to the crop's resolution.
 
+use std::path::Path;
+
 use anyhow::{bail, Result};
 use tch::Tensor;
 use zoo::sam::{Prompts, Segmenter};
@@ -12,13 +14,39 @@ use crate::samples::Sample;
 /// Boxes decoded together at evaluation (the decoder repeats the image embedding per box).
 const EVAL_CHUNK: i64 = 16;
 
-/// The segmenter inside a zoo model (SAM or LiteMedSAM).
-pub fn segmenter(model: &Model) -> Result<&dyn Segmenter> {
-    Ok(match model {
-        Model::Sam(m) => m.as_ref(),
-        Model::LiteMedSam(m) => m.as_ref(),
-        _ => bail!("the model is not a segmenter (model_type sam or lite_medsam)"),
-    })
+/// The segmenter inside the model built from `dir` (SAM or LiteMedSAM); the error names `dir`'s
+/// `config.json` and its `model_type`.
+pub fn segmenter<'a>(model: &'a Model, dir: &Path) -> Result<&'a dyn Segmenter> {
+    match model.segmenter() {
+        Some(seg) => Ok(seg),
+        None => bail!(
+            "{}: model_type `{}` is not a segmenter; segmentation needs model_type sam or \
+             lite_medsam (a SAM or LiteMedSAM checkpoint folder)",
+            dir.join(zoo::model::CONFIG_FILE).display(),
+            model.model_type()
+        ),
+    }
+}
+
+/// Checks box prompts `[1, P, 4]` (`x0, y0, x1, y1`, inclusive pixel corners) for an `size × size`
+/// input with [`data::check_box`]: finite, not inverted, inside the image. Samples from
+/// [`crate::samples::SegData`] are checked when they are made; this is for boxes from elsewhere.
+/// Errors name the box's index and its values.
+pub fn check_boxes(boxes: &Tensor, size: i64) -> Result<()> {
+    let shape = boxes.size();
+    if shape.len() != 3 || shape[0] != 1 || shape[2] != 4 {
+        bail!("box prompts have shape {shape:?}, expected [1, P, 4]");
+    }
+    let values = Vec::<f64>::try_from(boxes.to_kind(tch::Kind::Double).flatten(0, -1))?;
+    for (k, b) in values.chunks_exact(4).enumerate() {
+        data::check_box(
+            &format!("box prompt {k}"),
+            [b[0], b[1], b[2], b[3]],
+            size as usize,
+            size as usize,
+        )?;
+    }
+    Ok(())
 }
 
 /// Single-mask logits `[P, S, S]` for `boxes` `[1, P, 4]` on an image embedding.

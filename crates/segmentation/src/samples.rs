@@ -55,10 +55,12 @@ impl Window {
         (x < w && y < h).then_some(y * w + x)
     }
 
-    fn map_box(&self, b: [usize; 4]) -> [f32; 4] {
-        let s = (self.size - 1) as f32;
-        let (mut x0, mut y0) = ((b[0] - self.x0) as f32, (b[1] - self.y0) as f32);
-        let (mut x1, mut y1) = ((b[2] - self.x0) as f32, (b[3] - self.y0) as f32);
+    /// An image box in crop pixels (signed arithmetic: a bad box stays bad rather than wrapping).
+    fn map_box(&self, b: [usize; 4]) -> [f64; 4] {
+        let s = (self.size - 1) as f64;
+        let [bx0, by0, bx1, by1] = b.map(|v| v as f64);
+        let (wx, wy) = (self.x0 as f64, self.y0 as f64);
+        let (mut x0, mut y0, mut x1, mut y1) = (bx0 - wx, by0 - wy, bx1 - wx, by1 - wy);
         if self.flip_x {
             (x0, x1) = (s - x1, s - x0);
         }
@@ -85,12 +87,15 @@ impl SegData {
         };
         let images: Vec<_> = images
             .into_iter()
-            .map(|img| {
+            .map(|img| -> Result<_> {
                 let split = img.split_halves();
+                for inst in split.train.iter().chain(&split.test) {
+                    inst.check_box(&img.name, img.width, img.height)?;
+                }
                 let max = img.pixels.iter().cloned().fold(0.0f32, f32::max);
-                (img, split, max.max(255.0))
+                Ok((img, split, max.max(255.0)))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let (train, test): (usize, usize) = images.iter().fold((0, 0), |(a, b), (_, s, _)| {
             (a + s.train.len(), b + s.test.len())
         });
@@ -107,9 +112,18 @@ impl SegData {
         })
     }
 
-    fn sample(&self, index: usize, win: Window, insts: &[&Instance], norm: Normalize) -> Sample {
+    /// The sample of `insts` in window `win` of image `index`; each box is checked
+    /// ([`data::check_box`] in crop pixels) before it becomes a tensor.
+    fn sample(
+        &self,
+        index: usize,
+        win: Window,
+        insts: &[&Instance],
+        norm: Normalize,
+    ) -> Result<Sample> {
         let (img, _, scale) = &self.images[index];
         let s = win.size;
+        let boxes = crop_boxes(&img.name, win, insts)?;
         let mut grey = vec![0f32; s * s];
         let mut masks = vec![0f32; insts.len() * s * s];
         for v in 0..s {
@@ -125,7 +139,6 @@ impl SegData {
                 }
             }
         }
-        let boxes: Vec<f32> = insts.iter().flat_map(|i| win.map_box(i.bbox)).collect();
         let n = insts.len() as i64;
         let si = s as i64;
         let g = Tensor::from_slice(&grey)
@@ -139,12 +152,12 @@ impl SegData {
                 (g - mean) / std
             }
         };
-        Sample {
+        Ok(Sample {
             pixels,
             boxes: Tensor::from_slice(&boxes).view([1, n, 4]),
             masks: Tensor::from_slice(&masks).view([n, si, si]),
             grey,
-        }
+        })
     }
 
     /// The training crop of step `step`: a random window of the left half holding at least one
@@ -177,14 +190,16 @@ impl SegData {
             }
             insts.shuffle(&mut rng);
             insts.truncate(max_boxes);
-            return Ok(self.sample(index, win, &insts, norm));
+            return self.sample(index, win, &insts, norm);
         }
         bail!("no training crop of {size} px holds a whole training instance")
     }
 
     /// Test tiles (windows of `size` at stride `size / 2` over the right half), each with the
     /// test instances first wholly inside it; every test instance that fits a tile is scored once.
-    pub fn test_samples(&self, size: usize, norm: Normalize) -> Vec<Sample> {
+    /// Errors name the instance, its image and the box when a box is not finite, inverted or
+    /// outside its tile.
+    pub fn test_samples(&self, size: usize, norm: Normalize) -> Result<Vec<Sample>> {
         let starts = |from: usize, to: usize| {
             let mut v: Vec<usize> = (from..to.saturating_sub(size).max(from) + 1)
                 .step_by((size / 2).max(1))
@@ -211,11 +226,103 @@ impl SegData {
                         left.into_iter().partition(|i| win.contains(i));
                     left = rest;
                     if !inside.is_empty() {
-                        out.push(self.sample(index, win, &inside, norm));
+                        out.push(self.sample(index, win, &inside, norm)?);
                     }
                 }
             }
         }
-        out
+        Ok(out)
+    }
+}
+
+/// The boxes of `insts` in the pixels of window `win` of image `image`, flattened `(x0, y0, x1,
+/// y1)` per instance, each checked with [`data::check_box`] against the `size × size` crop: the
+/// boundary where a box becomes a prompt tensor. Errors name the instance, the image, its box in
+/// the image and in the crop.
+fn crop_boxes(image: &str, win: Window, insts: &[&Instance]) -> Result<Vec<f32>> {
+    let mut out = Vec::with_capacity(4 * insts.len());
+    for inst in insts {
+        let b = win.map_box(inst.bbox);
+        data::check_box(
+            &format!(
+                "instance {} of {image} (box {:?} in the image, crop of {} px at ({}, {}))",
+                inst.label, inst.bbox, win.size, win.x0, win.y0
+            ),
+            b,
+            win.size,
+            win.size,
+        )?;
+        out.extend(b.map(|v| v as f32));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 16×16 image `img` holding one instance (label 3) on each half, with the given boxes
+    /// (not computed from the labels, so that they can be wrong).
+    fn data(train_box: [usize; 4], test_box: [usize; 4]) -> SegData {
+        let img = InstanceImage {
+            name: "img".into(),
+            width: 16,
+            height: 16,
+            pixels: vec![100.0; 256],
+            labels: vec![0; 256],
+        };
+        let inst = |bbox: [usize; 4]| Instance {
+            label: 3,
+            bbox,
+            centroid: (0.0, 0.0),
+            area: 1,
+        };
+        let split = RegionSplit {
+            train: vec![inst(train_box)],
+            test: vec![inst(test_box)],
+            dropped: vec![],
+            middle: 8,
+        };
+        SegData {
+            images: vec![(img, split, 255.0)],
+        }
+    }
+
+    #[test]
+    fn valid_boxes_become_crop_boxes() {
+        let d = data([1, 2, 1, 5], [9, 1, 12, 3]);
+        let tiles = d.test_samples(8, Normalize::Unit).unwrap();
+        assert_eq!(tiles.len(), 1);
+        let b = Vec::<f32>::try_from(tiles[0].boxes.flatten(0, -1)).unwrap();
+        assert_eq!(b, [1.0, 1.0, 4.0, 3.0]);
+        let s = d.train_sample(0, 0, 8, 4, Normalize::Unit).unwrap();
+        assert_eq!(s.boxes.size(), [1, 1, 4]);
+    }
+
+    #[test]
+    fn inverted_boxes_are_refused_before_they_become_tensors() {
+        // Test tile at x 8..16: the box maps to x0 5 > x1 2.
+        let d = data([1, 2, 1, 5], [13, 2, 10, 5]);
+        let e = format!("{:#}", d.test_samples(8, Normalize::Unit).unwrap_err());
+        assert!(
+            e.contains("instance 3 of img")
+                && e.contains("[13, 2, 10, 5] in the image")
+                && e.contains("crop of 8 px at (8, 0)"),
+            "{e}"
+        );
+        assert!(
+            e.contains("[5.0, 2.0, 2.0, 5.0]") && e.contains("inverted: x0 5 > x1 2"),
+            "{e}"
+        );
+
+        let d = data([3, 5, 1, 2], [9, 1, 12, 3]);
+        let e = format!(
+            "{:#}",
+            d.train_sample(0, 0, 8, 4, Normalize::Unit).unwrap_err()
+        );
+        assert!(
+            e.contains("instance 3 of img") && e.contains("inverted"),
+            "{e}"
+        );
     }
 }

@@ -57,14 +57,14 @@ impl Run {
         let plan = AdapterPlan::from(&spec.adapter).with_seed(spec.seed);
         let loaded = zoo::build(&model_dir, Some(plan), Device::Cpu)
             .with_context(|| format!("building {}", model_dir.display()))?;
-        let size = segmenter(&loaded.model)?.image_size();
+        let size = segmenter(&loaded.model, &model_dir)?.image_size();
         let data = SegData::load(&spec.dataset, ctx.root)
             .with_context(|| format!("data set `{}`", spec.dataset))?;
-        let tests = data.test_samples(size as usize, spec.normalize);
+        let tests = data.test_samples(size as usize, spec.normalize)?;
         let zero_shot = match ctx.dir.read_json::<Scores>("zero_shot.json")? {
             Some(z) => z,
             None => {
-                let seg = segmenter(&loaded.model)?;
+                let seg = segmenter(&loaded.model, &model_dir)?;
                 let z = zero_shot_scores(spec, ctx.results, || evaluate(seg, &tests))?;
                 ctx.dir.write_json("zero_shot.json", &z)?;
                 z
@@ -93,7 +93,10 @@ impl Run {
     }
 
     fn segmenter(&self) -> &dyn Segmenter {
-        segmenter(&self.loaded.model).expect("checked when the run started")
+        self.loaded
+            .model
+            .segmenter()
+            .expect("checked when the run started")
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use image::DynamicImage;
 
-use crate::checksum::verify_sha256;
+use crate::checksum::sha256_file;
 use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
 use crate::source::{ImageSource, Item};
@@ -38,15 +38,37 @@ pub fn default_assets_dir() -> PathBuf {
     )
 }
 
-/// `assets/relative`, after checking that it exists (else a `make setup` hint) and that its sha256
-/// is `sha256`.
+/// `assets/relative`, after checking that it can be read and that its sha256 is `sha256`. The
+/// three failures differ: [`DataError::AssetsMissing`] (no such file: run `make setup`),
+/// [`DataError::AssetUnreadable`] (present but unreadable, with the operating system's reason, e.g.
+/// permissions or a folder in its place) and [`DataError::AssetChecksum`] (present but corrupt or
+/// truncated); each names the file and the folder `make setup` unpacks it into.
 pub(crate) fn checked_asset(assets: &Path, relative: &str, sha256: &str) -> Result<PathBuf> {
     let path = assets.join(relative);
-    if !path.is_file() {
-        return Err(DataError::AssetsMissing { path });
+    let folder = assets.join(
+        Path::new(relative)
+            .components()
+            .next()
+            .map_or_else(PathBuf::new, |c| PathBuf::from(c.as_os_str())),
+    );
+    match sha256_file(&path) {
+        Ok(found) if found == sha256 => Ok(path),
+        Ok(found) => Err(DataError::AssetChecksum {
+            path,
+            folder,
+            expected: sha256.to_owned(),
+            found,
+        }),
+        Err(DataError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Err(DataError::AssetsMissing { path, folder })
+        }
+        Err(DataError::Io { source, .. }) => Err(DataError::AssetUnreadable {
+            path,
+            folder,
+            source,
+        }),
+        Err(other) => Err(other),
     }
-    verify_sha256(&path, sha256)?;
-    Ok(path)
 }
 
 /// A data set from in-memory images and labels, split with [`stratified_split`] at

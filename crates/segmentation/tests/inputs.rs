@@ -1,0 +1,104 @@
+//! Bad inputs named at the boundary: a model that is not a segmenter (its type and folder), lossy
+//! or ambiguous masks in an `images/` + `masks/` folder (the file), and box prompts that are not
+//! finite, inverted or outside the image (the box).
+
+use std::path::{Path, PathBuf};
+
+use segmentation::predict::{check_boxes, segmenter};
+use segmentation::samples::SegData;
+use tch::{Device, Tensor};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../zoo/tests/fixtures")
+        .join(name)
+}
+
+#[test]
+fn a_model_that_is_not_a_segmenter_is_named() {
+    let dir = fixture("dinov2");
+    let loaded = zoo::build(&dir, None, Device::Cpu).unwrap();
+    let e = format!("{:#}", segmenter(&loaded.model, &dir).err().unwrap());
+    assert!(e.contains("model_type sam or lite_medsam"), "{e}");
+    assert!(
+        e.contains(&dir.join("config.json").display().to_string())
+            && e.contains("model_type `dinov2` is not a segmenter"),
+        "{e}"
+    );
+
+    let sam = zoo::build(&fixture("sam_tiny"), None, Device::Cpu).unwrap();
+    assert!(segmenter(&sam.model, &fixture("sam_tiny")).is_ok());
+}
+
+/// `root/images/a.png` (64×64) and its two-instance label map, returned unsaved.
+fn folder(root: &Path) -> image::GrayImage {
+    std::fs::create_dir_all(root.join("images")).unwrap();
+    std::fs::create_dir_all(root.join("masks")).unwrap();
+    image::GrayImage::from_fn(64, 64, |x, _| image::Luma([x as u8]))
+        .save(root.join("images/a.png"))
+        .unwrap();
+    image::GrayImage::from_fn(64, 64, |x, y| {
+        let near = |cx: u32| x.abs_diff(cx) < 5 && y.abs_diff(30) < 5;
+        image::Luma([if near(10) {
+            1
+        } else if near(50) {
+            2
+        } else {
+            0
+        }])
+    })
+}
+
+#[test]
+fn lossy_and_ambiguous_masks_are_named_when_the_data_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mask = folder(root);
+    let spec = format!("folder:{}", root.display());
+    mask.save(root.join("masks/a.png")).unwrap();
+    SegData::load(&spec, root).unwrap();
+
+    mask.save(root.join("masks/a.tif")).unwrap();
+    let e = format!("{:#}", SegData::load(&spec, root).unwrap_err());
+    assert!(
+        e.contains("masks/a.png") && e.contains("masks/a.tif") && e.contains("ambiguous"),
+        "{e}"
+    );
+
+    std::fs::remove_file(root.join("masks/a.tif")).unwrap();
+    mask.save_with_format(root.join("masks/a.png"), image::ImageFormat::Jpeg)
+        .unwrap();
+    let e = format!("{:#}", SegData::load(&spec, root).unwrap_err());
+    assert!(
+        e.contains("masks/a.png") && e.contains("JPEG") && e.contains("losslessly"),
+        "{e}"
+    );
+    assert!(e.contains("PNG or TIFF"), "{e}");
+}
+
+#[test]
+fn bad_box_prompts_are_named() {
+    let ok = Tensor::from_slice(&[0f32, 0.0, 7.0, 7.0, 3.0, 3.0, 3.0, 3.0]).view([1, 2, 4]);
+    check_boxes(&ok, 8).unwrap();
+    let err = |b: [f32; 4]| {
+        let t = Tensor::from_slice(&[1f32, 1.0, 2.0, 2.0, b[0], b[1], b[2], b[3]]).view([1, 2, 4]);
+        format!("{:#}", check_boxes(&t, 8).unwrap_err())
+    };
+    let e = err([1.0, f32::NAN, 2.0, 2.0]);
+    assert!(
+        e.contains("box prompt 1") && e.contains("NaN") && e.contains("y0 is not finite"),
+        "{e}"
+    );
+    let e = err([4.0, 1.0, 2.0, 2.0]);
+    assert!(
+        e.contains("box prompt 1") && e.contains("inverted: x0 4 > x1 2"),
+        "{e}"
+    );
+    let e = err([1.0, 1.0, 2.0, 8.0]);
+    assert!(e.contains("outside the 8x8 image"), "{e}");
+    let e = format!(
+        "{:#}",
+        check_boxes(&Tensor::zeros([2, 4], (tch::Kind::Float, Device::Cpu)), 8).unwrap_err()
+    );
+    assert!(e.contains("[2, 4]") && e.contains("[1, P, 4]"), "{e}");
+}
