@@ -291,3 +291,33 @@ fn the_grid_goes_on_past_a_failed_run_and_exits_non_zero() {
     );
     assert!(err.contains("no run of its 5 matches --rank 99"), "{err}");
 }
+
+#[test]
+fn two_data_set_paths_with_one_run_name_do_not_collide_silently() {
+    let results = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    for sub in ["a/b", "a_b"] {
+        for split in ["train", "test"] {
+            for class in ["x", "y"] {
+                let dir = data.path().join(sub).join(split).join(class);
+                std::fs::create_dir_all(&dir).unwrap();
+                for i in 0..2 {
+                    image::RgbImage::from_pixel(8, 8, image::Rgb([i * 90, 40, 200]))
+                        .save(dir.join(format!("{i}.png")))
+                        .unwrap();
+                }
+            }
+        }
+    }
+    let mut first = runs(2).remove(1);
+    first.dataset = format!("folder:{}", data.path().join("a/b").display());
+    let mut second = first.clone();
+    second.dataset = format!("folder:{}", data.path().join("a_b").display());
+    assert_eq!(first.name(), second.name(), "the names collide");
+    finished(&first, results.path(), None).unwrap();
+    let err = format!(
+        "{:#}",
+        run_one::<Classification>(&second, results.path(), None).unwrap_err()
+    );
+    assert!(err.contains("another configuration") && err.contains("`dataset`"), "{err}");
+}
