@@ -319,5 +319,8 @@ fn two_data_set_paths_with_one_run_name_do_not_collide_silently() {
         "{:#}",
         run_one::<Classification>(&second, results.path(), None).unwrap_err()
     );
-    assert!(err.contains("another configuration") && err.contains("`dataset`"), "{err}");
+    assert!(
+        err.contains("another configuration") && err.contains("`dataset`"),
+        "{err}"
+    );
 }

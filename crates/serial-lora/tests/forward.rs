@@ -3,15 +3,45 @@
 mod common;
 
 use common::{build, build_sized, copy_base, input, randomize_b, rel_diff};
-use serial_lora::{AdapterConfig, AdapterKind, AdapterPlan, Target};
+use serial_lora::{AdapterConfig, AdapterKind, AdapterPlan, ScaleRule, Target};
 
 fn plans() -> Vec<(&'static str, AdapterPlan)> {
     let mut lora_mlp = AdapterConfig::lora(4);
     lora_mlp.targets.push(Target::Mlp);
+    let scaled = |config: AdapterConfig, scaling: ScaleRule| AdapterConfig {
+        alpha: 3.0,
+        scaling,
+        ..config
+    };
     vec![
         ("lora qkvo", AdapterPlan::from(&AdapterConfig::lora(4))),
         ("lora qkvo+mlp", AdapterPlan::from(&lora_mlp)),
         ("serial", AdapterPlan::from(&AdapterConfig::serial_lora(4))),
+        (
+            "lora, alpha 3 / sqrt(r)",
+            AdapterPlan::from(&scaled(
+                AdapterConfig::lora(4),
+                ScaleRule::AlphaOverSqrtRank,
+            )),
+        ),
+        (
+            "lora, fixed 3",
+            AdapterPlan::from(&scaled(AdapterConfig::lora(4), ScaleRule::Fixed)),
+        ),
+        (
+            "serial, alpha 3 / r",
+            AdapterPlan::from(&scaled(
+                AdapterConfig::serial_lora(4),
+                ScaleRule::AlphaOverRank,
+            )),
+        ),
+        (
+            "serial, alpha 3 / sqrt(r)",
+            AdapterPlan::from(&scaled(
+                AdapterConfig::serial_lora(4),
+                ScaleRule::AlphaOverSqrtRank,
+            )),
+        ),
     ]
 }
 
