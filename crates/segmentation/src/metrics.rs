@@ -47,3 +47,48 @@ impl Scores {
         self.instances += k as usize;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `[1, 2, 2]` from four values.
+    fn map(v: [f32; 4]) -> Tensor {
+        Tensor::from_slice(&v).view([1, 2, 2])
+    }
+
+    #[test]
+    fn dice_and_iou_of_thresholded_masks_match_hand_counts() {
+        // Prediction {0, 1} (logit > 0), target {1, 2}: overlap 1, sizes 2 and 2.
+        let mut s = Scores::default();
+        s.add(&map([5.0, 5.0, -5.0, -5.0]), &map([0.0, 1.0, 1.0, 0.0]));
+        assert!((s.dice - 0.5).abs() < 1e-12, "dice 2·1/(2+2)");
+        assert!((s.iou - 1.0 / 3.0).abs() < 1e-12, "iou 1/(2+2−1)");
+        // A perfect instance is averaged in: dice (0.5 + 1) / 2, iou (1/3 + 1) / 2.
+        s.add(&map([5.0, -5.0, -5.0, -5.0]), &map([1.0, 0.0, 0.0, 0.0]));
+        assert_eq!(s.instances, 2);
+        assert!((s.dice - 0.75).abs() < 1e-12);
+        assert!((s.iou - 2.0 / 3.0).abs() < 1e-12);
+        // A logit of exactly 0 is background.
+        let mut z = Scores::default();
+        z.add(&map([0.0, 0.0, 0.0, 0.0]), &map([1.0, 0.0, 0.0, 0.0]));
+        assert_eq!((z.dice, z.iou), (0.0, 0.0));
+    }
+
+    #[test]
+    fn loss_is_the_weighted_soft_dice_plus_bce() {
+        // Logits 0 everywhere: p = 0.5; target two of four pixels.
+        let logits = map([0.0, 0.0, 0.0, 0.0]);
+        let target = map([1.0, 1.0, 0.0, 0.0]);
+        // Soft Dice (smoothed by 1): 1 − (2·1 + 1) / (2 + 2 + 1) = 0.4; BCE = ln 2.
+        let (dice, bce) = (0.4, std::f64::consts::LN_2);
+        for w in [0.0, 0.8, 1.0] {
+            let got = loss(&logits, &target, w).double_value(&[]);
+            let want = w * dice + (1.0 - w) * bce;
+            assert!((got - want).abs() < 1e-6, "w {w}: {got} vs {want}");
+        }
+        // A confident correct prediction costs almost nothing.
+        let sure = map([20.0, 20.0, -20.0, -20.0]);
+        assert!(loss(&sure, &target, 0.8).double_value(&[]) < 1e-6);
+    }
+}
