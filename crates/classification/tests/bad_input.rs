@@ -103,17 +103,24 @@ fn every_numeric_setting_is_range_checked_at_once() {
 }
 
 #[test]
-fn an_input_smaller_than_a_patch_is_a_clear_error() {
+fn an_input_smaller_than_a_patch_is_a_clear_error_and_the_fixed_run_goes_ahead() {
     let results = tempfile::tempdir().unwrap();
-    let spec = spec(&[("resolution = 12", "resolution = 3")]);
+    let bad = spec(&[("resolution = 12", "resolution = 3")]);
     let err = format!(
         "{:#}",
-        run_one::<Classification>(&spec, results.path(), None).unwrap_err()
+        run_one::<Classification>(&bad, results.path(), None).unwrap_err()
     );
     assert!(
         err.contains("`resolution = 3` does not suit") && err.contains("H ≥ 4"),
         "{err}"
     );
+    // The failed run made no progress, so the corrected configuration takes its folder over.
+    let fixed = spec(&[]);
+    assert_eq!(fixed.name(), bad.name());
+    assert!(matches!(
+        run_one::<Classification>(&fixed, results.path(), None).unwrap(),
+        Outcome::Finished(_)
+    ));
 }
 
 #[test]

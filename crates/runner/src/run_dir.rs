@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use formats::atomic::write_atomic;
-use formats::run::{CONFIG_FILE, SUMMARY_FILE};
+use formats::run::{CONFIG_FILE, METRICS_FILE, SUMMARY_FILE};
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 
@@ -49,11 +49,24 @@ impl RunDir {
         }
     }
 
+    /// Whether the folder holds results or training progress (a summary, metrics or a checkpoint),
+    /// rather than only the configuration of a run that failed before its first step.
+    fn has_progress(&self) -> bool {
+        [SUMMARY_FILE, METRICS_FILE, "checkpoint", "checkpoint.old"]
+            .iter()
+            .any(|f| self.path.join(f).exists())
+    }
+
     /// Checks that the folder holds no run of another configuration (a run is its full resolved
     /// configuration: a rerun with any setting changed must not pass for the earlier run), then
-    /// writes `config`. The error names every differing field with both values.
+    /// writes `config`. The error names every differing field with both values. A folder whose run
+    /// failed before making any progress is taken over.
     pub fn claim(&self, config: &Value) -> Result<()> {
-        if let Some(previous) = self.read_json::<Value>(CONFIG_FILE)? {
+        let previous = match self.has_progress() {
+            true => self.read_json::<Value>(CONFIG_FILE)?,
+            false => None,
+        };
+        if let Some(previous) = previous {
             let mut differences = Vec::new();
             diff("", &previous, config, &mut differences);
             if !differences.is_empty() {
