@@ -244,26 +244,27 @@ impl ModelStore {
             Some(&context),
         );
         match result {
+            // No site of this model matches the adapter's target_modules, and every tensor of the
+            // file is left over: the adapter belongs to another architecture.
             Err(Error::Mismatch { path, problems, .. })
-                if problems
-                    .iter()
-                    .all(|p| matches!(p, TensorProblem::Unexpected { .. })) =>
+                if variables.is_empty()
+                    && problems
+                        .iter()
+                        .all(|p| matches!(p, TensorProblem::Unexpected { .. })) =>
             {
-                let first = match &problems[0] {
-                    TensorProblem::Unexpected { name } => name.clone(),
-                    _ => unreachable!("all unexpected"),
-                };
-                let mut ours: Vec<&String> = variables.keys().collect();
-                ours.sort();
-                let sites = match ours.first() {
-                    Some(name) => format!("this model's adapter tensors are named like `{name}`"),
-                    None => "its target_modules match no module of this model".to_string(),
-                };
+                let first = problems
+                    .iter()
+                    .find_map(|p| match p {
+                        TensorProblem::Unexpected { name } => Some(name.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
                 Err(Error::config(
                     "adapter",
                     format!(
-                        "{}: this adapter was made for another model: none of its {} tensors \
-                         (e.g. `{first}`) fits an adapter site here ({sites})",
+                        "{}: this adapter was made for another model: its target_modules match \
+                         no module of this model, and none of its {} tensors (e.g. `{first}`) \
+                         fits an adapter site here",
                         path.display(),
                         problems.len()
                     ),
