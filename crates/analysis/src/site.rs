@@ -1,8 +1,8 @@
-//! Where a q/k/v weight sits in a vision transformer: tower, block and projection.
+//! Where a q/k/v/o weight sits in a vision transformer: tower, block and projection.
 
 use std::fmt;
 
-/// One of the three projections an adapter can change.
+/// One of the attention projections an adapter can change (Serial LoRA: q, k, v; LoRA also o).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Proj {
     /// Query.
@@ -11,18 +11,24 @@ pub enum Proj {
     K,
     /// Value.
     V,
+    /// Output (LoRA only; never part of a fused qkv weight).
+    O,
 }
 
 impl Proj {
-    /// All three, in order (also the row-block order of a fused qkv weight).
+    /// q, k and v, in order (also the row-block order of a fused qkv weight).
     pub const ALL: [Proj; 3] = [Proj::Q, Proj::K, Proj::V];
 
-    /// `q`, `k` or `v`.
+    /// q, k, v and o, in order.
+    pub const WITH_OUTPUT: [Proj; 4] = [Proj::Q, Proj::K, Proj::V, Proj::O];
+
+    /// `q`, `k`, `v` or `o`.
     pub fn name(self) -> &'static str {
         match self {
             Proj::Q => "q",
             Proj::K => "k",
             Proj::V => "v",
+            Proj::O => "o",
         }
     }
 
@@ -41,6 +47,21 @@ impl Proj {
             _ => None,
         }
     }
+
+    /// The projection a module path is: q, k or v by its leaf ([`Proj::from_module_leaf`]), or the
+    /// attention output `…out_proj`/`…o_proj` (CLIP), `…attention.output.dense` (DINOv2),
+    /// `…attn.proj` (SAM) or `…to_out.0` (diffusers); `None` for anything else (MLP).
+    pub fn from_module(module: &str) -> Option<Self> {
+        let leaf = module.rsplit('.').next().unwrap_or(module);
+        if let Some(p) = Self::from_module_leaf(leaf) {
+            return Some(p);
+        }
+        let output = matches!(leaf, "out_proj" | "o_proj")
+            || [".attention.output.dense", ".attn.proj", ".to_out.0"]
+                .iter()
+                .any(|end| format!(".{module}").ends_with(end));
+        output.then_some(Proj::O)
+    }
 }
 
 impl fmt::Display for Proj {
@@ -49,7 +70,7 @@ impl fmt::Display for Proj {
     }
 }
 
-/// A q/k/v weight of one block of one tower.
+/// A q/k/v/o weight of one block of one tower.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Site {
     /// The module path before the block list, e.g. `vision_model.encoder` (tells CLIP's towers apart).
@@ -72,4 +93,33 @@ pub fn locate(module: &str) -> Option<(String, usize)> {
             .filter(|_| matches!(w[0], "layers" | "layer" | "blocks"))?;
         Some((parts[..i].join("."), block))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Proj;
+
+    #[test]
+    fn output_projections_are_recognised_by_their_module_path() {
+        for m in [
+            "vision_model.encoder.layers.0.self_attn.out_proj",
+            "model.layers.0.self_attn.o_proj",
+            "encoder.layer.3.attention.output.dense",
+            "image_encoder.blocks.2.attn.proj",
+            "transformer_blocks.0.attn.to_out.0",
+        ] {
+            assert_eq!(Proj::from_module(m), Some(Proj::O), "{m}");
+        }
+        assert_eq!(
+            Proj::from_module("encoder.layer.3.attention.attention.query"),
+            Some(Proj::Q)
+        );
+        for m in [
+            "encoder.layer.3.output.dense",
+            "encoder.layer.3.mlp.fc1",
+            "blocks.2.mlp.proj",
+        ] {
+            assert_eq!(Proj::from_module(m), None, "{m}");
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! Which q/k/v weights an adapter changes, where their pre-trained values live, and the merge.
+//! Which q/k/v/o weights an adapter changes, where their pre-trained values live, and the merge.
 
 use std::collections::BTreeMap;
 
@@ -90,8 +90,9 @@ impl SiteUpdate<'_> {
     }
 }
 
-/// Every q/k/v site `adapter` changes, with where its base weight lives in `base`. LoRA pairs on
-/// other modules (output projection, MLP) are skipped: the spectra cover q, k and v.
+/// Every q/k/v/o site `adapter` changes, with where its base weight lives in `base`. LoRA pairs on
+/// other modules (MLP) are skipped: the spectra cover the attention projections. Serial LoRA
+/// changes q, k and v only.
 pub fn site_updates<'a>(
     base: &TensorFile,
     adapter: &'a Adapter,
@@ -132,7 +133,7 @@ pub fn site_updates<'a>(
 /// A LoRA module `<m>` adapts `<m>.weight`; a slice `<m>.q` adapts row block q of the fused `<m>.weight`.
 fn lora_source(module: &str) -> Vec<(Proj, BaseSlice)> {
     let (parent, leaf) = module.rsplit_once('.').unwrap_or(("", module));
-    let Some(proj) = Proj::from_module_leaf(leaf) else {
+    let Some(proj) = Proj::from_module(module) else {
         return Vec::new();
     };
     let source = if matches!(leaf, "q" | "k" | "v") {

@@ -222,3 +222,106 @@ fn default_summary_is_yours_else_the_committed_reference() {
         "mine,pets,lora,8,10,1,0.6,0.0,16"
     );
 }
+
+/// The longest run of pixels of exactly `color` in any one row of the PNG at `path`, and the
+/// number of such pixels in all.
+fn color_extent(path: &std::path::Path, color: [u8; 3]) -> (usize, usize) {
+    let img = image::open(path).unwrap().to_rgb8();
+    let (mut longest_row, mut total) = (0, 0);
+    for y in 0..img.height() {
+        let n = (0..img.width())
+            .filter(|&x| img.get_pixel(x, y).0 == color)
+            .count();
+        longest_row = longest_row.max(n);
+        total += n;
+    }
+    (longest_row, total)
+}
+
+#[test]
+fn figure_draws_probe_and_zero_shot_references_in_method_colours() {
+    use analysis::plot::fig5::reference_lines;
+    use analysis::plot::style::color;
+    use analysis::sweep::{read_all, references, Reference};
+    use formats::Method;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = HEADER.to_string();
+    for seed in 1..=2 {
+        for r in [8, 64] {
+            writeln!(
+                text,
+                "vit,pets,16,{seed},lora,{r},{},0.6{r},0.40,1,1,1",
+                100 * r
+            )
+            .unwrap();
+            writeln!(
+                text,
+                "vit,pets,16,{seed},serial_lora,{r},{},0.6{r},0.40,1,1,1",
+                25 * r
+            )
+            .unwrap();
+        }
+        // Probe: 0.50 and 0.54 (mean 0.52); zero-shot recorded as 0.40 and 0.44 on these rows.
+        let acc = 0.46 + 0.04 * seed as f64;
+        writeln!(
+            text,
+            "vit,pets,16,{seed},probe,0,0,{acc},0.{},1,1,1",
+            36 + 4 * seed
+        )
+        .unwrap();
+        // A data set without probe or zero-shot gets no reference lines.
+        writeln!(text, "vit,dtd,16,{seed},lora,8,800,0.5,,1,1,1").unwrap();
+    }
+    std::fs::write(tmp.path().join("summary.csv"), text).unwrap();
+
+    let refs = references(&read_all(&tmp.path().join("summary.csv")).unwrap(), 16);
+    let pets = refs[&("vit".to_string(), "pets".to_string())];
+    assert!((pets.probe.unwrap() - 0.52).abs() < 1e-12, "{pets:?}");
+    // Mean over all 10 pets rows: 8 adapter rows at 0.40, probe rows at 0.40 and 0.44.
+    assert!(
+        (pets.zero_shot.unwrap() - 4.04 / 10.0).abs() < 1e-12,
+        "{pets:?}"
+    );
+    assert!(!refs.contains_key(&("vit".to_string(), "dtd".to_string())));
+
+    let lines = reference_lines(Some(&pets));
+    let labels: Vec<&str> = lines.iter().map(|l| l.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["linear probe (0.520)", "zero-shot / class means (0.404)"]
+    );
+    assert_eq!(lines[0].color, color(Some(Method::Probe)));
+    assert_eq!(lines[1].color, color(Some(Method::ZeroShot)));
+    assert!(reference_lines(Some(&Reference::default())).is_empty());
+    assert!(reference_lines(None).is_empty());
+
+    let written = rank_sweep(&options(tmp.path())).unwrap();
+    let png = &written[1];
+    let rgb = |m: Method| {
+        let c = color(Some(m));
+        [c.0, c.1, c.2]
+    };
+    // Dashed lines across a 520-pixel panel: well over 150 pixels of the colour in one row.
+    for m in [Method::Probe, Method::ZeroShot] {
+        let (row, _) = color_extent(png, rgb(m));
+        assert!(row > 150, "{m:?}: longest row {row}");
+    }
+    // The adapter lines use their Okabe–Ito colours; no method is drawn in the old palette.
+    for m in [Method::Lora, Method::SerialLora] {
+        let (_, total) = color_extent(png, rgb(m));
+        assert!(total > 100, "{m:?}: {total} pixels");
+    }
+    assert_eq!(color_extent(png, [214, 39, 40]).1, 0);
+
+    // Without baselines in the summary there is no reference line.
+    let plain = tmp.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    std::fs::write(
+        plain.join("summary.csv"),
+        format!("{HEADER}vit,pets,16,1,lora,8,800,0.6,,1,1,1\n"),
+    )
+    .unwrap();
+    let written = rank_sweep(&options(&plain)).unwrap();
+    assert!(color_extent(&written[1], rgb(Method::Probe)).0 < 30);
+}

@@ -160,9 +160,15 @@ fn svd_writes_csv_and_png_for_the_latest_runs() {
             .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
             .collect()
     );
-    // 2 blocks × 3 projections (out_proj is not a q/k/v site) × (3 weights × D singular values +
-    // 2 updates × their rank bound R: the rest are zero and not written).
-    assert_eq!(rows.len(), 2 * 3 * (3 * D + 2 * R));
+    // 2 blocks × 3 projections × (3 weights × D singular values + 2 updates × their rank bound R:
+    // the rest are zero and not written), plus 2 blocks of out_proj, which only LoRA updates.
+    assert_eq!(rows.len(), 2 * 3 * (3 * D + 2 * R) + 2 * (3 * D + R));
+    let o_deltas: BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| &r[5] == "o" && &r[2] == "delta")
+        .map(|r| &r[0])
+        .collect();
+    assert_eq!(o_deltas, BTreeSet::from(["lora"]));
 
     for r in &rows {
         let (index, sigma, norm): (usize, f64, f64) = (
@@ -208,9 +214,41 @@ fn svd_writes_csv_and_png_for_the_latest_runs() {
         .collect();
     assert_eq!(
         leftovers.len(),
-        1,
+        2,
         "temporary files left behind: {leftovers:?}"
     );
+    update_figure_shows_serial_lora_only_off_the_o_panel(
+        &figures.join("fig3_updates_tiny-clip.png"),
+    );
+}
+
+/// Pixels of exactly `rgb` in the quadrant (`col`, `row`) of the figure below its title band.
+fn quadrant_pixels(img: &image::RgbImage, col: u32, row: u32, rgb: [u8; 3]) -> usize {
+    let (w, h) = (img.width() / 2, (img.height() - 60) / 2);
+    (col * w..(col + 1) * w)
+        .flat_map(|x| (60 + row * h..60 + (row + 1) * h).map(move |y| (x, y)))
+        .filter(|&(x, y)| img.get_pixel(x, y).0 == rgb)
+        .count()
+}
+
+/// q (top left) shows both methods; o (bottom right) LoRA only, in the methods' colours.
+fn update_figure_shows_serial_lora_only_off_the_o_panel(path: &Path) {
+    use analysis::plot::style::color;
+    use formats::Method;
+    let img = image::open(path).unwrap().to_rgb8();
+    assert_eq!((img.width(), img.height()), (1280, 1060));
+    let rgb = |m: Method| {
+        let c = color(Some(m));
+        [c.0, c.1, c.2]
+    };
+    for m in [Method::Lora, Method::SerialLora] {
+        assert!(
+            quadrant_pixels(&img, 0, 0, rgb(m)) > 50,
+            "{m:?} in the q panel"
+        );
+    }
+    assert!(quadrant_pixels(&img, 1, 1, rgb(Method::Lora)) > 50);
+    assert_eq!(quadrant_pixels(&img, 1, 1, rgb(Method::SerialLora)), 0);
 }
 
 #[test]

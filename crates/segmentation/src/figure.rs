@@ -1,18 +1,64 @@
 //! Figure 4: one test tile of the data set, its ground truth, and the masks predicted by each given
 //! run (e.g. LoRA and Serial LoRA), side by side; instances drawn in distinct colours over the image.
+//! A title above each panel names it: `image`, `ground truth`, and per run its method label and test
+//! Dice from its `summary.json` (e.g. `Serial LoRA (Dice 0.9443)`), written in DejaVu Sans
+//! (embedded from `crates/analysis/assets`, Bitstream Vera licence there).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use formats::Method;
 use image::{Rgb, RgbImage};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::FontStyle;
 use tch::{Device, Tensor};
 
 use crate::config::RunSpec;
 use crate::predict::{predict, segmenter};
 use crate::samples::{Sample, SegData};
+use crate::summary::Summary;
 use crate::task::DECODER_FILE;
 
 const GAP: u32 = 6;
+/// The font family the titles are registered under.
+const FAMILY: &str = "sans-serif";
+static DEJAVU_SANS: &[u8] = include_bytes!("../../analysis/assets/DejaVuSans.ttf");
+
+/// The title of a run's panel: `<method label> (Dice 0.9443)`, or the label alone without a Dice.
+pub fn run_title(method: Method, dice: Option<f64>) -> String {
+    match dice {
+        Some(d) => format!("{} (Dice {d:.4})", method.label()),
+        None => method.label().to_string(),
+    }
+}
+
+/// The panel title of the run folder `run`: its method (`config.json`) and test Dice
+/// (`summary.json`, field `test.dice`; a run without `summary.json` gets the label alone).
+pub fn title_of(run: &Path) -> Result<String> {
+    let spec = read_spec(run)?;
+    let path = run.join("summary.json");
+    let dice = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(
+            serde_json::from_str::<Summary>(&text)
+                .with_context(|| format!("{}: not a segmentation summary", path.display()))?
+                .test
+                .dice,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    Ok(run_title(spec.method, dice))
+}
+
+/// Height of the title band above panels `s` pixels wide.
+pub fn title_height(s: u32) -> u32 {
+    2 * font_size(s)
+}
+
+fn font_size(s: u32) -> u32 {
+    (s / 16).clamp(12, 40)
+}
 
 fn colour(k: usize) -> [f32; 3] {
     let h = (k as f32 * 0.618_034) % 1.0;
@@ -23,8 +69,8 @@ fn colour(k: usize) -> [f32; 3] {
     [f(5.0), f(3.0), f(1.0)]
 }
 
-/// Draws `grey` with `masks` `[P, S, S]` (binary) blended in at `x`.
-fn panel(canvas: &mut RgbImage, x: u32, grey: &[f32], masks: Option<&Tensor>) {
+/// Draws `grey` with `masks` `[P, S, S]` (binary) blended in at (`x`, `y`).
+fn panel(canvas: &mut RgbImage, x: u32, y: u32, grey: &[f32], masks: Option<&Tensor>) {
     let s = (grey.len() as f64).sqrt() as usize;
     let masks: Vec<Vec<f32>> = masks.map_or_else(Vec::new, |m| {
         (0..m.size()[0])
@@ -44,11 +90,46 @@ fn panel(canvas: &mut RgbImage, x: u32, grey: &[f32], masks: Option<&Tensor>) {
             }
             canvas.put_pixel(
                 x + u as u32,
-                v as u32,
+                y + v as u32,
                 Rgb(px.map(|c| (c * 255.0).round() as u8)),
             );
         }
     }
+}
+
+/// Lays the panels out side by side under their `titles`: `grey` (a square tile) with each entry of
+/// `masks` (`None`: the plain image) blended in.
+pub fn compose(grey: &[f32], masks: &[Option<&Tensor>], titles: &[String]) -> Result<RgbImage> {
+    if masks.is_empty() || masks.len() != titles.len() {
+        bail!(
+            "{} panels but {} titles (need one per panel, at least one)",
+            masks.len(),
+            titles.len()
+        );
+    }
+    let s = (grey.len() as f64).sqrt() as u32;
+    let (panels, top) = (masks.len() as u32, title_height(s));
+    let (w, h) = (panels * s + (panels - 1) * GAP, s + top);
+    let mut canvas = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+    for (i, m) in masks.iter().enumerate() {
+        panel(&mut canvas, i as u32 * (s + GAP), top, grey, *m);
+    }
+    plotters::style::register_font(FAMILY, FontStyle::Normal, DEJAVU_SANS)
+        .map_err(|_| anyhow::anyhow!("the embedded DejaVu Sans font is not a valid TTF"))?;
+    let root = BitMapBackend::with_buffer(&mut canvas, (w, h)).into_drawing_area();
+    let style = (FAMILY, font_size(s))
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Center, VPos::Center));
+    for (i, title) in titles.iter().enumerate() {
+        let x = (i as u32 * (s + GAP) + s / 2) as i32;
+        root.draw(&Text::new(title.as_str(), (x, (top / 2) as i32), &style))
+            .map_err(|e| anyhow::anyhow!("drawing the title {title:?}: {e}"))?;
+    }
+    root.present()
+        .map_err(|e| anyhow::anyhow!("drawing the titles: {e}"))?;
+    drop(root);
+    Ok(canvas)
 }
 
 /// Writes the figure for `runs` (run folders sharing one data set) to `out`.
@@ -96,19 +177,13 @@ pub fn draw(runs: &[PathBuf], out: &Path) -> Result<()> {
         preds.push(predict(seg, sample).gt(0.0));
     }
     let sample = tile.context("no test tile")?;
-    let s = sample.pixels.size()[3] as u32;
-    let panels = 2 + preds.len() as u32;
-    let mut canvas = RgbImage::from_pixel(panels * s + (panels - 1) * GAP, s, Rgb([255, 255, 255]));
-    panel(&mut canvas, 0, &sample.grey, None);
-    panel(&mut canvas, s + GAP, &sample.grey, Some(&sample.masks));
-    for (i, p) in preds.iter().enumerate() {
-        panel(
-            &mut canvas,
-            (2 + i as u32) * (s + GAP),
-            &sample.grey,
-            Some(p),
-        );
+    let mut titles = vec!["image".to_string(), "ground truth".to_string()];
+    for run in runs {
+        titles.push(title_of(run)?);
     }
+    let mut masks = vec![None, Some(&sample.masks)];
+    masks.extend(preds.iter().map(Some));
+    let canvas = compose(&sample.grey, &masks, &titles)?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -126,4 +201,75 @@ fn read_spec(run: &Path) -> Result<RunSpec> {
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text)
         .with_context(|| format!("{}: not a segmentation run config", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference_run() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../results/reference/segmentation/litemedsam_stardist_lora_plus_r8_seed1")
+    }
+
+    #[test]
+    fn run_titles_name_the_method_and_its_test_dice() {
+        assert_eq!(
+            run_title(Method::SerialLora, Some(0.944_28)),
+            "Serial LoRA (Dice 0.9443)"
+        );
+        assert_eq!(run_title(Method::Lora, None), "LoRA");
+        // The committed run: LoRA+, test Dice 0.94380…
+        assert_eq!(title_of(&reference_run()).unwrap(), "LoRA+ (Dice 0.9438)");
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            reference_run().join("config.json"),
+            tmp.path().join("config.json"),
+        )
+        .unwrap();
+        assert_eq!(title_of(tmp.path()).unwrap(), "LoRA+");
+        std::fs::write(tmp.path().join("summary.json"), "{}").unwrap();
+        let e = format!("{:#}", title_of(tmp.path()).unwrap_err());
+        assert!(e.contains("not a segmentation summary"), "{e}");
+    }
+
+    /// Dark pixels in columns `xs` of rows `ys`.
+    fn dark(img: &RgbImage, xs: std::ops::Range<u32>, ys: std::ops::Range<u32>) -> usize {
+        ys.flat_map(|y| xs.clone().map(move |x| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y).0.iter().all(|&c| c < 128))
+            .count()
+    }
+
+    #[test]
+    fn each_panel_gets_its_title_above_it() {
+        let s = 64u32;
+        let grey = vec![0.8f32; (s * s) as usize];
+        let mask = Tensor::ones([1, s as i64, s as i64], (tch::Kind::Float, Device::Cpu));
+        let titles = ["image", "ground truth", "LoRA (Dice 0.9443)"].map(String::from);
+        let img = compose(&grey, &[None, Some(&mask), Some(&mask)], &titles).unwrap();
+        let top = title_height(s);
+        assert!(top > 0);
+        assert_eq!((img.width(), img.height()), (3 * s + 2 * GAP, s + top));
+        for i in 0..3 {
+            let x0 = i * (s + GAP);
+            // Text in the band above the panel.
+            assert!(dark(&img, x0..x0 + s, 0..top) > 10, "panel {i}");
+            // The panel itself starts below the band: plain grey, or grey blended with a mask.
+            let px = img.get_pixel(x0 + s / 2, top + s / 2).0;
+            if i == 0 {
+                assert_eq!(px, [204, 204, 204]);
+            } else {
+                assert_ne!(px, [204, 204, 204]);
+            }
+        }
+        // The long title is wider than the short one.
+        let ink = |i: u32| {
+            let x0 = i * (s + GAP);
+            (x0..x0 + s)
+                .filter(|&x| dark(&img, x..x + 1, 0..top) > 0)
+                .count()
+        };
+        assert!(ink(2) > ink(0), "{} vs {}", ink(2), ink(0));
+        assert!(compose(&grey, &[None], &[]).is_err());
+    }
 }

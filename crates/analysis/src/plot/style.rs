@@ -19,18 +19,34 @@ pub const AXIS: u32 = 18;
 /// Font size of tick labels and legends.
 pub const LABEL: u32 = 15;
 
-/// The colour of a method's line (`None`: the pre-trained model). Figures draw the four adapter
-/// methods ([`Method::ADAPTERS`]); the baselines get greys and purple should a figure show them.
+/// The Okabe–Ito palette (Okabe & Ito 2008, "Color Universal Design"), distinguishable under the
+/// common colour-vision deficiencies: black, orange, sky blue, bluish green, yellow, blue,
+/// vermillion, reddish purple.
+pub const OKABE_ITO: [RGBColor; 8] = [
+    RGBColor(0, 0, 0),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 158, 115),
+    RGBColor(240, 228, 66),
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(204, 121, 167),
+];
+
+/// The one colour of a method (`None`: the pre-trained model) in every figure, from
+/// [`OKABE_ITO`]: pre-trained black, LoRA vermillion, Serial LoRA blue, LoRA+ orange, Serial
+/// LoRA+ bluish green, probe sky blue, zero-shot reddish purple, full fine-tuning yellow.
 pub fn color(method: Option<Method>) -> RGBColor {
+    let [black, orange, sky_blue, green, yellow, blue, vermillion, purple] = OKABE_ITO;
     match method {
-        None => RGBColor(0, 0, 0),
-        Some(Method::Lora) => RGBColor(214, 39, 40),
-        Some(Method::SerialLora) => RGBColor(31, 119, 180),
-        Some(Method::LoraPlus) => RGBColor(255, 127, 14),
-        Some(Method::SerialLoraPlus) => RGBColor(44, 160, 44),
-        Some(Method::ZeroShot) => RGBColor(127, 127, 127),
-        Some(Method::Probe) => RGBColor(90, 90, 90),
-        Some(Method::Full) => RGBColor(148, 103, 189),
+        None => black,
+        Some(Method::Lora) => vermillion,
+        Some(Method::SerialLora) => blue,
+        Some(Method::LoraPlus) => orange,
+        Some(Method::SerialLoraPlus) => green,
+        Some(Method::Probe) => sky_blue,
+        Some(Method::ZeroShot) => purple,
+        Some(Method::Full) => yellow,
     }
 }
 
@@ -57,4 +73,22 @@ pub fn save_png(
         root.present().map_err(plot_error(path))
     })?;
     Ok(path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_method_has_its_own_okabe_ito_colour() {
+        let mut seen: Vec<RGBColor> = Vec::new();
+        for m in std::iter::once(None).chain(Method::ALL.map(Some)) {
+            let c = color(m);
+            assert!(OKABE_ITO.contains(&c), "{m:?}: {c:?} is not Okabe–Ito");
+            assert!(!seen.contains(&c), "{m:?} shares {c:?}");
+            seen.push(c);
+        }
+        assert_eq!(color(Some(Method::Lora)), RGBColor(213, 94, 0));
+        assert_eq!(color(Some(Method::SerialLora)), RGBColor(0, 114, 178));
+    }
 }

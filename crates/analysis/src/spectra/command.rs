@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::plot::fig3;
+use crate::plot::{fig3, fig3_updates};
 use crate::run::Run;
 use crate::sources::svd_runs;
 use crate::spectra::compute::{backbone_spectra, Spectrum};
@@ -20,7 +20,8 @@ pub struct SvdOptions {
     pub blocks: Option<Vec<usize>>,
     /// The results folder (runs are found in it, `spectra/<backbone>.csv` is written to it).
     pub results: PathBuf,
-    /// The figures folder (`fig3_<backbone>.png` is written to it).
+    /// The figures folder (`fig3_<backbone>.png`, the merged q/k/v spectra, and
+    /// `fig3_updates_<backbone>.png`, the update spectra, are written to it).
     pub figures: PathBuf,
     /// The repository root that a run's relative `model_dir` is taken from; `None`:
     /// [`formats::paths::repo_root`] (`$SERIAL_LORA_ROOT`, else the checkout around the current
@@ -58,7 +59,9 @@ pub fn svd(opts: &SvdOptions) -> Result<Vec<PathBuf>> {
         let blocks = panel_blocks(&spectra, &tower, opts.blocks.as_deref())?;
         let png = opts.figures.join(format!("fig3_{stem}.png"));
         fig3::draw(&png, backbone, &tower, &blocks, &spectra)?;
-        written.extend([csv, png]);
+        let updates = opts.figures.join(format!("fig3_updates_{stem}.png"));
+        fig3_updates::draw(&updates, backbone, &tower, &spectra)?;
+        written.extend([csv, png, updates]);
     }
     Ok(written)
 }

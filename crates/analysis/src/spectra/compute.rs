@@ -1,4 +1,4 @@
-//! The spectra of one backbone: every q/k/v site that any run adapts, for the pre-trained weight and
+//! The spectra of one backbone: every q/k/v/o site that any run adapts, for the pre-trained weight and
 //! for each run's merged weight and update.
 
 use std::collections::BTreeSet;
@@ -110,7 +110,7 @@ pub fn backbone_spectra(runs: &[Run]) -> Result<Vec<Spectrum>> {
     let sites: BTreeSet<&Site> = updates.iter().flat_map(|u| u.keys()).collect();
     if sites.is_empty() {
         return Err(Error::Usage(format!(
-            "no run of backbone `{}` adapts a q, k or v projection",
+            "no run of backbone `{}` adapts a q, k, v or o projection",
             first.backbone
         )));
     }

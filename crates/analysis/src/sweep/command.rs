@@ -1,4 +1,5 @@
-//! `analysis rank-sweep`: aggregates the summary, writes `rank_sweep/<backbone>.csv` and Figure 5.
+//! `analysis rank-sweep`: aggregates the summary, writes `rank_sweep/<backbone>.csv` and Figure 5
+//! (with the probe and zero-shot references of [`crate::sweep::reference`]).
 //!
 //! CSV columns: `backbone, dataset, method, rank, trainable_params, seeds, accuracy_mean,
 //! accuracy_std, shots` (std is the sample standard deviation over seeds, 0 for one seed).
@@ -13,7 +14,8 @@ use crate::plot::fig5;
 use crate::sources::sweep_summary;
 use crate::spectra::command::file_stem;
 use crate::sweep::aggregate::{aggregate, Point};
-use crate::sweep::summary::read_summary;
+use crate::sweep::reference::references;
+use crate::sweep::summary::{read_all, read_summary};
 use formats::atomic::write_atomic;
 
 /// What `analysis rank-sweep` was asked for.
@@ -56,6 +58,7 @@ pub fn rank_sweep(opts: &RankSweepOptions) -> Result<Vec<PathBuf>> {
         .shots
         .unwrap_or_else(|| records.iter().map(|r| r.shots).max().unwrap_or_default());
     let points = aggregate(&records, shots, &summary)?;
+    let refs = references(&read_all(&summary)?, shots);
     let mut by_backbone: BTreeMap<&str, Vec<&Point>> = BTreeMap::new();
     for p in &points {
         by_backbone.entry(&p.backbone).or_default().push(p);
@@ -66,7 +69,7 @@ pub fn rank_sweep(opts: &RankSweepOptions) -> Result<Vec<PathBuf>> {
         let csv = opts.results.join("rank_sweep").join(format!("{stem}.csv"));
         write_table(&csv, &points)?;
         let png = opts.figures.join(format!("fig5_{stem}.png"));
-        fig5::draw(&png, backbone, shots, &points)?;
+        fig5::draw(&png, backbone, shots, &points, &refs)?;
         written.extend([csv, png]);
     }
     Ok(written)

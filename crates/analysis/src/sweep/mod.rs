@@ -2,8 +2,10 @@
 
 pub mod aggregate;
 pub mod command;
+pub mod reference;
 pub mod summary;
 
 pub use aggregate::{aggregate, Point};
 pub use command::{rank_sweep, RankSweepOptions};
-pub use summary::{read_summary, Record};
+pub use reference::{references, Reference};
+pub use summary::{read_all, read_summary, Record};
