@@ -4,12 +4,12 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use data::{eval_batches, Item, Preprocess};
 use runner::images_to_tensor;
 use tch::{nn, Device, Kind, Tensor};
 use zoo::clip::{ClipTokenizer, CACHED_TOKENIZER, CONTEXT_LENGTH};
-use zoo::{ImageEncoder, Loaded};
+use zoo::{ImageEncoder, Loaded, Model};
 
 /// `x / ‖x‖` on the last dimension.
 fn unit(x: &Tensor) -> Tensor {
@@ -18,6 +18,18 @@ fn unit(x: &Tensor) -> Tensor {
         .sum_dim_intlist(-1, true, None)
         .sqrt()
         .clamp_min(1e-12)
+}
+
+/// The model built from `model_dir` as an image encoder; the error names the folder and the model
+/// type when it is none (not CLIP, a CLIP vision tower or DINOv2).
+pub fn image_encoder<'a>(model: &'a Model, model_dir: &Path) -> Result<&'a dyn ImageEncoder> {
+    model.image_encoder().with_context(|| {
+        format!(
+            "{}: a `{}` model is not an image-classification backbone (use clip, clip_vision_model or dinov2)",
+            model_dir.display(),
+            model.model_type()
+        )
+    })
 }
 
 enum Head {
@@ -50,13 +62,7 @@ impl Classifier {
         logit_scale: f64,
         model_dir: &Path,
     ) -> Result<Self> {
-        if loaded.model.image_encoder().is_none() {
-            bail!(
-                "{}: a `{}` model is not an image-classification backbone (use clip, clip_vision_model or dinov2)",
-                model_dir.display(),
-                loaded.model.model_type()
-            );
-        }
+        image_encoder(&loaded.model, model_dir)?;
         let head = match loaded.model.clip() {
             Some(_) => Self::text_head(classnames, template, model_dir)?,
             None => Head::Cosine {

@@ -10,7 +10,7 @@ use runner::{images_to_tensor, RunContext, RunDir, StepOutput, TrainStats};
 use serial_lora::{AdapterPlan, ModelStore};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
-use crate::classifier::Classifier;
+use crate::classifier::{image_encoder, Classifier};
 use crate::config::{Experiment, RunSpec};
 use crate::datasets;
 use crate::summary::Summary;
@@ -55,13 +55,7 @@ impl Run {
             .map(|a| AdapterPlan::from(a).with_seed(spec.seed));
         let mut loaded = zoo::build(&model_dir, plan, Device::Cpu)
             .with_context(|| format!("loading {}", model_dir.display()))?;
-        let encoder = loaded.model.image_encoder().with_context(|| {
-            format!(
-                "{}: a `{}` model is not an image-classification backbone (use clip, clip_vision_model or dinov2)",
-                model_dir.display(),
-                loaded.model.model_type()
-            )
-        })?;
+        let encoder = image_encoder(&loaded.model, &model_dir)?;
         encoder
             .check_size(i64::from(spec.resolution))
             .with_context(|| {

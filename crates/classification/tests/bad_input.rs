@@ -5,63 +5,33 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use clap::Parser;
-use classification::{Classification, Experiment};
-use runner::{run_one, Experiment as _, GridArgs, Outcome};
+use classification::Classification;
+use runner::{run_one, GridArgs, Outcome};
 
-const TINY: &str = r#"
-backbone = "tiny-dinov2"
-model_dir = "crates/zoo/tests/fixtures/dinov2"
-datasets = ["faces"]
-shots = [2]
-seeds = [3]
-methods = ["lora"]
-ranks = [4]
-iters = 4
-batch_size = 4
-resolution = 12
-test_limit = 20
-logit_scale = 10.0
-checkpoint_every = 1
+mod common;
 
-[adapter]
-alpha = 4.0
-targets = ["q", "k", "v", "o"]
-plus_ratio = 16.0
-
-[optim]
-lr = 1e-3
-weight_decay = 0.01
-min_lr = 1e-6
-"#;
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    grid: GridArgs,
-}
-
-/// Writes the tiny experiment with `edits` (`from`, `to` text replacements) into `dir`.
+/// The tiny experiment as these tests use it: LoRA only, a checkpoint every step, with `edits`.
 fn file(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
-    let text = edits.iter().fold(TINY.to_string(), |t, (a, b)| {
-        assert!(t.contains(a), "{a}");
-        t.replace(a, b)
-    });
-    let path = dir.join("e.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let mut all = vec![
+        (
+            r#"methods = ["probe", "lora", "serial_lora", "lora_plus", "serial_lora_plus"]"#,
+            r#"methods = ["lora"]"#,
+        ),
+        ("checkpoint_every = 2", "checkpoint_every = 1"),
+    ];
+    all.extend_from_slice(edits);
+    common::write_tiny(dir, &all)
 }
 
 fn grid(config: &Path, results: &Path, extra: &[&str]) -> GridArgs {
     let mut args = vec![
-        "classification",
         "--config",
         config.to_str().unwrap(),
         "--results",
         results.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    Cli::parse_from(args).grid
+    common::grid(&args)
 }
 
 fn select_error(edits: &[(&str, &str)], extra: &[&str]) -> String {
@@ -73,9 +43,10 @@ fn select_error(edits: &[(&str, &str)], extra: &[&str]) -> String {
 
 fn spec(edits: &[(&str, &str)]) -> classification::RunSpec {
     let dir = tempfile::tempdir().unwrap();
-    let e: Experiment = runner::read_toml(&file(dir.path(), edits)).unwrap();
-    e.validate().unwrap();
-    e.runs(&formats::paths::repo_root()).unwrap().remove(0)
+    common::read_experiment(&file(dir.path(), edits))
+        .runs(&formats::paths::repo_root())
+        .unwrap()
+        .remove(0)
 }
 
 #[test]
@@ -94,7 +65,7 @@ fn every_numeric_setting_is_range_checked_at_once() {
         "field `optim.weight_decay` = -5 is outside [0, ∞)",
         "field `test_limit` = 0 is outside [1, ∞)",
         "field `adapter.alpha` = 0 is outside (0, ∞)",
-        "e.toml",
+        "tiny.toml",
     ] {
         assert!(err.contains(part), "{err}\nlacks: {part}");
     }

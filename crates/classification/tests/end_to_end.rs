@@ -5,80 +5,25 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Parser;
 use classification::{Classification, Experiment, RunSpec, Summary};
 use formats::{Method, SummaryRow};
-use runner::{run_one, Experiment as _, GridArgs, Outcome, RunLock};
+use runner::{run_one, Outcome, RunLock};
 
-fn root() -> PathBuf {
-    formats::paths::repo_root()
-}
+mod common;
 
-const TINY: &str = r#"
-backbone = "tiny-dinov2"
-model_dir = "crates/zoo/tests/fixtures/dinov2"
-datasets = ["faces"]
-shots = [2]
-seeds = [3]
-methods = ["probe", "lora", "serial_lora", "lora_plus", "serial_lora_plus"]
-ranks = [4]
-iters = ITERS
-batch_size = 4
-resolution = 12
-test_limit = 20
-logit_scale = 10.0
-checkpoint_every = 2
-
-[adapter]
-alpha = 4.0
-targets = ["q", "k", "v", "o"]
-plus_ratio = 16.0
-
-[optim]
-lr = 1e-3
-full_lr = 1e-4
-weight_decay = 0.01
-min_lr = 1e-6
-"#;
+use common::{finished, grid, tiny_runs, write_tiny};
 
 /// Writes the tiny experiment with `iters` steps into `dir`; returns its path.
 fn experiment_file(dir: &Path, iters: usize) -> PathBuf {
-    let path = dir.join("tiny.toml");
-    std::fs::write(&path, TINY.replace("ITERS", &iters.to_string())).unwrap();
-    path
-}
-
-fn experiment(iters: usize) -> Experiment {
-    let dir = tempfile::tempdir().unwrap();
-    let e: Experiment = runner::read_toml(&experiment_file(dir.path(), iters)).unwrap();
-    e.validate().unwrap();
-    e
+    write_tiny(dir, &[("iters = 4", &format!("iters = {iters}"))])
 }
 
 fn runs(iters: usize) -> Vec<RunSpec> {
-    experiment(iters).runs(&root()).unwrap()
-}
-
-fn finished(spec: &RunSpec, results: &Path, budget: Option<usize>) -> Option<Summary> {
-    match run_one::<Classification>(spec, results, budget).unwrap() {
-        Outcome::Finished(s) => Some(s),
-        Outcome::Paused => None,
-        Outcome::Busy => panic!("{} busy", spec.name()),
-    }
+    tiny_runs(&[("iters = 4", &format!("iters = {iters}"))])
 }
 
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    grid: GridArgs,
-}
-
-fn grid(args: &[&str]) -> GridArgs {
-    Cli::parse_from(std::iter::once("classification").chain(args.iter().copied())).grid
 }
 
 #[test]

@@ -99,11 +99,6 @@ impl Method {
     pub fn is_plus(self) -> bool {
         matches!(self, Self::LoraPlus | Self::SerialLoraPlus)
     }
-
-    /// Whether the method takes training steps.
-    pub fn trains(self) -> bool {
-        self != Self::ZeroShot
-    }
 }
 
 impl fmt::Display for Method {

@@ -242,7 +242,6 @@ fn train<S: RunSpec, R: Session>(
         let clock = Instant::now();
         session.store().set_step(step as u64);
         let out = session.step(step)?;
-        let stores = session.trainable();
         let lr = optimizer.step(&out.loss).with_context(|| {
             format!(
                 "run {}, step {}: lower the learning rate and rerun into another --results \
@@ -251,7 +250,6 @@ fn train<S: RunSpec, R: Session>(
                 step + 1
             )
         })?;
-        drop(stores);
         seconds += clock.elapsed().as_secs_f64();
         let done = step + 1;
         if done % LOG_EVERY == 0 || done == total {

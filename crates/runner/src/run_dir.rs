@@ -81,11 +81,6 @@ impl RunDir {
         }
         self.write_json(CONFIG_FILE, config)
     }
-
-    /// The finished run's summary, if it finished.
-    pub fn finished_summary<T: DeserializeOwned>(&self) -> Result<Option<T>> {
-        self.read_json(SUMMARY_FILE)
-    }
 }
 
 /// Appends `field: earlier → now` for every leaf where `before` and `after` differ.

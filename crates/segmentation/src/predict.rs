@@ -28,27 +28,6 @@ pub fn segmenter<'a>(model: &'a Model, dir: &Path) -> Result<&'a dyn Segmenter> 
     }
 }
 
-/// Checks box prompts `[1, P, 4]` (`x0, y0, x1, y1`, inclusive pixel corners) for an `size × size`
-/// input with [`data::check_box`]: finite, not inverted, inside the image. Samples from
-/// [`crate::samples::SegData`] are checked when they are made; this is for boxes from elsewhere.
-/// Errors name the box's index and its values.
-pub fn check_boxes(boxes: &Tensor, size: i64) -> Result<()> {
-    let shape = boxes.size();
-    if shape.len() != 3 || shape[0] != 1 || shape[2] != 4 {
-        bail!("box prompts have shape {shape:?}, expected [1, P, 4]");
-    }
-    let values = Vec::<f64>::try_from(boxes.to_kind(tch::Kind::Double).flatten(0, -1))?;
-    for (k, b) in values.chunks_exact(4).enumerate() {
-        data::check_box(
-            &format!("box prompt {k}"),
-            [b[0], b[1], b[2], b[3]],
-            size as usize,
-            size as usize,
-        )?;
-    }
-    Ok(())
-}
-
 /// Single-mask logits `[P, S, S]` for `boxes` `[1, P, 4]` on an image embedding.
 pub fn decode(seg: &dyn Segmenter, embedding: &Tensor, boxes: &Tensor, size: i64) -> Tensor {
     let prompts = Prompts {

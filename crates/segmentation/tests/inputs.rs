@@ -1,10 +1,10 @@
-//! Bad inputs named at the boundary: a model that is not a segmenter (its type and folder), lossy
-//! or ambiguous masks in an `images/` + `masks/` folder (the file), and box prompts that are not
-//! finite, inverted or outside the image (the box).
+//! Bad inputs named at the boundary: a model that is not a segmenter (its type and folder), and
+//! lossy or ambiguous masks in an `images/` + `masks/` folder (the file). Boxes are checked where
+//! they are made (data's `check_box`, samples' tests).
 
 use std::path::{Path, PathBuf};
 
-use segmentation::predict::{check_boxes, segmenter};
+use segmentation::predict::segmenter;
 use segmentation::samples::SegData;
 use tch::{Device, Tensor};
 
@@ -74,31 +74,4 @@ fn lossy_and_ambiguous_masks_are_named_when_the_data_loads() {
         "{e}"
     );
     assert!(e.contains("PNG or TIFF"), "{e}");
-}
-
-#[test]
-fn bad_box_prompts_are_named() {
-    let ok = Tensor::from_slice(&[0f32, 0.0, 7.0, 7.0, 3.0, 3.0, 3.0, 3.0]).view([1, 2, 4]);
-    check_boxes(&ok, 8).unwrap();
-    let err = |b: [f32; 4]| {
-        let t = Tensor::from_slice(&[1f32, 1.0, 2.0, 2.0, b[0], b[1], b[2], b[3]]).view([1, 2, 4]);
-        format!("{:#}", check_boxes(&t, 8).unwrap_err())
-    };
-    let e = err([1.0, f32::NAN, 2.0, 2.0]);
-    assert!(
-        e.contains("box prompt 1") && e.contains("NaN") && e.contains("y0 is not finite"),
-        "{e}"
-    );
-    let e = err([4.0, 1.0, 2.0, 2.0]);
-    assert!(
-        e.contains("box prompt 1") && e.contains("inverted: x0 4 > x1 2"),
-        "{e}"
-    );
-    let e = err([1.0, 1.0, 2.0, 8.0]);
-    assert!(e.contains("outside the 8x8 image"), "{e}");
-    let e = format!(
-        "{:#}",
-        check_boxes(&Tensor::zeros([2, 4], (tch::Kind::Float, Device::Cpu)), 8).unwrap_err()
-    );
-    assert!(e.contains("[2, 4]") && e.contains("[1, P, 4]"), "{e}");
 }

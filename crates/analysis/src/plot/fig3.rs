@@ -7,6 +7,7 @@ use plotters::prelude::*;
 
 use crate::error::Result;
 use crate::plot::font;
+use crate::plot::spectrum_axes::spectrum_chart;
 use crate::plot::style::{self, plot_error};
 use crate::site::Proj;
 use crate::spectra::compute::{Matrix, Spectrum};
@@ -77,26 +78,14 @@ fn panel(
         .unwrap_or(1)
         .max(2) as f64;
     let y_min = points.iter().flatten().map(|p| p.1).fold(1.0, f64::min) * 0.5;
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            format!("block {block}, W_{proj}"),
-            (font::FAMILY, style::CAPTION),
-        )
-        .margin(12)
-        .x_label_area_size(48)
-        .y_label_area_size(78)
-        .build_cartesian_2d(0.0..n, (y_min..1.5).log_scale())
-        .map_err(&err)?;
-    chart
-        .configure_mesh()
-        .x_desc("index i")
-        .y_desc("σ_i / σ_max")
-        .label_style((font::FAMILY, style::LABEL))
-        .axis_desc_style((font::FAMILY, style::AXIS))
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.0e}"))
-        .draw()
-        .map_err(&err)?;
+    let mut chart = spectrum_chart(
+        area,
+        path,
+        format!("block {block}, W_{proj}"),
+        0.0..n,
+        y_min..1.5,
+        "σ_i / σ_max",
+    )?;
     for (s, pts) in lines.iter().zip(points) {
         let color = style::color(s.series.method);
         let width = if s.series.method.is_none() { 3 } else { 2 };

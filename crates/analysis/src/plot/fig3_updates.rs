@@ -13,6 +13,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::Result;
 use crate::plot::font;
+use crate::plot::spectrum_axes::spectrum_chart;
 use crate::plot::style::{self, plot_error};
 use crate::site::Proj;
 use crate::spectra::compute::{Matrix, Series, Spectrum};
@@ -157,23 +158,14 @@ fn panel(
         .max()
         .unwrap_or(1)
         .max(2) as f64;
-    let mut chart = ChartBuilder::on(area)
-        .caption(format!("ΔW_{proj}"), (font::FAMILY, style::CAPTION))
-        .margin(12)
-        .x_label_area_size(48)
-        .y_label_area_size(78)
-        .build_cartesian_2d(-0.2..n - 0.8, (lo..hi).log_scale())
-        .map_err(&err)?;
-    chart
-        .configure_mesh()
-        .x_desc("index i")
-        .y_desc("σ_i(ΔW) / σ_max(W)")
-        .label_style((font::FAMILY, style::LABEL))
-        .axis_desc_style((font::FAMILY, style::AXIS))
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.0e}"))
-        .draw()
-        .map_err(&err)?;
+    let mut chart = spectrum_chart(
+        area,
+        path,
+        format!("ΔW_{proj}"),
+        -0.2..n - 0.8,
+        lo..hi,
+        "σ_i(ΔW) / σ_max(W)",
+    )?;
     let mut labelled: BTreeSet<String> = BTreeSet::new();
     // Earlier blocks first, so the full-colour last block lies on top.
     let mut order: Vec<&UpdateLine> = lines.iter().collect();

@@ -4,4 +4,5 @@ pub mod fig3;
 pub mod fig3_updates;
 pub mod fig5;
 pub mod font;
+pub mod spectrum_axes;
 pub mod style;
