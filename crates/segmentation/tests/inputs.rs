@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use segmentation::predict::segmenter;
 use segmentation::samples::SegData;
-use tch::{Device, Tensor};
+use tch::Device;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
