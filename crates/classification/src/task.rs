@@ -45,8 +45,19 @@ impl Run {
         let dataset = datasets::load(&spec.dataset, data_root.as_deref(), ctx.root)?;
         let fewshot = FewShot::sample(&dataset, spec.shots, spec.seed)?;
         ctx.dir.write_json("fewshot.json", &fewshot)?;
-        let train = fewshot.items(&dataset);
-        let test = datasets::test_subset(&dataset, spec.test_limit);
+        let (train, test) = match spec.validation_per_class {
+            Some(held) => {
+                let (train, validation) = fewshot.hold_out(held)?;
+                let items = |idx: Vec<usize>| -> Vec<Item> {
+                    idx.into_iter().map(|i| dataset.train[i].clone()).collect()
+                };
+                (items(train), items(validation))
+            }
+            None => (
+                fewshot.items(&dataset),
+                datasets::test_subset(&dataset, spec.test_limit),
+            ),
+        };
 
         let model_dir = resolve(&spec.model_dir, ctx.root);
         let plan = spec
@@ -182,6 +193,14 @@ impl runner::Session for Run {
             train_seconds: stats.train_seconds,
             peak_rss_mb: stats.peak_rss_mb,
             head_params,
+            resolution: self.spec.resolution,
+            lr: self.spec.optim.lr,
+            plus_ratio: self.spec.optim.lr_ratio,
+            evaluated_on: if self.spec.validation_per_class.is_some() {
+                "validation".into()
+            } else {
+                "test".into()
+            },
         })
     }
 }

@@ -44,7 +44,7 @@ fn select_error(edits: &[(&str, &str)], extra: &[&str]) -> String {
 fn spec(edits: &[(&str, &str)]) -> classification::RunSpec {
     let dir = tempfile::tempdir().unwrap();
     common::read_experiment(&file(dir.path(), edits))
-        .runs(&formats::paths::repo_root())
+        .runs(&formats::paths::repo_root(), None)
         .unwrap()
         .remove(0)
 }

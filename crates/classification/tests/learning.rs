@@ -57,7 +57,7 @@ min_lr = 0.0
 /// Trains every run of `e` and checks that each learned.
 fn assert_learns(e: &Experiment) {
     let results = tempfile::tempdir().unwrap();
-    let runs = e.runs(&formats::paths::repo_root()).unwrap();
+    let runs = e.runs(&formats::paths::repo_root(), None).unwrap();
     assert_eq!(runs.len(), 2);
     for spec in &runs {
         let Outcome::Finished(s) = run_one::<Classification>(spec, results.path(), None).unwrap()

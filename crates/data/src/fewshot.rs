@@ -56,6 +56,31 @@ impl FewShot {
         })
     }
 
+    /// Splits the draw into training and validation positions (both in `dataset.train`): from each
+    /// class's `shots` images, `per_class` chosen uniformly at random (ChaCha8 seeded by the draw's
+    /// seed) are held out for validation. Errors unless `0 < per_class < shots`.
+    pub fn hold_out(&self, per_class: usize) -> Result<(Vec<usize>, Vec<usize>)> {
+        if per_class == 0 || per_class >= self.shots {
+            return Err(DataError::InvalidParam(format!(
+                "cannot hold out {per_class} of {} shots per class for validation",
+                self.shots
+            )));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5EED_F0DA_7A00);
+        let (mut train, mut validation) = (Vec::new(), Vec::new());
+        for class in self.indices.chunks(self.shots) {
+            let held = sample(&mut rng, self.shots, per_class).into_vec();
+            for (j, &i) in class.iter().enumerate() {
+                if held.contains(&j) {
+                    validation.push(i);
+                } else {
+                    train.push(i);
+                }
+            }
+        }
+        Ok((train, validation))
+    }
+
     /// The chosen training items, in the order of [`FewShot::indices`].
     pub fn items(&self, dataset: &Dataset) -> Vec<Item> {
         self.indices

@@ -86,7 +86,11 @@ impl InstanceImage {
 
     /// Splits the instances by the middle column: left → train, right → test.
     pub fn split_halves(&self) -> RegionSplit {
-        let middle = self.width / 2;
+        self.split_at(self.width / 2)
+    }
+
+    /// The split of [`InstanceImage::split_halves`] at column `middle` instead of the centre.
+    pub fn split_at(&self, middle: usize) -> RegionSplit {
         let (mut train, mut test, mut dropped) = (Vec::new(), Vec::new(), Vec::new());
         for inst in self.instances() {
             if inst.bbox[2] < middle {
@@ -105,6 +109,20 @@ impl InstanceImage {
         }
     }
 
+    /// The image cut to its first `width` columns (e.g. a validation split inside the training
+    /// half: cut to the left half, then split that); instances cut by the edge keep their
+    /// remaining pixels.
+    pub fn left_columns(&self, width: usize) -> InstanceImage {
+        let width = width.min(self.width);
+        InstanceImage {
+            name: self.name.clone(),
+            width,
+            height: self.height,
+            pixels: first_columns(&self.pixels, self.width, width),
+            labels: first_columns(&self.labels, self.width, width),
+        }
+    }
+
     /// The binary mask (0/1) of instance `label`.
     pub fn mask_of(&self, label: u32) -> Vec<f32> {
         self.labels
@@ -112,6 +130,14 @@ impl InstanceImage {
             .map(|&l| if l == label { 1.0 } else { 0.0 })
             .collect()
     }
+}
+
+/// The first `width` of every row of `stride` values.
+fn first_columns<T: Copy>(values: &[T], stride: usize, width: usize) -> Vec<T> {
+    values
+        .chunks(stride)
+        .flat_map(|row| row[..width].iter().copied())
+        .collect()
 }
 
 /// A decoded single-channel raster.

@@ -41,3 +41,28 @@ fn too_few_images_is_an_error_naming_the_class() {
     );
     assert!(msg.contains("4 shots"), "{msg}");
 }
+
+#[test]
+fn hold_out_splits_every_class_disjointly_and_deterministically() {
+    let ds = common::memory_dataset(&[20, 20, 20]);
+    let fs = FewShot::sample(&ds, 8, 3).unwrap();
+    let (train, validation) = fs.hold_out(2).unwrap();
+    assert_eq!((train.len(), validation.len()), (18, 6));
+    for label in 0..3 {
+        let count = |set: &[usize]| set.iter().filter(|&&i| ds.train[i].label == label).count();
+        assert_eq!((count(&train), count(&validation)), (6, 2), "class {label}");
+    }
+    let mut all: Vec<usize> = train.iter().chain(&validation).copied().collect();
+    all.sort_unstable();
+    let mut drawn = fs.indices.clone();
+    drawn.sort_unstable();
+    assert_eq!(all, drawn, "the split partitions the draw");
+    assert_eq!(fs.hold_out(2).unwrap(), (train, validation));
+    for bad in [0, 8, 9] {
+        let msg = common::err_msg(fs.hold_out(bad));
+        assert!(
+            msg.contains(&format!("cannot hold out {bad} of 8")),
+            "{msg}"
+        );
+    }
+}

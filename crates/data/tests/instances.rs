@@ -37,6 +37,42 @@ fn stardist_has_125_nuclei_split_without_overlap() {
 }
 
 #[test]
+fn a_validation_split_lies_inside_the_training_half() {
+    let img = stardist_nuclei(&data::default_assets_dir()).unwrap();
+    let left = img.left_columns(256);
+    assert_eq!((left.width, left.height), (256, 512));
+    assert_eq!(left.labels.len(), 256 * 512);
+    for y in [0, 100, 511] {
+        assert_eq!(
+            left.labels[y * 256 + 255],
+            img.labels[y * 512 + 255],
+            "row {y}"
+        );
+        assert_eq!(
+            left.pixels[y * 256 + 17],
+            img.pixels[y * 512 + 17],
+            "row {y}"
+        );
+    }
+    let halves = img.split_halves();
+    let split = left.split_at(192);
+    assert_eq!(split.middle, 192);
+    assert!(!split.train.is_empty() && !split.test.is_empty());
+    let labels = |v: &[data::Instance]| v.iter().map(|i| i.label).collect::<Vec<_>>();
+    let test_half = labels(&halves.test);
+    for label in labels(&split.train).iter().chain(&labels(&split.test)) {
+        assert!(
+            !test_half.contains(label),
+            "instance {label} is from the test half"
+        );
+    }
+    assert!(split
+        .test
+        .iter()
+        .all(|i| i.bbox[0] >= 192 && i.bbox[2] < 256));
+}
+
+#[test]
 fn folder_layout_reads_pairs_and_names_every_error() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

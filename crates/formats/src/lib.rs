@@ -9,6 +9,7 @@
 //!   run's [`AdapterConfig`] and [`OptimConfig`].
 //! * [`run`]: run folders and the header of their `config.json`; [`summary`]: `summary.csv`
 //!   collected from run folders.
+//! * [`selection`]: the `[select]` section, `lr_selection.csv` and the chosen learning rates.
 //! * [`check`]: range checks that report every bad field at once.
 //! * [`paths`]: the repository root and portable (root-relative) paths; [`atomic`]: writes.
 
@@ -22,6 +23,7 @@ pub mod paths;
 pub mod peft;
 pub mod run;
 pub mod sections;
+pub mod selection;
 pub mod summary;
 
 pub use adapter::{AdapterConfig, AdapterKind, AdapterPlan, ScaleRule, Target, TargetRule};
@@ -30,4 +32,5 @@ pub use method::Method;
 pub use optim::OptimConfig;
 pub use run::RunHeader;
 pub use sections::{AdapterSection, OptimSection};
+pub use selection::{Hyper, SelectSection, Selected};
 pub use summary::{collect, SummaryRow};

@@ -20,6 +20,9 @@ pub enum Method {
     Probe,
     /// LoRA beside each targeted projection.
     Lora,
+    /// LoRA on q, k and v only, whatever `[adapter] targets` says (CLIP-LoRA's placement): a
+    /// reference row with 3/4 of LoRA's q,k,v,o parameters.
+    LoraQkv,
     /// Serial LoRA: one shared pair per attention block, in series before q/k/v.
     SerialLora,
     /// LoRA with every `B` at `lr·λ`.
@@ -32,10 +35,11 @@ pub enum Method {
 
 impl Method {
     /// Every method, in table and plotting order.
-    pub const ALL: [Method; 7] = [
+    pub const ALL: [Method; 8] = [
         Method::ZeroShot,
         Method::Probe,
         Method::Lora,
+        Method::LoraQkv,
         Method::SerialLora,
         Method::LoraPlus,
         Method::SerialLoraPlus,
@@ -56,6 +60,7 @@ impl Method {
             Self::ZeroShot => "zero_shot",
             Self::Probe => "probe",
             Self::Lora => "lora",
+            Self::LoraQkv => "lora_qkv",
             Self::SerialLora => "serial_lora",
             Self::LoraPlus => "lora_plus",
             Self::SerialLoraPlus => "serial_lora_plus",
@@ -69,6 +74,7 @@ impl Method {
             Self::ZeroShot => "zero-shot",
             Self::Probe => "probe",
             Self::Lora => "LoRA",
+            Self::LoraQkv => "LoRA (q,k,v)",
             Self::SerialLora => "Serial LoRA",
             Self::LoraPlus => "LoRA+",
             Self::SerialLoraPlus => "Serial LoRA+",
@@ -79,7 +85,7 @@ impl Method {
     /// The adapter family the method attaches, `None` for the baselines.
     pub fn adapter_kind(self) -> Option<AdapterKind> {
         match self {
-            Self::Lora | Self::LoraPlus => Some(AdapterKind::Lora),
+            Self::Lora | Self::LoraQkv | Self::LoraPlus => Some(AdapterKind::Lora),
             Self::SerialLora | Self::SerialLoraPlus => Some(AdapterKind::SerialLora),
             Self::ZeroShot | Self::Probe | Self::Full => None,
         }
@@ -93,6 +99,11 @@ impl Method {
     /// Whether the method trains one shared pair per block.
     pub fn is_serial(self) -> bool {
         self.adapter_kind() == Some(AdapterKind::SerialLora)
+    }
+
+    /// Whether the method trains at all (everything but `zero_shot`).
+    pub fn trains(self) -> bool {
+        self != Self::ZeroShot
     }
 
     /// Whether `B` trains at `lr·λ` (LoRA+ and Serial LoRA+).

@@ -95,7 +95,11 @@ pub fn adapter_config(
         alpha: section.alpha,
         scaling: section.scaling,
         dropout: section.dropout,
-        targets: section.targets.clone(),
+        targets: if method == Method::LoraQkv {
+            vec![Target::Q, Target::K, Target::V]
+        } else {
+            section.targets.clone()
+        },
         lr_ratio: if method.is_plus() {
             section.plus_ratio
         } else {

@@ -16,6 +16,10 @@ pub trait SummaryRow: DeserializeOwned {
     const COLUMNS: &'static [&'static str];
     /// This run's values, one per column.
     fn row(&self) -> Vec<String>;
+    /// The column a learning-rate selection maximises (e.g. `accuracy`, `dice`).
+    const SCORE: &'static str;
+    /// This run's value of [`SummaryRow::SCORE`].
+    fn score(&self) -> f64;
 }
 
 /// Rebuilds `<results>/<task>/summary.csv` from every run folder's `summary.json` (sorted by

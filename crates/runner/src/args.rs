@@ -57,6 +57,12 @@ pub struct GridArgs {
     /// libtorch's intra-op threads (default: libtorch's, one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Run the experiment's learning-rate selection instead of its grid (`[select]`: every
+    /// learning rate, and λ for the + variants, at one rank and seed, trained on part of the
+    /// training pool and scored on the held-out rest) into `<results>/<task>/selection/`, then
+    /// write `<results>/<task>/lr_selection.csv`, which the grid's runs train with.
+    #[arg(long)]
+    pub select: bool,
     /// Print the selected runs' folders, one per line, and exit.
     #[arg(long)]
     pub list: bool,

@@ -2,13 +2,15 @@
 //! its identity, train with checkpoints, metrics and progress, and write its summary; the grid
 //! goes on past a failed run, and `summary.csv` is collected from the run folders at the end.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use formats::run::{METRICS_FILE, SUMMARY_FILE};
-use formats::SummaryRow;
+use formats::run::{read_json, run_dirs, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE};
+use formats::selection::{write_table, Candidate, LR_SELECTION_FILE, SELECTION_FOLDER};
+use formats::{RunHeader, Selected, SummaryRow};
 use serial_lora::AdamW;
 
 use crate::args::GridArgs;
@@ -17,7 +19,7 @@ use crate::lock::RunLock;
 use crate::memory::{peak_rss_mb, reset_peak_rss};
 use crate::progress::run_bar;
 use crate::run_dir::{MetricsLog, RunDir};
-use crate::task::{Experiment, RunContext, RunSpec, Session, Task, TrainStats};
+use crate::task::{Experiment, RunContext, RunSpec, Session, Stage, Task, TrainStats};
 
 /// Log a metrics row every this many steps (and at the last).
 const LOG_EVERY: usize = 10;
@@ -31,7 +33,13 @@ pub enum Outcome<S> {
     Busy,
     /// The step budget ran out; its checkpoint is saved.
     Paused,
+    /// A selection run whose loss became NaN or infinite: a result (this candidate diverges),
+    /// recorded in its folder's `diverged.json`, not a failure.
+    Diverged,
 }
+
+/// A diverged selection run's record: the step and loss that ended it.
+const DIVERGED_FILE: &str = "diverged.json";
 
 /// A runner's `main`: parses nothing itself, runs what `args` select, prints a report and returns
 /// the exit code (non-zero when a run failed). `adjust` applies the task's own flags.
@@ -61,8 +69,19 @@ pub fn select<T: Task>(
         .validate()
         .with_context(|| format!("{}: invalid experiment", config.display()))?;
     let root = formats::paths::repo_root();
+    let selected = match (args.select, experiment.selection()) {
+        (true, None) => bail!("{}: --select needs a [select] section", config.display()),
+        (false, Some(_)) => Some(Selected::read(
+            &args.results.join(T::NAME).join(LR_SELECTION_FILE),
+        )?),
+        _ => None,
+    };
+    let stage = match (args.select, experiment.selection()) {
+        (true, Some(section)) => Stage::Select(section),
+        _ => Stage::Final(selected.as_ref()),
+    };
     let all = experiment
-        .runs(&root)
+        .runs(&root, stage)
         .with_context(|| format!("{}: invalid experiment", config.display()))?;
     let total = all.len();
     let mut runs: Vec<T::Spec> = all
@@ -95,13 +114,18 @@ fn run_grid<T: Task>(args: &GridArgs, adjust: impl FnOnce(&mut T::Experiment)) -
         tch::set_num_threads(n as i32);
     }
     if args.collect {
-        collect::<T>(&args.results)?;
+        collect_stage::<T>(args)?;
         return Ok(ExitCode::SUCCESS);
     }
     let (experiment, runs) = select::<T>(args, adjust)?;
     if args.list {
+        let mut out = std::io::stdout().lock();
         for spec in &runs {
-            println!("{}", args.results.join(T::NAME).join(spec.name()).display());
+            let dir = args.results.join(T::NAME).join(spec.name());
+            // A closed pipe (`--list | head`) ends the listing quietly.
+            if writeln!(out, "{}", dir.display()).is_err() {
+                break;
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -117,6 +141,7 @@ fn run_grid<T: Task>(args: &GridArgs, adjust: impl FnOnce(&mut T::Experiment)) -
         eprintln!("[{}/{}] {}", i + 1, runs.len(), spec.name());
         match run_one::<T>(spec, &args.results, args.step_budget) {
             Ok(Outcome::Finished(_)) => {}
+            Ok(Outcome::Diverged) => eprintln!("{}: diverged (a candidate result)", spec.name()),
             Ok(Outcome::Busy) => busy.push(spec.name()),
             Ok(Outcome::Paused) => {
                 eprintln!("stopped at the step budget; run the same command again to resume");
@@ -129,7 +154,7 @@ fn run_grid<T: Task>(args: &GridArgs, adjust: impl FnOnce(&mut T::Experiment)) -
         }
     }
     if !args.no_collect {
-        collect::<T>(&args.results)?;
+        collect_stage::<T>(args)?;
     }
     for name in &busy {
         eprintln!("skipped {name}: another process is running it");
@@ -155,8 +180,63 @@ fn check_writable(dir: &Path) -> Result<()> {
 
 /// Rebuilds `<results>/<task>/summary.csv` from the finished run folders.
 pub fn collect<T: Task>(results: &Path) -> Result<()> {
-    let (path, rows) = formats::collect::<<T::Session as Session>::Summary>(results, T::NAME)?;
+    collect_folder::<<T::Session as Session>::Summary>(results, T::NAME)
+}
+
+fn collect_folder<S: SummaryRow>(results: &Path, folder: &str) -> Result<()> {
+    let (path, rows) = formats::collect::<S>(results, folder)?;
     eprintln!("{}: {rows} finished run(s)", path.display());
+    Ok(())
+}
+
+fn collect_stage<T: Task>(args: &GridArgs) -> Result<()> {
+    if args.select {
+        collect_selection::<T>(&args.results)
+    } else {
+        collect::<T>(&args.results)
+    }
+}
+
+/// Rebuilds `<results>/<task>/selection/summary.csv` from the finished selection runs and writes
+/// `<results>/<task>/lr_selection.csv`: every candidate's validation score (NaN: it diverged) and
+/// the chosen one per (backbone, data set, method).
+pub fn collect_selection<T: Task>(results: &Path) -> Result<()> {
+    type Summary<T> = <<T as Task>::Session as Session>::Summary;
+    let folder = format!("{}/{SELECTION_FOLDER}", T::NAME);
+    collect_folder::<Summary<T>>(results, &folder)?;
+    let mut candidates = Vec::new();
+    for dir in run_dirs(results, &folder)? {
+        let file = dir.join(SUMMARY_FILE);
+        let score = if file.is_file() {
+            read_json::<Summary<T>>(&file)?.score()
+        } else if dir.join(DIVERGED_FILE).is_file() {
+            f64::NAN
+        } else {
+            continue;
+        };
+        let spec: T::Spec = read_json(&dir.join(CONFIG_FILE))?;
+        let header = RunHeader::read(&dir)?;
+        let (coords, optim) = (spec.coords(), spec.optim());
+        candidates.push(Candidate {
+            backbone: header.backbone,
+            dataset: coords.dataset,
+            method: coords.method,
+            rank: coords.rank,
+            seed: coords.seed,
+            lr: optim.lr,
+            plus_ratio: optim.lr_ratio,
+            score,
+        });
+    }
+    if candidates.is_empty() {
+        bail!(
+            "{}: no finished selection run to choose from",
+            results.join(&folder).display()
+        );
+    }
+    let table = results.join(T::NAME).join(LR_SELECTION_FILE);
+    write_table(&table, Summary::<T>::SCORE, &candidates)?;
+    eprintln!("{}: {} candidate(s)", table.display(), candidates.len());
     Ok(())
 }
 
@@ -177,6 +257,9 @@ pub fn run_one<T: Task>(
         eprintln!("{}: finished earlier with this configuration", spec.name());
         return Ok(Outcome::Finished(summary));
     }
+    if dir.path().join(DIVERGED_FILE).is_file() {
+        return Ok(Outcome::Diverged);
+    }
     reset_peak_rss();
     let root = formats::paths::repo_root();
     let ctx = RunContext {
@@ -185,7 +268,19 @@ pub fn run_one<T: Task>(
         results,
     };
     let mut session = T::start(spec, &ctx)?;
-    let Some((steps, seconds)) = train(spec, &mut session, &dir, step_budget)? else {
+    let trained = match train(spec, &mut session, &dir, step_budget) {
+        Err(e) if spec.scores_validation() => match e.downcast_ref::<serial_lora::Error>() {
+            Some(&serial_lora::Error::NonFiniteLoss { step, value }) => {
+                let record = serde_json::json!({ "step": step, "loss": value.to_string() });
+                dir.write_json(DIVERGED_FILE, &record)?;
+                Checkpoint::new(dir.path()).remove()?;
+                return Ok(Outcome::Diverged);
+            }
+            _ => return Err(e),
+        },
+        other => other?,
+    };
+    let Some((steps, seconds)) = trained else {
         return Ok(Outcome::Paused);
     };
     let stats = TrainStats {

@@ -11,6 +11,8 @@
 //! * training: AdamW with LoRA+ groups, dropout masks keyed by step (no global RNG), resumable
 //!   [`Checkpoint`]s that also keep the training time, `metrics.csv`, a progress bar per run, peak
 //!   memory, a step budget;
+//! * learning-rate selection (`--select`, an experiment's `[select]`): each method's candidates
+//!   scored on a validation split, `lr_selection.csv`, and the grid trained with the chosen values;
 //! * the grid goes on past a failed run and ends with the list of failures (non-zero exit);
 //! * `summary.csv` is collected from the run folders (`--collect`), locally and after a Slurm job
 //!   array ([`slurm`], `--slurm`).
@@ -29,13 +31,14 @@ mod tensor;
 
 pub use args::GridArgs;
 pub use checkpoint::Checkpoint;
-pub use engine::{collect, run_one, select, Outcome};
+pub use engine::{collect, collect_selection, run_one, select, Outcome};
 pub use experiment::{read_toml, require_non_empty};
 pub use lock::RunLock;
 pub use memory::{peak_rss_mb, reset_peak_rss};
 pub use progress::run_bar;
 pub use run_dir::{MetricsLog, RunDir};
 pub use task::{
-    Coords, Experiment, Overrides, RunContext, RunSpec, Session, StepOutput, Task, TrainStats,
+    Coords, Experiment, Overrides, RunContext, RunSpec, Session, Stage, StepOutput, Task,
+    TrainStats,
 };
 pub use tensor::images_to_tensor;

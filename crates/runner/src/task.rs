@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use formats::{Method, OptimConfig, SummaryRow};
+use formats::{Method, OptimConfig, SelectSection, Selected, SummaryRow};
 use serde::{de::DeserializeOwned, Serialize};
 use serial_lora::ModelStore;
 use tch::{nn::VarStore, Tensor};
@@ -39,6 +39,9 @@ pub trait RunSpec: Serialize + DeserializeOwned + Clone {
     fn checkpoint_every(&self) -> usize;
     /// The optimiser and schedule.
     fn optim(&self) -> &OptimConfig;
+    /// Whether this is a selection run (scored on a validation split): its divergence is a
+    /// result, recorded, rather than a failure.
+    fn scores_validation(&self) -> bool;
 }
 
 /// Values the command line replaces in an experiment before its grid is expanded.
@@ -64,10 +67,23 @@ pub trait Experiment: DeserializeOwned {
     fn validate(&self) -> Result<()>;
     /// Applies command-line values (paths already absolute).
     fn apply(&mut self, overrides: &Overrides);
-    /// Every run of the grid; relative paths are taken from `root`, the repository root.
-    fn runs(&self, root: &Path) -> Result<Vec<Self::Spec>>;
+    /// Every run of `stage`; relative paths are taken from `root`, the repository root.
+    fn runs(&self, root: &Path, stage: Stage) -> Result<Vec<Self::Spec>>;
+    /// The `[select]` section, if the grid's learning rates are chosen on a validation split.
+    fn selection(&self) -> Option<&SelectSection>;
     /// The `[slurm]` section, if any.
     fn slurm(&self) -> Option<&crate::slurm::SlurmOptions>;
+}
+
+/// Which runs of an experiment file to expand.
+#[derive(Debug, Clone, Copy)]
+pub enum Stage<'a> {
+    /// The `[select]` grid: every candidate at one rank and seed, scored on held-out data; run
+    /// names start with `selection/`.
+    Select(&'a SelectSection),
+    /// The experiment's grid, each (backbone, data set, method) with its chosen values when the file has
+    /// `[select]`, else with the file's `[optim]` and `[adapter]` values.
+    Final(Option<&'a Selected>),
 }
 
 /// One training step's result.

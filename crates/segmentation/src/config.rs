@@ -1,6 +1,7 @@
 //! The experiment file (`experiments/*.toml`): a grid of runs, and the fully resolved [`RunSpec`]
 //! of one run that is written to its `config.json` (with `backbone`, `model_dir`, `method`, `rank`
-//! for `analysis svd`).
+//! for `analysis svd`). `prompt` picks the protocol: box prompts per instance (the default) or
+//! SAMed's prompt-free semantic mask ([`Prompt`]).
 
 use std::path::{Path, PathBuf};
 
@@ -8,9 +9,13 @@ use anyhow::{bail, Context, Result};
 use formats::check::Checks;
 use formats::paths::portable;
 use formats::sections::{adapter_config, optim_config};
-use formats::{AdapterConfig, AdapterSection, Method, OptimConfig, OptimSection};
+use formats::selection::SELECTION_FOLDER;
+use formats::{
+    AdapterConfig, AdapterSection, Hyper, Method, OptimConfig, OptimSection, SelectSection,
+    Selected,
+};
 use runner::slurm::SlurmOptions;
-use runner::{Coords, Overrides};
+use runner::{Coords, Overrides, Stage};
 use serde::{Deserialize, Serialize};
 
 /// How pixels are scaled before the encoder.
@@ -21,6 +26,30 @@ pub enum Normalize {
     Unit,
     /// As `unit`, then ImageNet mean/std (transformers' `SamImageProcessor`).
     Imagenet,
+}
+
+/// What the mask decoder is given, and so what it learns to predict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Prompt {
+    /// `box`: one box prompt per instance; the target is that instance's mask, scored per instance.
+    #[default]
+    #[serde(rename = "box")]
+    Box,
+    /// `none`: SAMed's prompt-free mode. No point or box (sparse embeddings empty, dense the
+    /// prompt encoder's `no_mask_embed` everywhere, as transformers' `SamPromptEncoder` and
+    /// segment_anything do with `points=None, boxes=None`); the target is the semantic mask (the
+    /// union of every instance in the crop), scored per test tile. Needs `train_decoder = true`;
+    /// `boxes_per_step` does not apply and is refused.
+    #[serde(rename = "none")]
+    Free,
+}
+
+impl Prompt {
+    /// Whether this is the default box mode (left out of `config.json`, so the box runs' files are
+    /// unchanged by the field's arrival).
+    pub fn is_box(&self) -> bool {
+        *self == Prompt::Box
+    }
 }
 
 /// The experiment file: every (seed, method, rank) is one run.
@@ -41,11 +70,16 @@ pub struct Experiment {
     pub ranks: Vec<i64>,
     /// Training steps per run (one image crop per step).
     pub iters: usize,
-    /// Box prompts (instances) per step, at most.
-    pub boxes_per_step: usize,
+    /// `box` (default) or `none` (prompt-free semantic masks).
+    #[serde(default)]
+    pub prompt: Prompt,
+    /// Box prompts (instances) per step, at most: required with `prompt = "box"`, refused with
+    /// `prompt = "none"`.
+    #[serde(default)]
+    pub boxes_per_step: Option<usize>,
     /// Pixel scaling.
     pub normalize: Normalize,
-    /// Train the mask decoder fully (else it stays frozen).
+    /// Train the mask decoder fully (else it stays frozen); must be true with `prompt = "none"`.
     #[serde(default)]
     pub train_decoder: bool,
     /// Save a resumable checkpoint every this many steps.
@@ -55,6 +89,10 @@ pub struct Experiment {
     pub adapter: AdapterSection,
     /// Optimiser settings.
     pub optim: OptimSection,
+    /// Learning-rate selection: when present, every method trains with the learning rate (and λ)
+    /// that scored best on a validation split inside the training half (`--select`).
+    #[serde(default)]
+    pub select: Option<SelectSection>,
     /// Resources of each run on a Slurm cluster (`--slurm`).
     #[serde(default)]
     pub slurm: Option<SlurmOptions>,
@@ -81,8 +119,12 @@ pub struct RunSpec {
     pub rank: i64,
     /// Training steps.
     pub iters: usize,
-    /// Box prompts per step.
-    pub boxes_per_step: usize,
+    /// Box prompts or prompt-free (absent: box, as in the runs made before the field existed).
+    #[serde(default, skip_serializing_if = "Prompt::is_box")]
+    pub prompt: Prompt,
+    /// Box prompts per step (absent when prompt-free).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boxes_per_step: Option<usize>,
     /// Pixel scaling.
     pub normalize: Normalize,
     /// Whether the mask decoder trains.
@@ -91,6 +133,10 @@ pub struct RunSpec {
     pub checkpoint_every: usize,
     /// Loss: `dice_weight · Dice + (1 − dice_weight) · BCE`.
     pub dice_weight: f64,
+    /// A selection run: the share of the training half's columns scored instead of the test half
+    /// (absent for the grid's runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_fraction: Option<f64>,
     /// The adapter.
     pub adapter: AdapterConfig,
     /// Optimiser and schedule.
@@ -104,13 +150,21 @@ impl RunSpec {
             .dataset
             .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
         let decoder = if self.train_decoder { "_dec" } else { "" };
-        format!(
+        let name = format!(
             "{}_{dataset}_{}_r{}_seed{}{decoder}",
             self.backbone,
             self.method.name(),
             self.rank,
             self.seed
-        )
+        );
+        if self.validation_fraction.is_none() {
+            return name;
+        }
+        let hyper = Hyper {
+            lr: self.optim.lr,
+            plus_ratio: self.optim.lr_ratio,
+        };
+        format!("{SELECTION_FOLDER}/{name}{}", hyper.suffix(self.method))
     }
 }
 
@@ -126,14 +180,20 @@ impl runner::Experiment for Experiment {
         if let Some(m) = self.methods.iter().find(|m| !m.has_adapter()) {
             bail!("field `methods`: `{m}` is not an adapter method (lora, serial_lora, lora_plus, serial_lora_plus)");
         }
+        self.check_prompt()?;
         let mut checks = Checks::new();
         checks
             .all_at_least("ranks", &self.ranks, 1)
             .at_least("iters", self.iters, 1)
-            .at_least("boxes_per_step", self.boxes_per_step, 1)
             .at_least("checkpoint_every", self.checkpoint_every, 1);
+        if let Some(b) = self.boxes_per_step {
+            checks.at_least("boxes_per_step", b, 1);
+        }
         self.adapter.check(&mut checks);
         self.optim.check(&mut checks);
+        if let Some(select) = &self.select {
+            select.check(&mut checks);
+        }
         Ok(checks.finish()?)
     }
 
@@ -152,8 +212,25 @@ impl runner::Experiment for Experiment {
         }
     }
 
-    fn runs(&self, root: &Path) -> Result<Vec<RunSpec>> {
-        Experiment::runs(self, root)
+    fn runs(&self, root: &Path, stage: Stage) -> Result<Vec<RunSpec>> {
+        match stage {
+            Stage::Final(selected) => Experiment::runs(self, root, selected),
+            Stage::Select(select) => {
+                let mut runs = Vec::new();
+                for &method in &self.methods {
+                    for hyper in select.candidates(method) {
+                        let coords = (select.seed, method, select.rank);
+                        let validation = Some(select.validation_fraction);
+                        runs.push(self.run(coords, Some(hyper), validation, root)?);
+                    }
+                }
+                Ok(runs)
+            }
+        }
+    }
+
+    fn selection(&self) -> Option<&SelectSection> {
+        self.select.as_ref()
     }
 
     fn slurm(&self) -> Option<&SlurmOptions> {
@@ -187,26 +264,62 @@ impl runner::RunSpec for RunSpec {
     fn optim(&self) -> &OptimConfig {
         &self.optim
     }
+
+    fn scores_validation(&self) -> bool {
+        self.validation_fraction.is_some()
+    }
 }
 
 impl Experiment {
-    /// Every run, in seed → method → rank order; `root` resolves relative paths.
-    pub fn runs(&self, root: &Path) -> Result<Vec<RunSpec>> {
+    /// The fields that depend on `prompt`: `boxes_per_step` only with boxes, and a trained
+    /// decoder without prompts (the untrained decoder has never been asked for a semantic mask).
+    fn check_prompt(&self) -> Result<()> {
+        match (self.prompt, self.boxes_per_step) {
+            (Prompt::Box, None) => {
+                bail!("field `boxes_per_step` is missing (required with prompt = \"box\")")
+            }
+            (Prompt::Free, Some(_)) => bail!(
+                "field `boxes_per_step`: prompt = \"none\" uses no box prompts; remove the field"
+            ),
+            (Prompt::Free, None) if !self.train_decoder => bail!(
+                "field `train_decoder`: prompt = \"none\" trains the mask decoder (SAMed); set \
+                 train_decoder = true"
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every run, in seed → method → rank order; `root` resolves relative paths; `selected`
+    /// gives each method its learning rate and λ (else the file's `[optim]` and `[adapter]`).
+    pub fn runs(&self, root: &Path, selected: Option<&Selected>) -> Result<Vec<RunSpec>> {
         let mut runs = Vec::new();
         for &seed in &self.seeds {
             for &method in &self.methods {
+                let hyper = selected
+                    .map(|s| s.get(&self.backbone, &self.dataset, method))
+                    .transpose()?;
                 for &rank in &self.ranks {
-                    runs.push(self.run(seed, method, rank, root)?);
+                    runs.push(self.run((seed, method, rank), hyper, None, root)?);
                 }
             }
         }
         Ok(runs)
     }
 
-    fn run(&self, seed: u64, method: Method, rank: i64, root: &Path) -> Result<RunSpec> {
-        let adapter = adapter_config(&self.adapter, method, rank)?
+    fn run(
+        &self,
+        (seed, method, rank): (u64, Method, i64),
+        hyper: Option<Hyper>,
+        validation_fraction: Option<f64>,
+        root: &Path,
+    ) -> Result<RunSpec> {
+        let (adapter_section, optim_section) = match hyper {
+            Some(h) => h.apply(&self.adapter, &self.optim, method),
+            None => (self.adapter.clone(), self.optim.clone()),
+        };
+        let adapter = adapter_config(&adapter_section, method, rank)?
             .with_context(|| format!("method `{method}` trains no adapter"))?;
-        let optim = optim_config(&self.optim, method, Some(&adapter), self.iters)?;
+        let optim = optim_config(&optim_section, method, Some(&adapter), self.iters)?;
         Ok(RunSpec {
             backbone: self.backbone.clone(),
             model_dir: portable(&self.model_dir, root),
@@ -215,11 +328,13 @@ impl Experiment {
             method,
             rank,
             iters: self.iters,
+            prompt: self.prompt,
             boxes_per_step: self.boxes_per_step,
             normalize: self.normalize,
             train_decoder: self.train_decoder,
             checkpoint_every: self.checkpoint_every,
             dice_weight: 0.8,
+            validation_fraction,
             adapter,
             optim,
         })

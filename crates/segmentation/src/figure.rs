@@ -1,5 +1,6 @@
 //! Figure 4: one test tile of the data set, its ground truth, and the masks predicted by each given
-//! run (e.g. LoRA and Serial LoRA), side by side; instances drawn in distinct colours over the image.
+//! run (e.g. LoRA and Serial LoRA), side by side; instances drawn in distinct colours over the image
+//! (prompt-free runs: the semantic mask in one colour, on the tile with the most labelled pixels).
 //! A title above each panel names it: `image`, `ground truth`, and per run its method label and test
 //! Dice from its `summary.json` (e.g. `Serial LoRA (Dice 0.9443)`), written in DejaVu Sans
 //! (embedded from `crates/analysis/assets`, Bitstream Vera licence there).
@@ -14,7 +15,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 use tch::{Device, Tensor};
 
-use crate::config::RunSpec;
+use crate::config::{Prompt, RunSpec};
 use crate::predict::{predict, segmenter};
 use crate::samples::{Sample, SegData};
 use crate::summary::Summary;
@@ -132,14 +133,41 @@ pub fn compose(grey: &[f32], masks: &[Option<&Tensor>], titles: &[String]) -> Re
     Ok(canvas)
 }
 
-/// Writes the figure for `runs` (run folders sharing one data set) to `out`.
+/// The tile the figure shows: the test tile with the most instances (box prompts) or the most
+/// labelled pixels (prompt-free).
+fn pick_tile(data: &SegData, size: usize, spec: &RunSpec) -> Result<Sample> {
+    let tiles = match spec.prompt {
+        Prompt::Box => data.test_samples(size, spec.normalize)?,
+        Prompt::Free => data.semantic_test_samples(size, spec.normalize)?,
+    };
+    let weight = |t: &Sample| match spec.prompt {
+        Prompt::Box => t.masks.size()[0] as f64,
+        Prompt::Free => t.masks.sum(tch::Kind::Double).double_value(&[]),
+    };
+    // The first of the heaviest tiles.
+    tiles
+        .into_iter()
+        .min_by(|a, b| weight(b).total_cmp(&weight(a)))
+        .context("no test tile")
+}
+
+/// Writes the figure for `runs` (run folders sharing one data set and prompt mode) to `out`.
 pub fn draw(runs: &[PathBuf], out: &Path) -> Result<()> {
     let Some(first) = runs.first() else {
         bail!("give at least one run folder")
     };
     let root = formats::paths::repo_root();
     let spec = read_spec(first)?;
-    let data = SegData::load(&spec.dataset, &root)?;
+    let data = SegData::load(&spec.dataset, &root, spec.validation_fraction)?;
+    for run in &runs[1..] {
+        if read_spec(run)?.prompt != spec.prompt {
+            bail!(
+                "{} and {} differ in `prompt` (box vs prompt-free); draw them in separate figures",
+                first.display(),
+                run.display()
+            );
+        }
+    }
     let mut preds = Vec::new();
     let mut tile: Option<Sample> = None;
     for run in runs {
@@ -169,9 +197,7 @@ pub fn draw(runs: &[PathBuf], out: &Path) -> Result<()> {
         }
         let seg = segmenter(&loaded.model, &model_dir)?;
         if tile.is_none() {
-            let mut tiles = data.test_samples(seg.image_size() as usize, spec.normalize)?;
-            tiles.sort_by_key(|t| std::cmp::Reverse(t.boxes.size()[1]));
-            tile = tiles.into_iter().next();
+            tile = Some(pick_tile(&data, seg.image_size() as usize, &spec)?);
         }
         let sample = tile.as_ref().context("no test tile")?;
         preds.push(predict(seg, sample).gt(0.0));

@@ -1,9 +1,11 @@
-//! # segmentation: box-prompted instance segmentation with SAM / LiteMedSAM and adapters
+//! # segmentation: box-prompted or prompt-free segmentation with SAM / LiteMedSAM and adapters
 //!
 //! SAMed's protocol on a promptable segmenter, on the shared engine (`runner`): LoRA (q, v slices
 //! of the encoder's fused qkv, or q, k, v, o), Serial LoRA before qkv, and their LoRA+ variants;
 //! the mask decoder frozen or trained whole; loss `0.8·Dice + 0.2·BCE`; Dice and IoU per instance,
-//! averaged, with the unadapted model's Dice first. Data: the stardist nuclei image (or `images/` +
+//! averaged, with the unadapted model's Dice first. With `prompt = "none"` (SAMed's own setting)
+//! the decoder gets no prompt, trains whole and predicts the crop's semantic mask, scored per test
+//! tile ([`config::Prompt`]). Data: the stardist nuclei image (or `images/` +
 //! `masks/` folders), split by image half so no instance is in both train and test.
 //!
 //! Each run writes `results/segmentation/<run>/{config.json, metrics.csv, summary.json,
@@ -19,6 +21,6 @@ pub mod samples;
 pub mod summary;
 pub mod task;
 
-pub use config::{Experiment, Normalize, RunSpec};
+pub use config::{Experiment, Normalize, Prompt, RunSpec};
 pub use summary::Summary;
 pub use task::Segmentation;

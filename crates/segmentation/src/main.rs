@@ -7,7 +7,8 @@ use clap::{Parser, Subcommand};
 use runner::GridArgs;
 use segmentation::{figure, Experiment, Segmentation};
 
-/// Box-prompted segmentation with LoRA, Serial LoRA and their + variants (SAM, LiteMedSAM).
+/// Box-prompted or prompt-free segmentation with LoRA, Serial LoRA and their + variants (SAM,
+/// LiteMedSAM).
 #[derive(Debug, Parser)]
 #[command(version, about, args_conflicts_with_subcommands = true)]
 struct Args {

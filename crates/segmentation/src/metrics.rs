@@ -1,4 +1,5 @@
-//! Loss (`w·Dice + (1 − w)·BCE` on mask logits) and per-instance Dice / IoU of thresholded masks.
+//! Loss (`w·Dice + (1 − w)·BCE` on mask logits) and per-instance Dice / IoU of thresholded masks
+//! (per tile for prompt-free semantic masks: a tile's one mask counts as one instance).
 
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
@@ -24,7 +25,7 @@ pub struct Scores {
     pub dice: f64,
     /// Mean IoU over instances.
     pub iou: f64,
-    /// Instances scored.
+    /// Instances scored (prompt-free: test tiles).
     pub instances: usize,
 }
 

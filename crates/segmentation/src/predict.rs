@@ -1,5 +1,6 @@
-//! Running a segmenter on samples: image embedding once per tile, boxes decoded in chunks, logits
-//! brought to the crop's resolution.
+//! Running a segmenter on samples: image embedding once per tile, boxes decoded in chunks (or the
+//! tile's one prompt-free mask), logits brought to the crop's resolution. Always the single-mask
+//! output (`multimask_output = false`: the decoder's first mask token), with or without boxes.
 
 use std::path::Path;
 
@@ -28,10 +29,16 @@ pub fn segmenter<'a>(model: &'a Model, dir: &Path) -> Result<&'a dyn Segmenter> 
     }
 }
 
-/// Single-mask logits `[P, S, S]` for `boxes` `[1, P, 4]` on an image embedding.
-pub fn decode(seg: &dyn Segmenter, embedding: &Tensor, boxes: &Tensor, size: i64) -> Tensor {
+/// Single-mask logits `[P, S, S]` for `boxes` `[1, P, 4]` on an image embedding; without boxes
+/// the prompt-free mask `[1, S, S]` (no sparse prompt, `no_mask_embed` as the dense one).
+pub fn decode(
+    seg: &dyn Segmenter,
+    embedding: &Tensor,
+    boxes: Option<&Tensor>,
+    size: i64,
+) -> Tensor {
     let prompts = Prompts {
-        boxes: Some(boxes),
+        boxes,
         ..Default::default()
     };
     let out = seg.head().forward(embedding, &prompts, false);
@@ -46,19 +53,23 @@ pub fn decode(seg: &dyn Segmenter, embedding: &Tensor, boxes: &Tensor, size: i64
     }
 }
 
-/// Mask logits `[P, S, S]` of every box of a sample, without gradients.
+/// Mask logits `[P, S, S]` of every box of a sample (a prompt-free sample's `[1, S, S]`), without
+/// gradients.
 pub fn predict(seg: &dyn Segmenter, sample: &Sample) -> Tensor {
     tch::no_grad(|| {
         let size = sample.pixels.size()[3];
         let embedding = seg.embed_t(&sample.pixels, false);
-        let n = sample.boxes.size()[1];
+        let Some(boxes) = &sample.boxes else {
+            return decode(seg, &embedding, None, size);
+        };
+        let n = boxes.size()[1];
         let chunks: Vec<Tensor> = (0..n)
             .step_by(EVAL_CHUNK as usize)
             .map(|i| {
                 decode(
                     seg,
                     &embedding,
-                    &sample.boxes.narrow(1, i, EVAL_CHUNK.min(n - i)),
+                    Some(&boxes.narrow(1, i, EVAL_CHUNK.min(n - i))),
                     size,
                 )
             })
@@ -67,7 +78,7 @@ pub fn predict(seg: &dyn Segmenter, sample: &Sample) -> Tensor {
     })
 }
 
-/// Mean Dice and IoU over every instance of `samples`.
+/// Mean Dice and IoU over every instance of `samples` (over the tiles when prompt-free).
 pub fn evaluate(seg: &dyn Segmenter, samples: &[Sample]) -> Scores {
     let mut scores = Scores::default();
     for s in samples {

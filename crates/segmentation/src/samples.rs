@@ -2,7 +2,8 @@
 //! resolution (zero-padded where the image is smaller), box prompts of the instances that lie wholly
 //! inside a crop, and their target masks. Training crops come from the left half of each image
 //! (random position and flips, drawn from `(seed, step)` so a resumed run sees the same crops);
-//! test tiles overlap by half and cover the right half, each test instance scored once.
+//! test tiles overlap by half and cover the right half, each test instance scored once. The
+//! prompt-free (semantic) samples are in [`semantic`].
 
 use anyhow::{bail, Result};
 use data::{Instance, InstanceImage, RegionSplit};
@@ -12,14 +13,18 @@ use tch::Tensor;
 
 use crate::config::Normalize;
 
-/// One model input: an image crop and the instances prompted in it.
+mod semantic;
+
+/// One model input: an image crop and the instances prompted in it, or its semantic mask.
 #[derive(Debug)]
 pub struct Sample {
     /// `[1, 3, S, S]`, scaled as configured.
     pub pixels: Tensor,
-    /// `[1, P, 4]` boxes `(x0, y0, x1, y1)` in crop pixels (inclusive corners).
-    pub boxes: Tensor,
-    /// `[P, S, S]` binary target masks.
+    /// `[1, P, 4]` boxes `(x0, y0, x1, y1)` in crop pixels (inclusive corners); `None` for a
+    /// prompt-free sample.
+    pub boxes: Option<Tensor>,
+    /// `[P, S, S]` binary target masks, one per box; a prompt-free sample's `[1, S, S]` semantic
+    /// mask (every labelled pixel).
     pub masks: Tensor,
     /// The grey crop in `[0, 1]`, for figures.
     pub grey: Vec<f32>,
@@ -49,10 +54,15 @@ impl Window {
 
     /// Source pixel of crop pixel `(u, v)`, if inside the image.
     fn source(&self, u: usize, v: usize, w: usize, h: usize) -> Option<usize> {
+        self.source_xy(u, v, w, h).map(|(x, y)| y * w + x)
+    }
+
+    /// Source pixel `(x, y)` of crop pixel `(u, v)`, if inside the image.
+    fn source_xy(&self, u: usize, v: usize, w: usize, h: usize) -> Option<(usize, usize)> {
         let u = if self.flip_x { self.size - 1 - u } else { u };
         let v = if self.flip_y { self.size - 1 - v } else { v };
         let (x, y) = (self.x0 + u, self.y0 + v);
-        (x < w && y < h).then_some(y * w + x)
+        (x < w && y < h).then_some((x, y))
     }
 
     /// An image box in crop pixels (signed arithmetic: a bad box stays bad rather than wrapping).
@@ -73,8 +83,10 @@ impl Window {
 
 impl SegData {
     /// `stardist` (the packaged nuclei image) or `folder:<path>` (`images/` + `masks/`; a
-    /// relative path is taken from `root`, the repository root).
-    pub fn load(dataset: &str, root: &std::path::Path) -> Result<Self> {
+    /// relative path is taken from `root`, the repository root). With `validation`, a selection
+    /// run's split: each image is cut to its training (left) half, whose last `validation` share
+    /// of columns becomes the "test" side; the test half is never seen.
+    pub fn load(dataset: &str, root: &std::path::Path, validation: Option<f64>) -> Result<Self> {
         let images = match dataset.strip_prefix("folder:") {
             Some(path) => data::load_instance_folder(&formats::paths::resolve(
                 std::path::Path::new(path),
@@ -88,7 +100,18 @@ impl SegData {
         let images: Vec<_> = images
             .into_iter()
             .map(|img| -> Result<_> {
-                let split = img.split_halves();
+                let (img, split) = match validation {
+                    Some(share) => {
+                        let left = img.left_columns(img.width / 2);
+                        let middle = (left.width as f64 * (1.0 - share)).round() as usize;
+                        let split = left.split_at(middle);
+                        (left, split)
+                    }
+                    None => {
+                        let split = img.split_halves();
+                        (img, split)
+                    }
+                };
                 for inst in split.train.iter().chain(&split.test) {
                     inst.check_box(&img.name, img.width, img.height)?;
                 }
@@ -141,20 +164,9 @@ impl SegData {
         }
         let n = insts.len() as i64;
         let si = s as i64;
-        let g = Tensor::from_slice(&grey)
-            .view([1, 1, si, si])
-            .expand([1, 3, si, si], false);
-        let pixels = match norm {
-            Normalize::Unit => g.contiguous(),
-            Normalize::Imagenet => {
-                let mean = Tensor::from_slice(&[0.485f32, 0.456, 0.406]).view([1, 3, 1, 1]);
-                let std = Tensor::from_slice(&[0.229f32, 0.224, 0.225]).view([1, 3, 1, 1]);
-                (g - mean) / std
-            }
-        };
         Ok(Sample {
-            pixels,
-            boxes: Tensor::from_slice(&boxes).view([1, n, 4]),
+            pixels: pixels(&grey, norm),
+            boxes: Some(Tensor::from_slice(&boxes).view([1, n, 4])),
             masks: Tensor::from_slice(&masks).view([n, si, si]),
             grey,
         })
@@ -200,16 +212,7 @@ impl SegData {
     /// Errors name the instance, its image and the box when a box is not finite, inverted or
     /// outside its tile.
     pub fn test_samples(&self, size: usize, norm: Normalize) -> Result<Vec<Sample>> {
-        let starts = |from: usize, to: usize| {
-            let mut v: Vec<usize> = (from..to.saturating_sub(size).max(from) + 1)
-                .step_by((size / 2).max(1))
-                .collect();
-            let last = to.saturating_sub(size).max(from);
-            if v.last() != Some(&last) {
-                v.push(last);
-            }
-            v
-        };
+        let starts = |from, to| tile_starts(from, to, size);
         let mut out = Vec::new();
         for (index, (img, split, _)) in self.images.iter().enumerate() {
             let mut left: Vec<&Instance> = split.test.iter().collect();
@@ -232,6 +235,34 @@ impl SegData {
             }
         }
         Ok(out)
+    }
+}
+
+/// Starts of windows of `size` at stride `size / 2` over `[from, to)`, the last flush with `to`
+/// (one window at `from` when the span is narrower than `size`).
+fn tile_starts(from: usize, to: usize, size: usize) -> Vec<usize> {
+    let last = to.saturating_sub(size).max(from);
+    let mut v: Vec<usize> = (from..last + 1).step_by((size / 2).max(1)).collect();
+    if v.last() != Some(&last) {
+        v.push(last);
+    }
+    v
+}
+
+/// The encoder input `[1, 3, S, S]` of a square grey crop in `[0, 1]`: grey repeated to RGB, then
+/// scaled as `norm` says.
+fn pixels(grey: &[f32], norm: Normalize) -> Tensor {
+    let s = (grey.len() as f64).sqrt() as i64;
+    let g = Tensor::from_slice(grey)
+        .view([1, 1, s, s])
+        .expand([1, 3, s, s], false);
+    match norm {
+        Normalize::Unit => g.contiguous(),
+        Normalize::Imagenet => {
+            let mean = Tensor::from_slice(&[0.485f32, 0.456, 0.406]).view([1, 3, 1, 1]);
+            let std = Tensor::from_slice(&[0.229f32, 0.224, 0.225]).view([1, 3, 1, 1]);
+            (g - mean) / std
+        }
     }
 }
 
@@ -293,10 +324,11 @@ mod tests {
         let d = data([1, 2, 1, 5], [9, 1, 12, 3]);
         let tiles = d.test_samples(8, Normalize::Unit).unwrap();
         assert_eq!(tiles.len(), 1);
-        let b = Vec::<f32>::try_from(tiles[0].boxes.flatten(0, -1)).unwrap();
+        let boxes = tiles[0].boxes.as_ref().unwrap();
+        let b = Vec::<f32>::try_from(boxes.flatten(0, -1)).unwrap();
         assert_eq!(b, [1.0, 1.0, 4.0, 3.0]);
         let s = d.train_sample(0, 0, 8, 4, Normalize::Unit).unwrap();
-        assert_eq!(s.boxes.size(), [1, 1, 4]);
+        assert_eq!(s.boxes.unwrap().size(), [1, 1, 4]);
     }
 
     #[test]

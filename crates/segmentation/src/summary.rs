@@ -49,6 +49,12 @@ impl SummaryRow for Summary {
         "peak_rss_mb",
     ];
 
+    const SCORE: &'static str = "dice";
+
+    fn score(&self) -> f64 {
+        self.test.dice
+    }
+
     fn row(&self) -> Vec<String> {
         vec![
             self.model.clone(),

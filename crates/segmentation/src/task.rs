@@ -1,11 +1,11 @@
 //! The segmentation task on the engine: a run builds the segmenter with its adapter, scores the
-//! unadapted model, trains on box-prompted crops (`w·Dice + (1 − w)·BCE`), and reports test Dice
-//! and IoU.
+//! unadapted model, trains on box-prompted crops or, prompt-free, on crops' semantic masks
+//! (`w·Dice + (1 − w)·BCE`), and reports test Dice and IoU.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use formats::atomic::write_atomic;
 use formats::paths::resolve;
 use runner::{RunContext, RunDir, StepOutput, TrainStats};
@@ -15,7 +15,7 @@ use tch::{nn::VarStore, Device, Tensor};
 use zoo::sam::Segmenter;
 use zoo::Loaded;
 
-use crate::config::{Experiment, RunSpec};
+use crate::config::{Experiment, Prompt, RunSpec};
 use crate::metrics::{loss, Scores};
 use crate::predict::{decode, evaluate, segmenter};
 use crate::samples::{Sample, SegData};
@@ -58,9 +58,12 @@ impl Run {
         let loaded = zoo::build(&model_dir, Some(plan), Device::Cpu)
             .with_context(|| format!("building {}", model_dir.display()))?;
         let size = segmenter(&loaded.model, &model_dir)?.image_size();
-        let data = SegData::load(&spec.dataset, ctx.root)
+        let data = SegData::load(&spec.dataset, ctx.root, spec.validation_fraction)
             .with_context(|| format!("data set `{}`", spec.dataset))?;
-        let tests = data.test_samples(size as usize, spec.normalize)?;
+        let tests = match spec.prompt {
+            Prompt::Box => data.test_samples(size as usize, spec.normalize)?,
+            Prompt::Free => data.semantic_test_samples(size as usize, spec.normalize)?,
+        };
         let zero_shot = match ctx.dir.read_json::<Scores>("zero_shot.json")? {
             Some(z) => z,
             None => {
@@ -76,8 +79,12 @@ impl Run {
             0
         };
         let (train, test, dropped) = data.counts();
+        let scored = match spec.prompt {
+            Prompt::Box => format!("{train} train / {test} test instances, {dropped} dropped"),
+            Prompt::Free => format!("prompt-free, {} test tiles", tests.len()),
+        };
         eprintln!(
-            "{}: zero-shot dice {:.3} ({train} train / {test} test instances, {dropped} dropped)",
+            "{}: zero-shot dice {:.3} ({scored})",
             spec.name(),
             zero_shot.dice
         );
@@ -101,19 +108,26 @@ impl Run {
 }
 
 /// The unadapted model's scores on the test tiles, shared by every run on the same model, data and
-/// scaling through `<results>/segmentation/zero_shot.json` (an adapter at init is the base model).
+/// scaling and prompt mode through `<results>/segmentation/zero_shot.json` (an adapter at init is
+/// the base model; the box mode's key has no prompt part, as before the prompt-free mode).
 fn zero_shot_scores(
     spec: &RunSpec,
     results: &Path,
     compute: impl FnOnce() -> Scores,
 ) -> Result<Scores> {
     let path = results.join("segmentation/zero_shot.json");
-    let key = format!(
+    let mut key = format!(
         "{}|{}|{:?}",
         spec.model_dir.display(),
         spec.dataset,
         spec.normalize
     );
+    if spec.prompt == Prompt::Free {
+        key.push_str("|none");
+    }
+    if let Some(share) = spec.validation_fraction {
+        key.push_str(&format!("|validation{share}"));
+    }
     let mut cache: BTreeMap<String, Scores> = match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text)
             .with_context(|| format!("{}: invalid JSON", path.display()))?,
@@ -152,16 +166,15 @@ impl runner::Session for Run {
     }
 
     fn step(&mut self, step: usize) -> Result<StepOutput> {
-        let sample = self.data.train_sample(
-            self.spec.seed,
-            step,
-            self.size as usize,
-            self.spec.boxes_per_step,
-            self.spec.normalize,
-        )?;
+        let (seed, size, norm) = (self.spec.seed, self.size as usize, self.spec.normalize);
+        let sample = match (self.spec.prompt, self.spec.boxes_per_step) {
+            (Prompt::Free, _) => self.data.semantic_train_sample(seed, step, size, norm),
+            (Prompt::Box, Some(boxes)) => self.data.train_sample(seed, step, size, boxes, norm)?,
+            (Prompt::Box, None) => bail!("field `boxes_per_step` is missing (box prompts)"),
+        };
         let seg = self.segmenter();
         let embedding = seg.embed_t(&sample.pixels, true);
-        let logits = decode(seg, &embedding, &sample.boxes, self.size);
+        let logits = decode(seg, &embedding, sample.boxes.as_ref(), self.size);
         Ok(StepOutput {
             loss: loss(&logits, &sample.masks, self.spec.dice_weight),
             metrics: Vec::new(),

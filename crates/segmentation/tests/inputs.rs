@@ -56,10 +56,10 @@ fn lossy_and_ambiguous_masks_are_named_when_the_data_loads() {
     let mask = folder(root);
     let spec = format!("folder:{}", root.display());
     mask.save(root.join("masks/a.png")).unwrap();
-    SegData::load(&spec, root).unwrap();
+    SegData::load(&spec, root, None).unwrap();
 
     mask.save(root.join("masks/a.tif")).unwrap();
-    let e = format!("{:#}", SegData::load(&spec, root).unwrap_err());
+    let e = format!("{:#}", SegData::load(&spec, root, None).unwrap_err());
     assert!(
         e.contains("masks/a.png") && e.contains("masks/a.tif") && e.contains("ambiguous"),
         "{e}"
@@ -68,7 +68,7 @@ fn lossy_and_ambiguous_masks_are_named_when_the_data_loads() {
     std::fs::remove_file(root.join("masks/a.tif")).unwrap();
     mask.save_with_format(root.join("masks/a.png"), image::ImageFormat::Jpeg)
         .unwrap();
-    let e = format!("{:#}", SegData::load(&spec, root).unwrap_err());
+    let e = format!("{:#}", SegData::load(&spec, root, None).unwrap_err());
     assert!(
         e.contains("masks/a.png") && e.contains("JPEG") && e.contains("losslessly"),
         "{e}"

@@ -1,6 +1,7 @@
 //! End to end on the tiny random SAM of the zoo's fixtures and a synthetic images/ + masks/ folder:
 //! a run writes its folder and summary row; a run stopped half-way and resumed ends exactly like an
-//! uninterrupted one; bad data is reported by file.
+//! uninterrupted one; a prompt-free run trains the decoder on semantic masks and draws Figure 4;
+//! bad data is reported by file.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,7 @@ fn run(spec: &RunSpec, results: &Path, budget: Option<usize>) -> Option<Summary>
         Outcome::Finished(s) => Some(s),
         Outcome::Paused => None,
         Outcome::Busy => panic!("busy"),
+        Outcome::Diverged => panic!("diverged"),
     }
 }
 
@@ -35,7 +37,23 @@ fn write_pair(root: &Path, name: &str, offset: u32) {
         .unwrap();
 }
 
+/// The box-prompted experiment on `data`.
 fn experiment(data: &Path) -> Experiment {
+    experiment_with(data, "boxes_per_step = 2")
+}
+
+/// A data folder with two 64×64 images of five blobs each.
+fn blobs() -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data.path().join("images")).unwrap();
+    std::fs::create_dir_all(data.path().join("masks")).unwrap();
+    write_pair(data.path(), "a", 0);
+    write_pair(data.path(), "b", 3);
+    data
+}
+
+/// The experiment on `data` with the prompt lines `prompt`.
+fn experiment_with(data: &Path, prompt: &str) -> Experiment {
     let zoo_fixture =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../zoo/tests/fixtures/sam_tiny");
     let text = format!(
@@ -46,7 +64,7 @@ seeds = [3]
 methods = ["serial_lora"]
 ranks = [2]
 iters = 4
-boxes_per_step = 2
+{prompt}
 normalize = "imagenet"
 train_decoder = true
 checkpoint_every = 1
@@ -61,7 +79,7 @@ warmup_steps = 1
 grad_clip = 1.0
 "#,
         zoo_fixture.display(),
-        data.display()
+        data.display(),
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("e.toml");
@@ -73,13 +91,9 @@ grad_clip = 1.0
 
 #[test]
 fn a_resumed_run_ends_like_an_uninterrupted_one() {
-    let data = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(data.path().join("images")).unwrap();
-    std::fs::create_dir_all(data.path().join("masks")).unwrap();
-    write_pair(data.path(), "a", 0);
-    write_pair(data.path(), "b", 3);
+    let data = blobs();
     let spec = experiment(data.path())
-        .runs(&formats::paths::repo_root())
+        .runs(&formats::paths::repo_root(), None)
         .unwrap()
         .remove(0);
     let (straight, resumed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -107,6 +121,11 @@ fn a_resumed_run_ends_like_an_uninterrupted_one() {
     for field in ["backbone", "model_dir", "method", "rank"] {
         assert!(config.get(field).is_some(), "config.json lacks {field}");
     }
+    assert!(
+        config.get("prompt").is_none(),
+        "box runs keep their config.json"
+    );
+    assert_eq!(config["boxes_per_step"], 2);
     runner::collect::<Segmentation>(resumed.path()).unwrap();
     let table = std::fs::read_to_string(resumed.path().join("segmentation/summary.csv")).unwrap();
     assert_eq!(table.lines().count(), 2);
@@ -116,12 +135,44 @@ fn a_resumed_run_ends_like_an_uninterrupted_one() {
 }
 
 #[test]
+fn a_prompt_free_run_trains_the_decoder_on_semantic_masks() {
+    let data = blobs();
+    let spec = experiment_with(data.path(), "prompt = \"none\"")
+        .runs(&formats::paths::repo_root(), None)
+        .unwrap()
+        .remove(0);
+    let results = tempfile::tempdir().unwrap();
+    let summary = run(&spec, results.path(), None).unwrap();
+    // One right-half test tile per image, each scored once as a semantic mask.
+    assert_eq!(summary.test.instances, 2);
+    assert_eq!(summary.zero_shot.instances, 2);
+    assert!((0.0..=1.0).contains(&summary.test.dice), "{summary:?}");
+    assert!(summary.trainable_params > 0);
+    let folder = results.path().join("segmentation").join(spec.name());
+    assert!(folder.join("mask_decoder.safetensors").exists());
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["prompt"], "none");
+    assert!(config.get("boxes_per_step").is_none(), "{config}");
+    // The shared zero-shot cache keeps the prompt-free score apart from the box one.
+    let cache =
+        std::fs::read_to_string(results.path().join("segmentation/zero_shot.json")).unwrap();
+    assert!(cache.contains("|none\""), "{cache}");
+    // Figure 4 of the run: image, ground truth and the run's semantic mask (64 px panels).
+    let out = results.path().join("fig4.png");
+    segmentation::figure::draw(&[folder], &out).unwrap();
+    let png = image::open(&out).unwrap();
+    assert_eq!(png.width(), 3 * 64 + 2 * 6);
+}
+
+#[test]
 fn bad_data_and_overrides_are_reported() {
     let data = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(data.path().join("images")).unwrap();
     std::fs::create_dir_all(data.path().join("masks")).unwrap();
     let spec = experiment(data.path())
-        .runs(&formats::paths::repo_root())
+        .runs(&formats::paths::repo_root(), None)
         .unwrap()
         .remove(0);
     let e = format!(
@@ -133,7 +184,9 @@ fn bad_data_and_overrides_are_reported() {
     rank_zero.ranks = vec![0];
     let e = format!(
         "{:#}",
-        rank_zero.runs(&formats::paths::repo_root()).unwrap_err()
+        rank_zero
+            .runs(&formats::paths::repo_root(), None)
+            .unwrap_err()
     );
     assert!(e.contains("rank"), "{e}");
 }

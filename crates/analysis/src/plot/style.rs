@@ -33,9 +33,13 @@ pub const OKABE_ITO: [RGBColor; 8] = [
     RGBColor(204, 121, 167),
 ];
 
+/// The ninth colour, outside the palette: mid grey, told apart from black by lightness.
+pub const GREY: RGBColor = RGBColor(136, 136, 136);
+
 /// The one colour of a method (`None`: the pre-trained model) in every figure, from
 /// [`OKABE_ITO`]: pre-trained black, LoRA vermillion, Serial LoRA blue, LoRA+ orange, Serial
-/// LoRA+ bluish green, probe sky blue, zero-shot reddish purple, full fine-tuning yellow.
+/// LoRA+ bluish green, probe sky blue, zero-shot reddish purple, full fine-tuning yellow; the
+/// palette has eight colours, so LoRA on q,k,v (a reference row) takes [`GREY`].
 pub fn color(method: Option<Method>) -> RGBColor {
     let [black, orange, sky_blue, green, yellow, blue, vermillion, purple] = OKABE_ITO;
     match method {
@@ -47,6 +51,7 @@ pub fn color(method: Option<Method>) -> RGBColor {
         Some(Method::Probe) => sky_blue,
         Some(Method::ZeroShot) => purple,
         Some(Method::Full) => yellow,
+        Some(Method::LoraQkv) => GREY,
     }
 }
 
@@ -84,7 +89,8 @@ mod tests {
         let mut seen: Vec<RGBColor> = Vec::new();
         for m in std::iter::once(None).chain(Method::ALL.map(Some)) {
             let c = color(m);
-            assert!(OKABE_ITO.contains(&c), "{m:?}: {c:?} is not Okabe–Ito");
+            let allowed = OKABE_ITO.contains(&c) || m == Some(Method::LoraQkv) && c == GREY;
+            assert!(allowed, "{m:?}: {c:?} is not Okabe–Ito");
             assert!(!seen.contains(&c), "{m:?} shares {c:?}");
             seen.push(c);
         }

@@ -59,7 +59,7 @@ pub fn read_experiment(path: &Path) -> Experiment {
 pub fn tiny_runs(edits: &[(&str, &str)]) -> Vec<RunSpec> {
     let dir = tempfile::tempdir().unwrap();
     read_experiment(&write_tiny(dir.path(), edits))
-        .runs(&formats::paths::repo_root())
+        .runs(&formats::paths::repo_root(), None)
         .unwrap()
 }
 
@@ -69,6 +69,7 @@ pub fn finished(spec: &RunSpec, results: &Path, budget: Option<usize>) -> Option
         Outcome::Finished(s) => Some(s),
         Outcome::Paused => None,
         Outcome::Busy => panic!("{} busy", spec.name()),
+        Outcome::Diverged => panic!("{} diverged", spec.name()),
     }
 }
 
