@@ -67,9 +67,10 @@ reproduce-clip: setup
 	$(BIN)/analysis svd --runs $$($(BIN)/classification $(SVD_SELECT) --list)
 	$(BIN)/analysis rank-sweep
 	$(BIN)/analysis compare --task classification
+	$(BIN)/analysis report --task classification
 	@echo "reproduce-clip used the $(CLIP_SAY)."
-	@echo "Tables: results/classification/summary.csv, results/rank_sweep/, results/spectra/, results/params.csv, results/comparison/classification.csv"
-	@echo "Figures: figures/fig3_*.png (spectra), figures/fig5_*.png (accuracy vs rank)"
+	@echo "Tables: results/classification/summary.csv, lr_selection.csv and report/ (means, paired differences, chosen learning rates), results/rank_sweep/, results/spectra/, results/params.csv, results/comparison/classification.csv"
+	@echo "Figures: figures/fig3_*.png (spectra), figures/fig5_*.png (accuracy vs rank), figures/loss_*.png (training loss)"
 
 # --- Segmentation: make reproduce-sam ---------------------------------------------------------------
 # LiteMedSAM on the stardist nuclei (experiments/segmentation_litemedsam*.toml: box prompts, every
@@ -96,7 +97,8 @@ reproduce-sam: setup
 	$(BIN)/segmentation figure --runs $$($(BIN)/segmentation $(SAM_SVD) --method lora --list) $$($(BIN)/segmentation $(SAM_SVD) --method serial_lora --list)
 	$(if $(SAM_FREE),$(BIN)/segmentation figure --out figures/fig4_segmentation_noprompt.png --runs $$($(BIN)/segmentation $(SAM_FREE) --method lora --list) $$($(BIN)/segmentation $(SAM_FREE) --method serial_lora --list))
 	$(BIN)/analysis compare --task segmentation
-	@echo "reproduce-sam: results/segmentation/summary.csv, figures/fig3_*.png, figures/fig4_segmentation.png, results/comparison/segmentation.csv"
+	$(BIN)/analysis report --task segmentation
+	@echo "reproduce-sam: results/segmentation/summary.csv, lr_selection.csv and report/, figures/fig3_*.png, figures/fig4_segmentation*.png, figures/loss_*.png, results/comparison/segmentation.csv"
 
 # One-node Slurm on localhost: the QUICK grid as a job array vs a local run (not part of make test).
 test-cluster: setup

@@ -9,6 +9,9 @@
 //!   of its update → `results/spectra/<backbone>.csv`, `figures/fig3_<backbone>.png` (Figure 3).
 //! * [`sweep`]: accuracy against rank per method and data set, mean ± std over seeds →
 //!   `results/rank_sweep/<backbone>.csv`, `figures/fig5_<backbone>.png` (Figure 5).
+//! * [`report`]: a fair comparison from one task's `summary.csv`: mean ± std per cell, paired
+//!   differences over seeds with 95 % t intervals, the chosen learning rates, the resolution study
+//!   → `results/<task>/report/*.csv`, Markdown on stdout, and `figures/loss_<backbone>.png`.
 //! * [`compare`]: the user's `summary.csv` against the committed reference, cell by cell →
 //!   `results/comparison/<task>.csv` and a table on stdout.
 //!
@@ -31,6 +34,7 @@ pub mod json;
 pub mod merge;
 pub mod params;
 pub mod plot;
+pub mod report;
 pub mod run;
 pub mod site;
 pub mod sources;

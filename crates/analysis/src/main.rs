@@ -1,10 +1,11 @@
-//! `analysis`: the command-line front end (`params`, `svd`, `rank-sweep`, `compare`).
+//! `analysis`: the command-line front end (`params`, `svd`, `rank-sweep`, `compare`, `report`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use analysis::compare::{compare, CompareOptions, Task};
 use analysis::params::{params, ParamsOptions};
+use analysis::report::{report, ReportOptions};
 use analysis::spectra::{svd, SvdOptions};
 use analysis::sweep::{rank_sweep, RankSweepOptions};
 use clap::{Parser, Subcommand};
@@ -84,6 +85,25 @@ enum Command {
         #[arg(long, value_name = "CSV")]
         ours: Option<PathBuf>,
     },
+    /// A fair comparison from one task folder's summary.csv → <DIR>/report/table.csv (mean ± std
+    /// per cell), paired.csv (paired differences over seeds, 95 % t intervals), selected.csv (the
+    /// chosen learning rates), resolution.csv (the resolution study), <figures>/loss_<backbone>.png,
+    /// and the tables as Markdown on stdout.
+    Report {
+        /// classification or segmentation.
+        #[arg(long)]
+        task: Task,
+        /// The task folder holding summary.csv; default: <results>/<task> when its summary.csv
+        /// holds a row, else the committed <results>/reference/<task>.
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
+        /// Results folder (where the default task folder is found).
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// Figures folder.
+        #[arg(long, default_value = "figures")]
+        figures: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -129,6 +149,25 @@ fn main() -> ExitCode {
         .map(|comparison| {
             print!("{}", comparison.render());
             vec![comparison.csv]
+        }),
+        Command::Report {
+            task,
+            from,
+            results,
+            figures,
+        } => report(&ReportOptions {
+            task,
+            from,
+            results,
+            figures,
+        })
+        .map(|report| {
+            // stdout is the Markdown alone (it is pasted into the README); the files go to stderr.
+            print!("{}", report.markdown);
+            for f in &report.written {
+                eprintln!("wrote {}", f.display());
+            }
+            Vec::new()
         }),
     };
     match written {

@@ -6,6 +6,8 @@
 //!   `<results>/reference/<task>/` (said on stderr).
 //! * `rank-sweep`: `<results>/classification/summary.csv` if it exists and holds a data row, else
 //!   `<results>/reference/classification/summary.csv` (said on stderr).
+//! * `report`: `<results>/<task>/` if its summary holds a data row, else
+//!   `<results>/reference/<task>/` (said on stderr).
 //! * `compare`: ours is always `<results>/<task>/summary.csv`, the reference
 //!   `<results>/reference/<task>/summary.csv`.
 
@@ -80,6 +82,29 @@ pub fn sweep_summary(results: &Path) -> Result<PathBuf> {
         reference.display()
     );
     Ok(reference)
+}
+
+/// The task folder `report` reads when none is named: `<results>/<task>` if its summary holds a
+/// data row, else the committed `<results>/reference/<task>`.
+pub fn report_dir(results: &Path, task: &str) -> Result<PathBuf> {
+    let own = own_summary(results, task);
+    if has_data_row(&own) {
+        return Ok(results.join(task));
+    }
+    let reference = reference_summary(results, task);
+    if !reference.is_file() {
+        return Err(Error::Usage(format!(
+            "no {task} summary: neither {} nor {} exists; run the experiments first or pass --from",
+            own.display(),
+            reference.display()
+        )));
+    }
+    eprintln!(
+        "report: no runs of your own in {}: reporting the committed reference ({})",
+        own.display(),
+        reference.display()
+    );
+    Ok(reference_root(results).join(task))
 }
 
 /// Whether the CSV file at `path` exists and has a line after its header.

@@ -394,3 +394,35 @@ fn cli_reports_differences_without_failing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("classification or segmentation"));
 }
+
+#[test]
+fn new_columns_and_lora_qkv_compare_with_an_old_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path();
+    write(
+        &results.join("reference/classification/summary.csv"),
+        &classification(&[("lora", 8, 1, 0.7), ("lora_qkv", 8, 1, 0.6)]),
+    );
+    let new_header = "backbone,dataset,shots,seed,method,rank,trainable_params,accuracy,zero_shot_accuracy,steps,train_seconds,peak_rss_mb,head_params,resolution,lr,plus_ratio,evaluated_on\n";
+    write(
+        &results.join("classification/summary.csv"),
+        &format!(
+            "{new_header}vit,pets,16,1,lora,8,10,0.7,0.4,100,1.5,300,3840,56,0.001,1,test\n\
+             vit,pets,16,1,lora_qkv,8,10,0.65,0.4,100,1.5,300,3840,56,0.003,1,test\n"
+        ),
+    );
+    let comparison = compare(&options(results, Task::Classification)).unwrap();
+    let verdicts: Vec<(String, Verdict)> = comparison
+        .cells
+        .iter()
+        .map(|c| (c.key[3].clone(), c.verdict()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("lora".to_string(), Verdict::Exact),
+            ("lora_qkv".to_string(), Verdict::NotExact)
+        ]
+    );
+    assert!(comparison.render().contains("lora_qkv"));
+}

@@ -325,3 +325,83 @@ fn figure_draws_probe_and_zero_shot_references_in_method_colours() {
     let written = rank_sweep(&options(&plain)).unwrap();
     assert!(color_extent(&written[1], rgb(Method::Probe)).0 < 30);
 }
+
+const NEW_HEADER: &str = "backbone,dataset,shots,seed,method,rank,trainable_params,accuracy,zero_shot_accuracy,steps,train_seconds,peak_rss_mb,head_params,resolution,lr,plus_ratio,evaluated_on\n";
+
+#[test]
+fn lora_qkv_is_a_point_and_probe_only_backbones_get_no_figure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = NEW_HEADER.to_string();
+    for seed in 1..=2 {
+        text +=
+            &format!("vit,pets,16,{seed},probe,0,0,0.55,0.40,120,2.0,100,3840,56,0.001,1,test\n");
+        text +=
+            &format!("vit,pets,16,{seed},lora,8,256,0.70,0.40,120,3.0,100,3840,56,0.001,1,test\n");
+        text += &format!(
+            "vit,pets,16,{seed},lora_qkv,8,192,0.66,0.40,120,3.0,100,3840,56,0.001,1,test\n"
+        );
+        text += &format!(
+            "vit,pets,16,{seed},serial_lora,32,256,0.68,0.40,120,3.0,100,3840,56,0.001,1,test\n"
+        );
+        text += &format!(
+            "vit-28px,pets,16,{seed},probe,0,0,0.35,0.30,120,2.0,100,3840,28,0.001,1,test\n"
+        );
+    }
+    std::fs::write(tmp.path().join("summary.csv"), text).unwrap();
+    let written = rank_sweep(&options(tmp.path())).unwrap();
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["vit.csv", "fig5_vit.png"], "no figure for vit-28px");
+    let csv = std::fs::read_to_string(&written[0]).unwrap();
+    assert!(
+        csv.contains("\nvit,pets,lora_qkv,8,192,2,0.66,0.0,16\n"),
+        "{csv}"
+    );
+    // The grey LoRA (q,k,v) triangle is drawn.
+    let grey = analysis::plot::style::GREY;
+    let (_, pixels) = color_extent(&written[1], [grey.0, grey.1, grey.2]);
+    assert!(pixels > 30, "{pixels} grey pixels");
+}
+
+#[test]
+fn parameter_matched_pairs_join_lora_at_r_and_serial_at_4r() {
+    use analysis::plot::fig5::matched_pairs;
+    use analysis::sweep::Point;
+    use analysis::Method;
+    // LoRA on q,k,v,o: 8·d·r (d = 4: 32 per rank); Serial: 2·d·r (8 per rank).
+    let point = |method: Method, rank: usize| Point {
+        backbone: "vit".into(),
+        dataset: "pets".into(),
+        method,
+        rank,
+        trainable_params: rank as u64 * if method.is_serial() { 8 } else { 32 },
+        shots: 16,
+        seeds: 1,
+        accuracy_mean: 0.5,
+        accuracy_std: 0.0,
+    };
+    let pts = [
+        point(Method::Lora, 8),
+        point(Method::Lora, 16),
+        point(Method::SerialLora, 8),
+        point(Method::SerialLora, 32),
+        point(Method::LoraPlus, 8),
+        point(Method::SerialLora, 64),
+        point(Method::SerialLoraPlus, 16),
+    ];
+    let refs: Vec<&Point> = pts.iter().collect();
+    let pairs: Vec<(Method, usize, Method, usize)> = matched_pairs(&refs)
+        .iter()
+        .map(|(b, a)| (b.method, b.rank, a.method, a.rank))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            (Method::Lora, 8, Method::SerialLora, 32),
+            (Method::Lora, 16, Method::SerialLora, 64),
+        ],
+        "LoRA+ r=8 has no Serial LoRA+ r=32 partner"
+    );
+}

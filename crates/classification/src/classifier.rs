@@ -48,13 +48,16 @@ pub struct Classifier {
     pub loaded: Loaded,
     head: Head,
     logit_scale: f64,
+    device: Device,
 }
 
 impl Classifier {
-    /// The classifier for `loaded`: a text head when it is a CLIP model, else a cosine head
-    /// initialised from the class means of `train` features (eval preprocessing).
+    /// The classifier for `loaded` (on `device`): a text head when it is a CLIP model, else a
+    /// cosine head initialised from the class means of `train` features (eval preprocessing).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         loaded: Loaded,
+        device: Device,
         classnames: &[String],
         template: &str,
         train: &[Item],
@@ -64,9 +67,9 @@ impl Classifier {
     ) -> Result<Self> {
         image_encoder(&loaded.model, model_dir)?;
         let head = match loaded.model.clip() {
-            Some(_) => Self::text_head(classnames, template, model_dir)?,
+            Some(_) => Self::text_head(classnames, template, model_dir, device)?,
             None => Head::Cosine {
-                vars: nn::VarStore::new(Device::Cpu),
+                vars: nn::VarStore::new(device),
                 weight: Tensor::new(),
             },
         };
@@ -74,17 +77,23 @@ impl Classifier {
             loaded,
             head,
             logit_scale,
+            device,
         };
         if let Head::Cosine { .. } = classifier.head {
             let means = classifier.class_means(train, classnames.len(), pre)?;
-            let vars = nn::VarStore::new(Device::Cpu);
+            let vars = nn::VarStore::new(device);
             let weight = (vars.root() / "classifier").var_copy("weight", &means);
             classifier.head = Head::Cosine { vars, weight };
         }
         Ok(classifier)
     }
 
-    fn text_head(classnames: &[String], template: &str, model_dir: &Path) -> Result<Head> {
+    fn text_head(
+        classnames: &[String],
+        template: &str,
+        model_dir: &Path,
+        device: Device,
+    ) -> Result<Head> {
         let local = model_dir.join("tokenizer.json");
         let path = if local.exists() {
             local
@@ -100,8 +109,8 @@ impl Classifier {
         let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
         let encoded = tokenizer.encode(&refs)?;
         Ok(Head::Text {
-            input_ids: encoded.input_ids,
-            attention_mask: encoded.attention_mask,
+            input_ids: encoded.input_ids.to_device(device),
+            attention_mask: encoded.attention_mask.to_device(device),
         })
     }
 
@@ -149,6 +158,16 @@ impl Classifier {
         }
     }
 
+    /// A batch of decoded images as the model's input, on its device.
+    pub fn pixels(&self, images: &ndarray::Array4<f32>) -> Tensor {
+        images_to_tensor(images).to_device(self.device)
+    }
+
+    /// Labels as a tensor on the model's device.
+    pub fn labels(&self, labels: &[i64]) -> Tensor {
+        Tensor::from_slice(labels).to_device(self.device)
+    }
+
     /// `logit_scale · cos(image, class)`, `[B, classes]`.
     pub fn logits(&self, pixels: &Tensor, train: bool) -> Tensor {
         self.image_features(pixels, train)
@@ -162,8 +181,8 @@ impl Classifier {
         tch::no_grad(|| -> Result<()> {
             for batch in eval_batches(items, 64, pre)? {
                 let batch = batch?;
-                let features = self.image_features(&images_to_tensor(&batch.images), false);
-                let labels = Tensor::from_slice(&batch.labels);
+                let features = self.image_features(&self.pixels(&batch.images), false);
+                let labels = self.labels(&batch.labels);
                 let onehot = labels.one_hot(classes as i64).to_kind(Kind::Float);
                 let s = onehot.tr().matmul(&features);
                 sums = Some(match sums.take() {
@@ -179,6 +198,7 @@ impl Classifier {
             &(sums
                 / Tensor::from_slice(&counts)
                     .to_kind(Kind::Float)
+                    .to_device(self.device)
                     .unsqueeze(1)),
         ))
     }
@@ -191,11 +211,11 @@ impl Classifier {
             for batch in eval_batches(items, 64, pre)? {
                 let batch = batch?;
                 let logits = self
-                    .image_features(&images_to_tensor(&batch.images), false)
+                    .image_features(&self.pixels(&batch.images), false)
                     .matmul(&weights.tr());
                 let predicted = logits.argmax(-1, false);
                 correct += predicted
-                    .eq_tensor(&Tensor::from_slice(&batch.labels))
+                    .eq_tensor(&self.labels(&batch.labels))
                     .sum(Kind::Int64)
                     .int64_value(&[]);
             }

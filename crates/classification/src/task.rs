@@ -6,9 +6,9 @@ use anyhow::{bail, Context, Result};
 use data::{Augment, FewShot, Item, Normalization, Preprocess, TrainLoader};
 use formats::paths::resolve;
 use formats::Method;
-use runner::{images_to_tensor, RunContext, RunDir, StepOutput, TrainStats};
+use runner::{RunContext, RunDir, StepOutput, TrainStats};
 use serial_lora::{AdapterPlan, ModelStore};
-use tch::{nn::VarStore, Device, Kind, Tensor};
+use tch::{nn::VarStore, Kind};
 
 use crate::classifier::{image_encoder, Classifier};
 use crate::config::{Experiment, RunSpec};
@@ -64,7 +64,7 @@ impl Run {
             .adapter
             .as_ref()
             .map(|a| AdapterPlan::from(a).with_seed(spec.seed));
-        let mut loaded = zoo::build(&model_dir, plan, Device::Cpu)
+        let mut loaded = zoo::build(&model_dir, plan, ctx.device)
             .with_context(|| format!("loading {}", model_dir.display()))?;
         let encoder = image_encoder(&loaded.model, &model_dir)?;
         encoder
@@ -89,6 +89,7 @@ impl Run {
         let pre = Preprocess::custom(spec.resolution, normalisation, augment)?;
         let classifier = Classifier::new(
             loaded,
+            ctx.device,
             &dataset.classnames,
             &spec.template,
             &train,
@@ -146,10 +147,10 @@ impl runner::Session for Run {
 
     fn step(&mut self, _step: usize) -> Result<StepOutput> {
         let batch = self.loader.next_batch()?;
-        let labels = Tensor::from_slice(&batch.labels);
+        let labels = self.classifier.labels(&batch.labels);
         let logits = self
             .classifier
-            .logits(&images_to_tensor(&batch.images), true);
+            .logits(&self.classifier.pixels(&batch.images), true);
         let loss = logits.cross_entropy_for_logits(&labels);
         let accuracy = logits
             .argmax(-1, false)

@@ -57,6 +57,10 @@ pub struct GridArgs {
     /// libtorch's intra-op threads (default: libtorch's, one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Where the runs train and evaluate: `cpu`, `cuda` or `cuda:N` (checked against what libtorch
+    /// sees). Data is decoded on the CPU; each batch moves to the device once.
+    #[arg(long, default_value = "cpu", value_parser = serial_lora::parse_device)]
+    pub device: tch::Device,
     /// Run the experiment's learning-rate selection instead of its grid (`[select]`: every
     /// learning rate, and λ for the + variants, at one rank and seed, trained on part of the
     /// training pool and scored on the held-out rest) into `<results>/<task>/selection/`, then
@@ -143,5 +147,38 @@ impl GridArgs {
             f.push(format!("--shots {s}"));
         }
         f.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use tch::Device;
+
+    use super::GridArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        grid: GridArgs,
+    }
+
+    fn parse(device: &str) -> Result<Device, String> {
+        Cli::try_parse_from(["runner", "--device", device])
+            .map(|c| c.grid.device)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_device_is_checked_against_what_libtorch_sees_when_parsed() {
+        assert_eq!(parse("cpu").unwrap(), Device::Cpu);
+        let default = Cli::try_parse_from(["runner"]).unwrap().grid.device;
+        assert_eq!(default, Device::Cpu);
+        let bad = parse("gpu").unwrap_err();
+        assert!(bad.contains("`gpu` is not cpu, cuda or cuda:N"), "{bad}");
+        if !tch::Cuda::is_available() {
+            let none = parse("cuda:0").unwrap_err();
+            assert!(none.contains("libtorch sees no CUDA device"), "{none}");
+        }
     }
 }

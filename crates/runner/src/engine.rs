@@ -139,7 +139,7 @@ fn run_grid<T: Task>(args: &GridArgs, adjust: impl FnOnce(&mut T::Experiment)) -
     let mut busy = Vec::new();
     for (i, spec) in runs.iter().enumerate() {
         eprintln!("[{}/{}] {}", i + 1, runs.len(), spec.name());
-        match run_one::<T>(spec, &args.results, args.step_budget) {
+        match run_one_on::<T>(spec, &args.results, args.step_budget, args.device) {
             Ok(Outcome::Finished(_)) => {}
             Ok(Outcome::Diverged) => eprintln!("{}: diverged (a candidate result)", spec.name()),
             Ok(Outcome::Busy) => busy.push(spec.name()),
@@ -240,13 +240,23 @@ pub fn collect_selection<T: Task>(results: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs `spec` under `<results>/<task>/<name>/`: a finished run with the same configuration is not
+/// Runs `spec` on the CPU under `<results>/<task>/<name>/`: a finished run with the same configuration is not
 /// repeated, an interrupted one resumes from its checkpoint, one with another configuration is
 /// refused (naming the differing fields). With `step_budget`, at most that many steps are taken.
 pub fn run_one<T: Task>(
     spec: &T::Spec,
     results: &Path,
     step_budget: Option<usize>,
+) -> Result<Outcome<<T::Session as Session>::Summary>> {
+    run_one_on::<T>(spec, results, step_budget, tch::Device::Cpu)
+}
+
+/// [`run_one`] on `device`.
+pub fn run_one_on<T: Task>(
+    spec: &T::Spec,
+    results: &Path,
+    step_budget: Option<usize>,
+    device: tch::Device,
 ) -> Result<Outcome<<T::Session as Session>::Summary>> {
     let dir = RunDir::create(results, T::NAME, &spec.name())?;
     let Some(_lock) = RunLock::try_acquire(dir.path())? else {
@@ -266,6 +276,7 @@ pub fn run_one<T: Task>(
         dir: &dir,
         root: &root,
         results,
+        device,
     };
     let mut session = T::start(spec, &ctx)?;
     let trained = match train(spec, &mut session, &dir, step_budget) {

@@ -31,7 +31,7 @@ mod tensor;
 
 pub use args::GridArgs;
 pub use checkpoint::Checkpoint;
-pub use engine::{collect, collect_selection, run_one, select, Outcome};
+pub use engine::{collect, collect_selection, run_one, run_one_on, select, Outcome};
 pub use experiment::{read_toml, require_non_empty};
 pub use lock::RunLock;
 pub use memory::{peak_rss_mb, reset_peak_rss};

@@ -113,6 +113,8 @@ pub struct RunContext<'a> {
     pub root: &'a Path,
     /// The results root (for files shared by a task's runs).
     pub results: &'a Path,
+    /// The device the model and every batch live on.
+    pub device: tch::Device,
 }
 
 /// A run being trained: the task's model, data and loss. The engine drives it.

@@ -30,6 +30,18 @@ pub struct Sample {
     pub grey: Vec<f32>,
 }
 
+impl Sample {
+    /// The sample with its tensors on `device` (data is decoded on the CPU and moved once).
+    pub fn to_device(self, device: tch::Device) -> Self {
+        Self {
+            pixels: self.pixels.to_device(device),
+            boxes: self.boxes.map(|b| b.to_device(device)),
+            masks: self.masks.to_device(device),
+            grey: self.grey,
+        }
+    }
+}
+
 /// The loaded data set with its half split.
 #[derive(Debug)]
 pub struct SegData {

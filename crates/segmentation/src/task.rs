@@ -49,13 +49,14 @@ pub struct Run {
     size: i64,
     zero_shot: Scores,
     decoder_params: i64,
+    device: Device,
 }
 
 impl Run {
     fn start(spec: &RunSpec, ctx: &RunContext) -> Result<Self> {
         let model_dir = resolve(&spec.model_dir, ctx.root);
         let plan = AdapterPlan::from(&spec.adapter).with_seed(spec.seed);
-        let loaded = zoo::build(&model_dir, Some(plan), Device::Cpu)
+        let loaded = zoo::build(&model_dir, Some(plan), ctx.device)
             .with_context(|| format!("building {}", model_dir.display()))?;
         let size = segmenter(&loaded.model, &model_dir)?.image_size();
         let data = SegData::load(&spec.dataset, ctx.root, spec.validation_fraction)
@@ -64,6 +65,7 @@ impl Run {
             Prompt::Box => data.test_samples(size as usize, spec.normalize)?,
             Prompt::Free => data.semantic_test_samples(size as usize, spec.normalize)?,
         };
+        let tests: Vec<Sample> = tests.into_iter().map(|t| t.to_device(ctx.device)).collect();
         let zero_shot = match ctx.dir.read_json::<Scores>("zero_shot.json")? {
             Some(z) => z,
             None => {
@@ -96,6 +98,7 @@ impl Run {
             size,
             zero_shot,
             decoder_params,
+            device: ctx.device,
         })
     }
 
@@ -171,7 +174,8 @@ impl runner::Session for Run {
             (Prompt::Free, _) => self.data.semantic_train_sample(seed, step, size, norm),
             (Prompt::Box, Some(boxes)) => self.data.train_sample(seed, step, size, boxes, norm)?,
             (Prompt::Box, None) => bail!("field `boxes_per_step` is missing (box prompts)"),
-        };
+        }
+        .to_device(self.device);
         let seg = self.segmenter();
         let embedding = seg.embed_t(&sample.pixels, true);
         let logits = decode(seg, &embedding, sample.boxes.as_ref(), self.size);
@@ -191,7 +195,7 @@ impl runner::Session for Run {
                 .variables()
                 .into_iter()
                 .filter(|(n, _)| n.starts_with(DECODER))
-                .map(|(n, t)| (n, t.detach()))
+                .map(|(n, t)| (n, t.detach().to_device(Device::Cpu)))
                 .collect();
             vars.sort_by(|a, b| a.0.cmp(&b.0));
             save_tensors(&dir.path().join(DECODER_FILE), &vars)?;

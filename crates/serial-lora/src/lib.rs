@@ -35,6 +35,7 @@
 
 pub mod attention;
 pub mod checkpoint;
+pub mod device;
 pub mod error;
 pub mod linear;
 pub mod lowrank;
@@ -45,6 +46,7 @@ pub mod site;
 pub mod store;
 
 pub use attention::SelfAttention;
+pub use device::parse_device;
 pub use error::{Error, Result, TensorProblem};
 pub use formats::{peft, AdapterConfig, AdapterKind, AdapterPlan, ScaleRule, Target, TargetRule};
 pub use linear::AdaptedLinear;

@@ -23,7 +23,6 @@
 pub mod capability;
 pub mod checkpoint;
 pub mod clip;
-pub mod device;
 pub mod dinov2;
 pub mod error;
 mod json;

@@ -45,7 +45,7 @@ enum Command {
         #[arg(long, requires = "adapter")]
         merge: bool,
         /// Device: cpu, or cuda / cuda:N.
-        #[arg(long, default_value = "cpu", value_parser = zoo::device::parse_device)]
+        #[arg(long, default_value = "cpu", value_parser = serial_lora::parse_device)]
         device: Device,
     },
 }

@@ -1,5 +1,5 @@
-//! The tasks `compare` knows: which columns of their `summary.csv` name a cell and which holds
-//! the metric.
+//! The tasks `compare` and `report` know: which columns of their `summary.csv` name a cell and
+//! which hold the metric and the untrained model's metric.
 
 use std::fmt;
 use std::str::FromStr;
@@ -39,6 +39,22 @@ impl Task {
         match self {
             Self::Classification => "accuracy",
             Self::Segmentation => "dice",
+        }
+    }
+
+    /// The column naming the pre-trained model (`backbone`, `model`).
+    pub fn model_column(self) -> &'static str {
+        match self {
+            Self::Classification => "backbone",
+            Self::Segmentation => "model",
+        }
+    }
+
+    /// The column holding the untrained model's metric (`zero_shot_accuracy`, `zero_shot_dice`).
+    pub fn zero_shot_column(self) -> &'static str {
+        match self {
+            Self::Classification => "zero_shot_accuracy",
+            Self::Segmentation => "zero_shot_dice",
         }
     }
 }

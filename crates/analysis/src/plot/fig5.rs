@@ -1,7 +1,10 @@
 //! Figure 5: accuracy against rank (log2 axis), one panel per data set, one line per method with
-//! ±1 std error bars; the legend gives each method's trainable parameters. Dashed horizontal lines
-//! mark the references of [`crate::sweep::reference`] (probe, zero-shot / class means) where the
-//! summary has them.
+//! ±1 std error bars (LoRA on q,k,v, a reference row, usually a single grey triangle, drawn
+//! last); the legend
+//! gives each method's trainable parameters. Dotted black segments join the parameter-matched
+//! pairs: LoRA (+) at rank r and Serial LoRA (+) at the rank with exactly its trainable parameters
+//! (4r with LoRA on q,k,v,o). Dashed horizontal lines mark the references of [`crate::sweep::reference`] (probe,
+//! zero-shot / class means) where the summary has them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -10,12 +13,45 @@ use formats::Method;
 use plotters::prelude::*;
 
 use crate::error::Result;
+use crate::params::format_params;
 use crate::plot::font;
 use crate::plot::style::{self, plot_error};
 use crate::sweep::aggregate::Point;
 use crate::sweep::reference::Reference;
 
 const PANEL: (u32, u32) = (520, 440);
+
+/// The lines of a panel, in legend order.
+pub const LINES: [Method; 5] = [
+    Method::Lora,
+    Method::SerialLora,
+    Method::LoraPlus,
+    Method::SerialLoraPlus,
+    Method::LoraQkv,
+];
+
+/// The methods of the parameter-matched pairs: (Serial method, LoRA method).
+pub const MATCHED: [(Method, Method); 2] = [
+    (Method::SerialLora, Method::Lora),
+    (Method::SerialLoraPlus, Method::LoraPlus),
+];
+
+/// The parameter-matched pairs among `pts` (one panel): (LoRA at r, Serial at the other rank with
+/// the same trainable parameters).
+pub fn matched_pairs<'a>(pts: &[&'a Point]) -> Vec<(&'a Point, &'a Point)> {
+    let mut out = Vec::new();
+    for (serial, lora) in MATCHED {
+        for b in pts.iter().filter(|p| p.method == lora) {
+            let partner = pts.iter().find(|p| {
+                p.method == serial && p.rank != b.rank && p.trainable_params == b.trainable_params
+            });
+            if let Some(a) = partner {
+                out.push((*b, *a));
+            }
+        }
+    }
+    out
+}
 const COLUMNS: usize = 4;
 
 /// Draws `points` (one backbone) into the PNG at `path`, with the references in `refs` (keyed by
@@ -46,15 +82,6 @@ pub fn draw(
         }
         Ok(())
     })
-}
-
-/// `1.47M`, `18.4K` or `512`.
-fn format_params(n: u64) -> String {
-    match n {
-        n if n >= 1_000_000 => format!("{:.2}M", n as f64 / 1e6),
-        n if n >= 1_000 => format!("{:.1}K", n as f64 / 1e3),
-        n => n.to_string(),
-    }
 }
 
 /// `0.562` for a fraction, `73.4` for a percentage.
@@ -140,10 +167,16 @@ fn panel(
     let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), y| {
         (lo.min(y), hi.max(y))
     });
-    // Room below the lines for the legend (four entries take about a third of the panel, each
-    // reference line another twelfth).
+    let pairs = matched_pairs(pts);
+    let methods = LINES
+        .iter()
+        .filter(|m| pts.iter().any(|p| p.method == **m))
+        .count();
+    // Room below the lines for the legend (a method line or the pairs' entry takes about a
+    // twentieth of the panel, a reference line a twelfth).
     let span = (hi - lo).max(hi.abs() * 0.01).max(1e-3);
-    let below = 0.6 + 0.25 * refs.len() as f64;
+    let entries = methods + usize::from(!pairs.is_empty());
+    let below = 0.15 * entries as f64 + 0.25 * refs.len() as f64;
     let mut chart = ChartBuilder::on(area)
         .caption(dataset, (font::FAMILY, style::CAPTION))
         .margin(12)
@@ -182,7 +215,27 @@ fn panel(
                 PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
             });
     }
-    for method in Method::ADAPTERS {
+    let black = BLACK.stroke_width(1);
+    for (i, (b, a)) in pairs.iter().enumerate() {
+        let ends = [
+            ((b.rank as f64).log2(), b.accuracy_mean),
+            ((a.rank as f64).log2(), a.accuracy_mean),
+        ];
+        let series = chart
+            .draw_series(DashedLineSeries::new(ends, 3, 4, black))
+            .map_err(&err)?;
+        if i == 0 {
+            series
+                .label("same trainable params: Serial LoRA (+) and LoRA (+)")
+                .legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(0, 0), (6, 0)], black)
+                        + PathElement::new(vec![(10, 0), (16, 0)], black)
+                        + PathElement::new(vec![(20, 0), (24, 0)], black)
+                });
+        }
+    }
+    for method in LINES {
         let mut line: Vec<&Point> = pts.iter().copied().filter(|p| p.method == method).collect();
         if line.is_empty() {
             continue;
@@ -201,9 +254,15 @@ fn panel(
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
             });
-        chart
-            .draw_series(line.iter().map(|p| Circle::new(xy(p), 4, color.filled())))
-            .map_err(&err)?;
+        let markers = if method == Method::LoraQkv {
+            chart.draw_series(
+                line.iter()
+                    .map(|p| TriangleMarker::new(xy(p), 7, color.filled())),
+            )
+        } else {
+            chart.draw_series(line.iter().map(|p| Circle::new(xy(p), 4, color.filled())))
+        };
+        markers.map_err(&err)?;
         chart
             .draw_series(line.iter().map(|p| {
                 let (x, y) = xy(p);

@@ -4,5 +4,6 @@ pub mod fig3;
 pub mod fig3_updates;
 pub mod fig5;
 pub mod font;
+pub mod loss;
 pub mod spectrum_axes;
 pub mod style;

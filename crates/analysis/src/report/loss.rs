@@ -1,0 +1,189 @@
+//! Training-loss curves from the run folders' `metrics.csv` (columns `step, loss, …`), averaged
+//! over seeds, for the loss figure (`figures/loss_<backbone>.png`): per model, one rank (the
+//! learning-rate selection's, else the smallest adapter rank) for every method, the baselines,
+//! and Serial LoRA (+) at the rank with LoRA's parameters at that rank (the parameter-matched
+//! pairs of [`crate::report::paired`]; 4r with LoRA on q,k,v,o).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use formats::run::{read_json, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE};
+use formats::Method;
+use serde::Deserialize;
+
+use crate::error::{parse_method, Error, Result};
+use crate::report::paired::{Comparison, Pair};
+use crate::report::rows::Group;
+
+/// The fields of a run's `config.json` the curves need (others are ignored).
+#[derive(Deserialize)]
+struct Header {
+    backbone: String,
+    dataset: String,
+    #[serde(default)]
+    shots: Option<usize>,
+    method: String,
+    rank: usize,
+    seed: u64,
+}
+
+/// One line of the figure: a method's mean loss over seeds at one rank.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// Model, data set and shots (one panel each).
+    pub group: Group,
+    /// Method.
+    pub method: Method,
+    /// Rank (0 for the baselines).
+    pub rank: usize,
+    /// `Some(r)` for Serial LoRA (+) at the rank with LoRA's rank-r parameters.
+    pub matched: Option<usize>,
+    /// Seeds averaged.
+    pub seeds: usize,
+    /// (step, mean loss) at the steps every seed logged.
+    pub points: Vec<(u64, f64)>,
+}
+
+/// A finished run's identity and its logged losses.
+type RunLoss = (Group, Method, usize, u64, Vec<(u64, f64)>);
+
+/// The curves of every model in the task folder `dir` (finished runs: `config.json`,
+/// `summary.json` and `metrics.csv`), by model; models without adapter runs are left out.
+/// `select_rank` is the learning-rate selection's rank, used where a model has runs at it;
+/// `pairs` (the report's paired differences) name the parameter-matched Serial ranks.
+pub fn curves(
+    dir: &Path,
+    select_rank: Option<usize>,
+    pairs: &[Pair],
+) -> Result<BTreeMap<String, Vec<Curve>>> {
+    type Key = (Group, Method, usize);
+    let mut by_key: BTreeMap<Key, BTreeMap<u64, Vec<(u64, f64)>>> = BTreeMap::new();
+    for run in finished_runs(dir)? {
+        let (group, method, rank, seed, points) = read_run(&run)?;
+        by_key
+            .entry((group, method, rank))
+            .or_default()
+            .insert(seed, points);
+    }
+    let mut ranks: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    for (group, method, rank) in by_key.keys() {
+        if method.has_adapter() {
+            ranks
+                .entry(group.backbone.clone())
+                .or_default()
+                .insert(*rank);
+        }
+    }
+    let mut out: BTreeMap<String, Vec<Curve>> = BTreeMap::new();
+    for ((group, method, rank), seeds) in by_key {
+        let Some(adapter_ranks) = ranks.get(&group.backbone) else {
+            continue;
+        };
+        let r = select_rank
+            .filter(|r| adapter_ranks.contains(r))
+            .or_else(|| adapter_ranks.first().copied())
+            .unwrap_or_default();
+        let matched = pairs
+            .iter()
+            .find(|p| {
+                p.comparison == Comparison::ParameterMatched
+                    && p.group == group
+                    && (p.a, p.a_rank, p.b_rank) == (method, rank, r)
+            })
+            .map(|p| p.b_rank);
+        if !(matched.is_some() || rank == r || !method.has_adapter()) {
+            continue;
+        }
+        out.entry(group.backbone.clone()).or_default().push(Curve {
+            seeds: seeds.len(),
+            points: mean_over_seeds(&seeds),
+            group,
+            method,
+            rank,
+            matched,
+        });
+    }
+    Ok(out)
+}
+
+/// The mean loss at each step that every seed logged.
+fn mean_over_seeds(seeds: &BTreeMap<u64, Vec<(u64, f64)>>) -> Vec<(u64, f64)> {
+    let mut at: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    for points in seeds.values() {
+        for &(step, loss) in points {
+            at.entry(step).or_default().push(loss);
+        }
+    }
+    at.into_iter()
+        .filter(|(_, losses)| losses.len() == seeds.len())
+        .map(|(step, losses)| (step, losses.iter().sum::<f64>() / losses.len() as f64))
+        .collect()
+}
+
+/// The sub-folders of `dir` holding a finished run with its metrics, sorted.
+fn finished_runs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut runs = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        if [CONFIG_FILE, SUMMARY_FILE, METRICS_FILE]
+            .iter()
+            .all(|f| path.join(f).is_file())
+        {
+            runs.push(path);
+        }
+    }
+    runs.sort();
+    Ok(runs)
+}
+
+/// The identity (from `config.json`) and the losses (from `metrics.csv`) of the run in `dir`.
+fn read_run(dir: &Path) -> Result<RunLoss> {
+    let config = dir.join(CONFIG_FILE);
+    let header: Header = read_json(&config)?;
+    let method = parse_method(&header.method, &config)?;
+    let group = Group {
+        backbone: header.backbone,
+        dataset: header.dataset,
+        shots: header.shots,
+    };
+    let points = read_losses(&dir.join(METRICS_FILE))?;
+    Ok((group, method, header.rank, header.seed, points))
+}
+
+/// The (step, loss) rows of the `metrics.csv` at `path`; a missing column or a malformed value is
+/// an error naming the file, line and column. Non-finite or non-positive losses are left out (the
+/// figure's loss axis is logarithmic).
+pub fn read_losses(path: &Path) -> Result<Vec<(u64, f64)>> {
+    let csv_error = |e: csv::Error| Error::csv(path, e.to_string());
+    let mut reader = csv::Reader::from_path(path).map_err(csv_error)?;
+    let header = reader.headers().map_err(csv_error)?.clone();
+    let index = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim() == name)
+            .ok_or_else(|| Error::csv(path, format!("has no `{name}` column")))
+    };
+    let (step, loss) = (index("step")?, index("loss")?);
+    let mut points = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(csv_error)?;
+        let line = record.position().map_or(0, |p| p.line());
+        let at = |i: usize| record.get(i).unwrap_or("").trim();
+        let bad = |i: usize, what: &str| {
+            Error::csv(
+                path,
+                format!(
+                    "line {line}, column `{}`: `{}` is not {what}",
+                    &header[i],
+                    at(i)
+                ),
+            )
+        };
+        let s: u64 = at(step).parse().map_err(|_| bad(step, "an integer"))?;
+        let l: f64 = at(loss).parse().map_err(|_| bad(loss, "a number"))?;
+        if l.is_finite() && l > 0.0 {
+            points.push((s, l));
+        }
+    }
+    Ok(points)
+}

@@ -1,0 +1,23 @@
+//! `analysis report`: a fair comparison of the methods from one task folder's `summary.csv` →
+//! `<DIR>/report/` and a Markdown version on stdout:
+//!
+//! * [`table`]: `table.csv`, mean ± std over seeds per (model, data set, method, rank);
+//! * [`paired`]: `paired.csv`, paired differences over seeds with 95 % Student-t intervals (same
+//!   rank, parameter-matched, against LoRA on q,k,v);
+//! * [`selected`]: `selected.csv`, the learning rates chosen on the validation split (when the
+//!   folder has `lr_selection.csv`);
+//! * [`resolution`]: `resolution.csv`, the resolution study (backbones named `<backbone>-<N>px`);
+//! * [`loss`]: the training-loss curves of the loss figure, `figures/loss_<backbone>.png`.
+
+pub mod cells;
+pub mod command;
+pub mod loss;
+pub mod markdown;
+pub mod paired;
+pub mod resolution;
+pub mod rows;
+pub mod selected;
+pub mod table;
+pub mod write;
+
+pub use command::{report, Report, ReportOptions, REPORT_DIR};
