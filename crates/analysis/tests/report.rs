@@ -280,11 +280,11 @@ fn selection_resolution_study_and_markdown() {
     write(&from.join("summary.csv"), &text);
     write(
         &from.join("lr_selection.csv"),
-        "dataset,method,rank,seed,lr,plus_ratio,validation_accuracy,chosen\n\
-         pets,lora,8,1,0.0001,1,0.500000,false\n\
-         pets,lora,8,1,0.001,1,0.700000,true\n\
-         pets,lora_plus,8,1,0.001,4,0.650000,false\n\
-         pets,lora_plus,8,1,0.001,16,0.750000,true\n",
+        "backbone,dataset,method,rank,seed,lr,plus_ratio,validation_accuracy,chosen\n\
+         vit,pets,lora,8,1,0.0001,1,0.500000,false\n\
+         vit,pets,lora,8,1,0.001,1,0.700000,true\n\
+         vit,pets,lora_plus,8,1,0.001,4,0.650000,false\n\
+         vit,pets,lora_plus,8,1,0.001,16,0.750000,true\n",
     );
     let out = report(&options(tmp.path(), &from)).unwrap();
 

@@ -233,14 +233,61 @@ pub struct Selected {
     chosen: BTreeMap<Key, Hyper>,
 }
 
-#[derive(Deserialize)]
-struct Row {
-    backbone: String,
-    dataset: String,
-    method: Method,
-    lr: f64,
-    plus_ratio: f64,
-    chosen: bool,
+/// A selection table as read back: the name of its score column (`validation_accuracy`, …) and
+/// every row with its `chosen` mark.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// The score column's name.
+    pub score_column: String,
+    /// Every candidate and whether it was chosen.
+    pub rows: Vec<(Candidate, bool)>,
+}
+
+impl Table {
+    /// Reads the table at `path` (as [`write_table`] writes it); errors name the file and row.
+    pub fn read(path: &Path) -> Result<Self> {
+        let csv_error = |e: csv::Error| Error::parse(path, e.to_string());
+        let mut reader = csv::Reader::from_path(path).map_err(csv_error)?;
+        let headers = reader.headers().map_err(csv_error)?.clone();
+        let score_column = headers
+            .iter()
+            .find(|h| h.starts_with("validation_"))
+            .ok_or_else(|| Error::parse(path, "has no `validation_<score>` column"))?
+            .to_string();
+        let mut rows = Vec::new();
+        for (line, record) in reader.records().enumerate() {
+            let record = record.map_err(csv_error)?;
+            let row = line + 1;
+            let field = |name: &str| -> Result<&str> {
+                let at = headers.iter().position(|h| h == name);
+                at.and_then(|i| record.get(i))
+                    .ok_or_else(|| Error::parse(path, format!("row {row}: no `{name}` value")))
+            };
+            let bad = |name: &str, value: &str| {
+                Error::parse(path, format!("row {row}, `{name}`: cannot read `{value}`"))
+            };
+            let parsed = |name: &str| -> Result<f64> {
+                let v = field(name)?;
+                v.parse().map_err(|_| bad(name, v))
+            };
+            let (method, chosen) = (field("method")?, field("chosen")?);
+            let candidate = Candidate {
+                backbone: field("backbone")?.to_string(),
+                dataset: field("dataset")?.to_string(),
+                method: method.parse().map_err(|_| bad("method", method))?,
+                rank: parsed("rank")? as i64,
+                seed: parsed("seed")? as u64,
+                lr: parsed("lr")?,
+                plus_ratio: parsed("plus_ratio")?,
+                score: parsed(&score_column)?,
+            };
+            rows.push((
+                candidate,
+                chosen.parse().map_err(|_| bad("chosen", chosen))?,
+            ));
+        }
+        Ok(Self { score_column, rows })
+    }
 }
 
 impl Selected {
@@ -253,19 +300,18 @@ impl Selected {
                  its selection first (the same command with --select)",
             ));
         }
-        let mut reader =
-            csv::Reader::from_path(path).map_err(|e| Error::parse(path, e.to_string()))?;
-        let mut chosen = BTreeMap::new();
-        for (line, row) in reader.deserialize::<Row>().enumerate() {
-            let row = row.map_err(|e| Error::parse(path, format!("row {}: {e}", line + 1)))?;
-            if row.chosen {
+        let chosen = Table::read(path)?
+            .rows
+            .into_iter()
+            .filter(|(_, chosen)| *chosen)
+            .map(|(c, _)| {
                 let hyper = Hyper {
-                    lr: row.lr,
-                    plus_ratio: row.plus_ratio,
+                    lr: c.lr,
+                    plus_ratio: c.plus_ratio,
                 };
-                chosen.insert((row.backbone, row.dataset, row.method), hyper);
-            }
-        }
+                (key(&c), hyper)
+            })
+            .collect();
         Ok(Self {
             path: path.to_path_buf(),
             chosen,
@@ -326,6 +372,13 @@ mod tests {
         assert_eq!(selected.get("vit", "digits", Method::Lora).unwrap(), lora);
         let read = Selected::read(&path).unwrap();
         assert_eq!(read, selected);
+        let table = Table::read(&path).unwrap();
+        assert_eq!(table.score_column, "validation_accuracy");
+        assert_eq!(table.rows.len(), 6);
+        assert!(
+            table.rows[0].0.score.is_nan() && !table.rows[0].1,
+            "the diverged one"
+        );
         assert_eq!(
             read.get("vit", "digits", Method::SerialLoraPlus)
                 .unwrap()

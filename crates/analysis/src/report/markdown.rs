@@ -250,6 +250,7 @@ fn selected_table(md: &mut String, units: Units, choices: &[Choice]) {
     let _ = writeln!(md, "\n### Learning rates chosen on the validation split\n");
     let score = format!("validation {}", units.metric());
     let names = [
+        "model",
         "data set",
         "method",
         "rank",
@@ -259,20 +260,21 @@ fn selected_table(md: &mut String, units: Units, choices: &[Choice]) {
         "candidates",
     ]
     .map(String::from);
-    header(md, &names, 2);
+    header(md, &names, 3);
     for c in choices {
         let ratio = if c.method.is_plus() {
-            c.plus_ratio.clone()
+            c.plus_ratio.to_string()
         } else {
             "–".into()
         };
         line(
             md,
             &[
+                c.backbone.clone(),
                 c.dataset.clone(),
                 c.method.label().to_string(),
-                c.rank.clone(),
-                c.lr.clone(),
+                c.rank.to_string(),
+                c.lr.to_string(),
                 ratio,
                 units.score(c.score),
                 c.candidates.to_string(),
