@@ -40,7 +40,16 @@ echo "test-newcomer: reproduce-clip QUICK=1 took $(($(date +%s) - start)) s"
 echo "test-newcomer: 3. the promised files"
 need results/classification/summary.csv results/params.csv results/comparison/classification.csv \
   results/rank_sweep/dinov2-s14-quick.csv figures/fig5_dinov2-s14-quick.png \
-  results/spectra/dinov2-s14-quick.csv figures/fig3_dinov2-s14-quick.png
+  results/spectra/dinov2-s14-quick.csv figures/fig3_dinov2-s14-quick.png \
+  results/classification/lr_selection.csv results/classification/selection/summary.csv \
+  results/classification/report/table.csv results/classification/report/paired.csv \
+  results/classification/report/selected.csv figures/loss_dinov2-s14-quick.png
+# The selection (scored on the validation split, never the test set) reproduces the reference's.
+cmp <(grep -v '^backbone' results/classification/lr_selection.csv | sort) \
+  <(grep -v '^backbone' results/reference/classification/lr_selection.csv | grep '^dinov2-s14-quick,' | sort) ||
+  fail "the QUICK learning-rate selection differs from the reference's"
+grep -q '"evaluated_on": "validation"' "$(ls -d results/classification/selection/*/ | head -1)summary.json" ||
+  fail "a selection run was not scored on the validation split"
 runs=$(./target/release/classification --config experiments/dinov2_packaged_quick.toml --list | wc -l)
 rows=$(($(wc -l < results/classification/summary.csv) - 1))
 [ "$rows" -eq "$runs" ] || fail "summary.csv has $rows rows for $runs runs"

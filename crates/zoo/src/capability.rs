@@ -80,7 +80,7 @@ impl ImageEncoder for crate::dinov2::Dinov2Model {
 }
 
 impl Model {
-    /// The model's `config.json` `model_type`.
+    /// The model's `config.json` `model_type` (diffusers: its `_class_name`).
     pub fn model_type(&self) -> &'static str {
         match self {
             Model::Clip(_) => "clip",
@@ -89,6 +89,7 @@ impl Model {
             Model::Dinov2(_) => "dinov2",
             Model::Sam(_) => "sam",
             Model::LiteMedSam(_) => "lite_medsam",
+            Model::Sd3Transformer(_) => crate::mmdit::CLASS_NAME,
         }
     }
 

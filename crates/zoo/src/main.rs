@@ -4,7 +4,8 @@
 //! zoo forward --model DIR --inputs IN.safetensors --out OUT.safetensors [--adapter ADIR] [--merge]
 //! ```
 //! The architecture comes from `DIR/config.json` (`model_type`: clip, clip_vision_model,
-//! clip_text_model, dinov2); inputs and outputs carry transformers' names (see `zoo::Model::forward`).
+//! clip_text_model, dinov2, sam, lite_medsam; or diffusers' `_class_name: SD3Transformer2DModel`);
+//! inputs and outputs carry transformers' (diffusers') names (see `zoo::Model::forward`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,7 +19,7 @@ use tch::{Device, Kind, Tensor};
 #[command(
     name = "zoo",
     version,
-    about = "Run zoo models (CLIP, DINOv2) on safetensors inputs"
+    about = "Run zoo models (CLIP, DINOv2, SAM, SD3 MMDiT) on safetensors inputs"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,10 +30,12 @@ struct Cli {
 enum Command {
     /// Runs the model on named inputs and writes named outputs (atomically).
     Forward {
-        /// Checkpoint directory: config.json + model.safetensors (transformers layout).
+        /// Checkpoint directory: config.json + model.safetensors (transformers layout) or
+        /// diffusion_pytorch_model.safetensors (diffusers' SD3Transformer2DModel).
         #[arg(long)]
         model: PathBuf,
-        /// Inputs by transformers' names: pixel_values [B,3,H,W] f32, input_ids [B,T] i64, attention_mask, bool_masked_pos.
+        /// Inputs by transformers' names: pixel_values [B,3,H,W] f32, input_ids [B,T] i64, attention_mask, bool_masked_pos;
+        /// SD3: hidden_states [B,C,H,W], encoder_hidden_states [B,T,J], pooled_projections [B,P], timestep [B] (σ·1000).
         #[arg(long)]
         inputs: PathBuf,
         /// Output safetensors file.

@@ -1,5 +1,6 @@
-//! [`Model`]: any zoo model, chosen by a checkpoint directory's `config.json` `model_type`, built in a
-//! [`ModelStore`] with its adapter (ours or PEFT's) and run on named tensors with transformers' names.
+//! [`Model`]: any zoo model, chosen by a checkpoint directory's `config.json` `model_type` (diffusers:
+//! `_class_name`), built in a [`ModelStore`] with its adapter (ours or PEFT's) and run on named
+//! tensors with transformers' (diffusers') names.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,6 +12,7 @@ use tch::{Device, Kind, Tensor};
 use crate::clip::{self, ClipModel, TextTransformer, VisionTransformer};
 use crate::dinov2::{self, names, Dinov2Model};
 use crate::error::{Error, Result};
+use crate::mmdit::{self, SD3Transformer2DModel};
 use crate::sam::{self, SamModel};
 use crate::tinyvit::{LiteMedSam, LiteMedSamConfig};
 
@@ -19,7 +21,7 @@ pub type Tensors = BTreeMap<String, Tensor>;
 
 /// The configuration file inside a model directory.
 pub const CONFIG_FILE: &str = "config.json";
-/// The weights file inside a model directory.
+/// The weights file inside a transformers model directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 
 /// A model family with its configuration, as `config.json` declares it.
@@ -37,6 +39,8 @@ pub enum Architecture {
     Sam(sam::Config),
     /// `lite_medsam`: LiteMedSAM as tools/convert_lite_medsam.py writes it.
     LiteMedSam(LiteMedSamConfig),
+    /// diffusers' `_class_name: "SD3Transformer2DModel"`.
+    Sd3Transformer(mmdit::Config),
 }
 
 /// A built model of any family.
@@ -54,6 +58,8 @@ pub enum Model {
     Sam(Box<SamModel>),
     /// LiteMedSAM.
     LiteMedSam(Box<LiteMedSam>),
+    /// `SD3Transformer2DModel`.
+    Sd3Transformer(Box<SD3Transformer2DModel>),
 }
 
 /// Drops a leading `prefix` (after PEFT's `base_model.model.`, if present) from a dotted name.
@@ -67,12 +73,26 @@ fn without_prefix(key: &str, prefix: &str) -> String {
 }
 
 impl Architecture {
-    /// Reads `dir/config.json` and dispatches on `model_type`.
+    /// Reads `dir/config.json` and dispatches on diffusers' `_class_name`, else on `model_type`.
     pub fn from_dir(dir: &Path) -> Result<Self> {
         let path = dir.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let config: Map<String, Value> =
             serde_json::from_str(&text).map_err(|e| Error::config(&path, e.to_string()))?;
+        if let Some(class) = config.get("_class_name").and_then(Value::as_str) {
+            return match class {
+                mmdit::CLASS_NAME => Ok(Self::Sd3Transformer(mmdit::Config::from_json(
+                    &config, &path,
+                )?)),
+                other => Err(Error::config(
+                    &path,
+                    format!(
+                        "field `_class_name`: diffusers' `{other}` is not supported (only {})",
+                        mmdit::CLASS_NAME
+                    ),
+                )),
+            };
+        }
         match config.get("model_type").and_then(Value::as_str) {
             Some("clip") => Ok(Self::Clip(clip::Config::from_json(&config, &path)?)),
             Some("clip_vision_model") => Ok(Self::ClipVision(clip::VisionConfig::from_json(&config, &path)?)),
@@ -94,7 +114,18 @@ impl Architecture {
             Self::Dinov2(c) => Model::Dinov2(Dinov2Model::new(p, c)?),
             Self::Sam(c) => Model::Sam(Box::new(SamModel::new(p, c)?)),
             Self::LiteMedSam(c) => Model::LiteMedSam(Box::new(LiteMedSam::new(p, c)?)),
+            Self::Sd3Transformer(c) => {
+                Model::Sd3Transformer(Box::new(SD3Transformer2DModel::new(p, c)?))
+            }
         })
+    }
+
+    /// The weights file inside the model directory (transformers' or diffusers' name).
+    pub fn weights_file(&self) -> &'static str {
+        match self {
+            Self::Sd3Transformer(_) => mmdit::WEIGHTS_FILE,
+            _ => WEIGHTS_FILE,
+        }
     }
 
     /// The variable a checkpoint or adapter tensor named `key` feeds: standalone CLIP towers drop the
@@ -106,7 +137,7 @@ impl Architecture {
             Self::ClipVision(_) => without_prefix(key, "vision_model."),
             Self::ClipText(_) => without_prefix(key, "text_model."),
             Self::Dinov2(_) => names::checkpoint_name(key),
-            Self::Sam(_) | Self::LiteMedSam(_) => key.to_string(),
+            Self::Sam(_) | Self::LiteMedSam(_) | Self::Sd3Transformer(_) => key.to_string(),
         }
     }
 
@@ -139,7 +170,8 @@ pub struct Loaded {
     pub architecture: Architecture,
 }
 
-/// Builds the model in `dir` (`config.json` + `model.safetensors`) on `device` with fresh adapters as
+/// Builds the model in `dir` (`config.json` + `model.safetensors`, or diffusers'
+/// `diffusion_pytorch_model.safetensors`) on `device` with fresh adapters as
 /// `plan` says (none when `None`; `target_modules` may use either naming era), and loads its base weights.
 pub fn build(dir: &Path, plan: Option<AdapterPlan>, device: Device) -> Result<Loaded> {
     let architecture = Architecture::from_dir(dir)?;
@@ -149,7 +181,7 @@ pub fn build(dir: &Path, plan: Option<AdapterPlan>, device: Device) -> Result<Lo
     })?;
     crate::checkpoint::load_base(
         &store,
-        &dir.join(WEIGHTS_FILE),
+        &dir.join(architecture.weights_file()),
         |k| architecture.var_name(k),
         |k| architecture.ignored(k),
     )?;
@@ -256,6 +288,7 @@ impl Model {
             }
             Self::Sam(m) => sam::forward_named(m.as_ref(), inputs),
             Self::LiteMedSam(m) => sam::forward_named(m.as_ref(), inputs),
+            Self::Sd3Transformer(m) => m.forward_named(inputs),
         })
     }
 }

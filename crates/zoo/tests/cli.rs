@@ -1,5 +1,6 @@
 //! The `zoo forward` command line: outputs match the fixtures' references, `--adapter`/`--merge` work,
-//! and bad input gives a clear error (non-zero exit, no panic).
+//! diffusers' SD3 transformer directories run unchanged, and bad input gives a clear error (non-zero exit,
+//! no panic).
 mod common;
 
 use std::path::Path;
@@ -80,6 +81,48 @@ fn forward_writes_transformers_outputs_with_and_without_adapter() {
             TOLERANCE,
         );
     }
+}
+
+#[test]
+fn forward_runs_a_diffusers_sd3_transformer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = fixture("sd3_tiny");
+    let out = tmp.path().join("out.safetensors");
+    let (inputs, peft) = (dir.join("inputs_peft.safetensors"), dir.join("peft"));
+    let args = [
+        flag("--model"),
+        &dir,
+        flag("--inputs"),
+        &inputs,
+        flag("--out"),
+        &out,
+        flag("--adapter"),
+        &peft,
+        flag("--merge"),
+    ];
+    let result = zoo(&args);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_matches(
+        "cli sd3_tiny --adapter --merge",
+        &tensors(&out),
+        &tensors(&dir.join("outputs_peft_merged.safetensors")),
+        TOLERANCE,
+    );
+
+    let wrong = fixture("dinov2").join("inputs.safetensors");
+    let err = failure(&[
+        flag("--model"),
+        &dir,
+        flag("--inputs"),
+        &wrong,
+        flag("--out"),
+        &out,
+    ]);
+    assert!(err.contains("input `hidden_states`: missing"), "{err}");
 }
 
 #[test]

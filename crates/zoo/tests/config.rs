@@ -1,5 +1,5 @@
-//! `config.json` parsing: transformers' defaults, legacy `*_config_dict` overrides, presets, and
-//! errors that name the file and the field.
+//! `config.json` parsing: transformers' (and diffusers') defaults, legacy `*_config_dict` overrides,
+//! presets, and errors that name the file and the field.
 use std::path::Path;
 
 use serde_json::{json, Map, Value};
@@ -49,4 +49,18 @@ fn errors_name_file_and_field() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("num_attention_heads 5"), "{err}");
+}
+
+#[test]
+fn sd3_medium_config_as_diffusers_ships_it_is_the_preset() {
+    // stabilityai/stable-diffusion-3-medium-diffusers, transformer/config.json.
+    let config = object(json!({
+        "_class_name": "SD3Transformer2DModel", "_diffusers_version": "0.29.0.dev0",
+        "attention_head_dim": 64, "caption_projection_dim": 1536, "in_channels": 16,
+        "joint_attention_dim": 4096, "num_attention_heads": 24, "num_layers": 24, "out_channels": 16,
+        "patch_size": 2, "pooled_projection_dim": 2048, "pos_embed_max_size": 192, "sample_size": 128
+    }));
+    let parsed = zoo::mmdit::Config::from_json(&config, Path::new("config.json")).unwrap();
+    assert_eq!(parsed, zoo::mmdit::Config::sd3_medium());
+    assert_eq!(parsed.inner_dim(), 1536);
 }

@@ -1,0 +1,104 @@
+//! `attn` of a joint block (diffusers' `Attention` with `JointAttnProcessor2_0`): image and context
+//! tokens are projected by their own q/k/v, optionally RMS-normalised per head, attended over jointly
+//! (image tokens first), split again and projected out by `to_out.0` and `to_add_out`.
+//!
+//! Adapter sites are the image stream's: `to_q`/`to_k`/`to_v` with the Serial adapter before them
+//! (a [`QkvProjection`] at `attn`) and `to_out.0`; the context stream's projections are frozen.
+
+use serial_lora::{AdaptedLinear, QkvProjection, SitePath, Target};
+use tch::{nn, nn::Module, Tensor};
+
+use super::config::{Config, QkNorm};
+use super::norm::RmsNorm;
+use crate::error::Result;
+
+/// `norm_q`, `norm_k`, `norm_added_q`, `norm_added_k`: RMSNorm over each head's channels.
+#[derive(Debug)]
+struct QkNorms {
+    norm_q: RmsNorm,
+    norm_k: RmsNorm,
+    norm_added_q: RmsNorm,
+    norm_added_k: RmsNorm,
+}
+
+impl QkNorms {
+    fn new(p: &nn::Path, head_dim: i64) -> Self {
+        Self {
+            norm_q: RmsNorm::new(&(p / "norm_q"), head_dim),
+            norm_k: RmsNorm::new(&(p / "norm_k"), head_dim),
+            norm_added_q: RmsNorm::new(&(p / "norm_added_q"), head_dim),
+            norm_added_k: RmsNorm::new(&(p / "norm_added_k"), head_dim),
+        }
+    }
+}
+
+/// Joint attention of one block over image tokens `x` `[B, N, D]` and context tokens `c` `[B, T, D]`.
+#[derive(Debug)]
+pub struct JointAttention {
+    qkv: QkvProjection,
+    to_out: AdaptedLinear,
+    add_q_proj: nn::Linear,
+    add_k_proj: nn::Linear,
+    add_v_proj: nn::Linear,
+    to_add_out: Option<nn::Linear>,
+    qk_norms: Option<QkNorms>,
+    heads: i64,
+}
+
+impl JointAttention {
+    /// The attention at `p`; `context_pre_only` (the last block) has no `to_add_out`.
+    pub fn new(p: &SitePath, c: &Config, context_pre_only: bool) -> Result<Self> {
+        let d = c.inner_dim();
+        let base = p.base();
+        let linear = |name: &str| nn::linear(base / name, d, d, Default::default());
+        Ok(Self {
+            qkv: QkvProjection::separate(p, ["to_q", "to_k", "to_v"], d, true)?,
+            to_out: AdaptedLinear::new(&(p / "to_out" / 0), Target::O, d, d, true)?,
+            add_q_proj: linear("add_q_proj"),
+            add_k_proj: linear("add_k_proj"),
+            add_v_proj: linear("add_v_proj"),
+            to_add_out: (!context_pre_only).then(|| linear("to_add_out")),
+            qk_norms: c
+                .qk_norm
+                .map(|QkNorm::RmsNorm| QkNorms::new(base, c.attention_head_dim)),
+            heads: c.num_attention_heads,
+        })
+    }
+
+    /// `(image output [B, N, D], context output [B, T, D] unless context_pre_only)`.
+    pub fn forward_t(&self, x: &Tensor, c: &Tensor, train: bool) -> (Tensor, Option<Tensor>) {
+        let (batch, tokens, d) = x.size3().expect("image tokens are [B, N, D]");
+        let heads = |t: Tensor| {
+            t.view([batch, -1, self.heads, d / self.heads])
+                .transpose(1, 2)
+        };
+        let (q, k, v) = self.qkv.forward_t(x, train);
+        let (mut q, mut k, v) = (heads(q), heads(k), heads(v));
+        let mut c_q = heads(self.add_q_proj.forward(c));
+        let mut c_k = heads(self.add_k_proj.forward(c));
+        let c_v = heads(self.add_v_proj.forward(c));
+        if let Some(n) = &self.qk_norms {
+            q = n.norm_q.forward(&q);
+            k = n.norm_k.forward(&k);
+            c_q = n.norm_added_q.forward(&c_q);
+            c_k = n.norm_added_k.forward(&c_k);
+        }
+        let joint = Tensor::scaled_dot_product_attention(
+            &Tensor::cat(&[q, c_q], 2),
+            &Tensor::cat(&[k, c_k], 2),
+            &Tensor::cat(&[v, c_v], 2),
+            None::<&Tensor>,
+            0.0,
+            false,
+            None,
+            false,
+        )
+        .transpose(1, 2)
+        .reshape([batch, -1, d]);
+        let image = self.to_out.forward_t(&joint.narrow(1, 0, tokens), train);
+        let context = self.to_add_out.as_ref().map(|to_add_out| {
+            to_add_out.forward(&joint.narrow(1, tokens, joint.size()[1] - tokens))
+        });
+        (image, context)
+    }
+}
