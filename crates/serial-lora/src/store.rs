@@ -183,14 +183,16 @@ impl ModelStore {
         ParameterCount { sites, total }
     }
 
-    /// `target_modules` that select exactly the adapted sites: short names (`q_proj`, or `qkv.q`
-    /// for a fused slice) when they pick no site the plan left out, else full module paths.
+    /// `target_modules` that select exactly the adapted sites: short names (`q_proj`, `qkv.q` for a
+    /// fused slice, `to_out.0` for a list item, whose bare index would also match blocks and other
+    /// lists in PEFT) when they pick no site the plan left out, else full module paths.
     fn target_modules(&self) -> Vec<String> {
         let records = self.ctx.records.lock().expect("site registry poisoned");
         let short = |m: &str| {
             let parts: Vec<&str> = m.split('.').collect();
-            let fused_slice = parts.len() >= 2 && ["q", "k", "v"].contains(&parts[parts.len() - 1]);
-            parts[parts.len() - if fused_slice { 2 } else { 1 }..].join(".")
+            let last = parts[parts.len() - 1];
+            let qualified = ["q", "k", "v"].contains(&last) || last.parse::<usize>().is_ok();
+            parts[parts.len() - if qualified && parts.len() >= 2 { 2 } else { 1 }..].join(".")
         };
         let adapted: BTreeSet<String> = records
             .iter()

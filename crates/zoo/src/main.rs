@@ -4,7 +4,8 @@
 //! zoo forward --model DIR --inputs IN.safetensors --out OUT.safetensors [--adapter ADIR] [--merge]
 //! ```
 //! The architecture comes from `DIR/config.json` (`model_type`: clip, clip_vision_model,
-//! clip_text_model, dinov2, sam, lite_medsam; or diffusers' `_class_name: SD3Transformer2DModel`);
+//! clip_text_model, dinov2, bert, sam, lite_medsam; or diffusers' `_class_name`: SD3Transformer2DModel,
+//! AutoencoderKL); sharded checkpoints (`<weights>.index.json`) load too;
 //! inputs and outputs carry transformers' (diffusers') names (see `zoo::Model::forward`).
 
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ use tch::{Device, Kind, Tensor};
 #[command(
     name = "zoo",
     version,
-    about = "Run zoo models (CLIP, DINOv2, SAM, SD3 MMDiT) on safetensors inputs"
+    about = "Run zoo models (CLIP, DINOv2, BERT, SAM, SD3 MMDiT and VAE) on safetensors inputs"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -31,17 +32,20 @@ enum Command {
     /// Runs the model on named inputs and writes named outputs (atomically).
     Forward {
         /// Checkpoint directory: config.json + model.safetensors (transformers layout) or
-        /// diffusion_pytorch_model.safetensors (diffusers' SD3Transformer2DModel).
+        /// diffusion_pytorch_model.safetensors (diffusers' SD3Transformer2DModel, AutoencoderKL), either
+        /// possibly sharded (…safetensors.index.json + shards).
         #[arg(long)]
         model: PathBuf,
         /// Inputs by transformers' names: pixel_values [B,3,H,W] f32, input_ids [B,T] i64, attention_mask, bool_masked_pos;
-        /// SD3: hidden_states [B,C,H,W], encoder_hidden_states [B,T,J], pooled_projections [B,P], timestep [B] (σ·1000).
+        /// SD3: hidden_states [B,C,H,W], encoder_hidden_states [B,T,J], pooled_projections [B,P], timestep [B] (σ·1000);
+        /// AutoencoderKL: pixel_values → latent_mean, latents → decoded; BERT: input_ids, attention_mask, token_type_ids.
         #[arg(long)]
         inputs: PathBuf,
         /// Output safetensors file.
         #[arg(long)]
         out: PathBuf,
-        /// Adapter directory (ours or PEFT's LoRA): adapter_config.json + adapter_model.safetensors.
+        /// Adapter directory (ours or PEFT's LoRA): adapter_config.json + adapter_model.safetensors; for
+        /// SD3 also diffusers' pytorch_lora_weights.safetensors (the file or its folder).
         #[arg(long)]
         adapter: Option<PathBuf>,
         /// Merge the adapter into the weights before running.

@@ -9,12 +9,14 @@ use serde_json::{Map, Value};
 use serial_lora::{read_adapter_plan, AdapterPlan, ModelStore, SitePath};
 use tch::{Device, Kind, Tensor};
 
+use crate::bert::{self, BertModel};
 use crate::clip::{self, ClipModel, TextTransformer, VisionTransformer};
 use crate::dinov2::{self, names, Dinov2Model};
 use crate::error::{Error, Result};
 use crate::mmdit::{self, SD3Transformer2DModel};
 use crate::sam::{self, SamModel};
 use crate::tinyvit::{LiteMedSam, LiteMedSamConfig};
+use crate::vae::{self, AutoencoderKL};
 
 /// Named tensors, as in a safetensors file.
 pub type Tensors = BTreeMap<String, Tensor>;
@@ -23,6 +25,8 @@ pub type Tensors = BTreeMap<String, Tensor>;
 pub const CONFIG_FILE: &str = "config.json";
 /// The weights file inside a transformers model directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// The weights file inside a diffusers model directory.
+pub const DIFFUSERS_WEIGHTS_FILE: &str = "diffusion_pytorch_model.safetensors";
 
 /// A model family with its configuration, as `config.json` declares it.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,12 +39,16 @@ pub enum Architecture {
     ClipText(clip::TextConfig),
     /// `dinov2`.
     Dinov2(dinov2::Config),
+    /// `bert`: transformers' `BertModel` (MiniLM).
+    Bert(bert::Config),
     /// `sam`: transformers' `SamModel`.
     Sam(sam::Config),
     /// `lite_medsam`: LiteMedSAM as tools/convert_lite_medsam.py writes it.
     LiteMedSam(LiteMedSamConfig),
     /// diffusers' `_class_name: "SD3Transformer2DModel"`.
     Sd3Transformer(mmdit::Config),
+    /// diffusers' `_class_name: "AutoencoderKL"`.
+    AutoencoderKl(vae::Config),
 }
 
 /// A built model of any family.
@@ -54,12 +62,16 @@ pub enum Model {
     ClipText(TextTransformer),
     /// `Dinov2Model`.
     Dinov2(Dinov2Model),
+    /// `BertModel`.
+    Bert(Box<BertModel>),
     /// `SamModel`.
     Sam(Box<SamModel>),
     /// LiteMedSAM.
     LiteMedSam(Box<LiteMedSam>),
     /// `SD3Transformer2DModel`.
     Sd3Transformer(Box<SD3Transformer2DModel>),
+    /// `AutoencoderKL`.
+    AutoencoderKl(Box<AutoencoderKL>),
 }
 
 /// Drops a leading `prefix` (after PEFT's `base_model.model.`, if present) from a dotted name.
@@ -84,11 +96,13 @@ impl Architecture {
                 mmdit::CLASS_NAME => Ok(Self::Sd3Transformer(mmdit::Config::from_json(
                     &config, &path,
                 )?)),
+                vae::CLASS_NAME => Ok(Self::AutoencoderKl(vae::Config::from_json(&config, &path)?)),
                 other => Err(Error::config(
                     &path,
                     format!(
-                        "field `_class_name`: diffusers' `{other}` is not supported (only {})",
-                        mmdit::CLASS_NAME
+                        "field `_class_name`: diffusers' `{other}` is not supported (only {} and {})",
+                        mmdit::CLASS_NAME,
+                        vae::CLASS_NAME
                     ),
                 )),
             };
@@ -98,9 +112,10 @@ impl Architecture {
             Some("clip_vision_model") => Ok(Self::ClipVision(clip::VisionConfig::from_json(&config, &path)?)),
             Some("clip_text_model") => Ok(Self::ClipText(clip::TextConfig::from_json(&config, &path)?)),
             Some("dinov2") => Ok(Self::Dinov2(dinov2::Config::from_json(&config, &path)?)),
+            Some("bert") => Ok(Self::Bert(bert::Config::from_json(&config, &path)?)),
             Some("sam") => Ok(Self::Sam(sam::Config::from_json(&config, &path)?)),
             Some("lite_medsam") => Ok(Self::LiteMedSam(LiteMedSamConfig::from_json(&config, &path)?)),
-            Some(other) => Err(Error::config(&path, format!("field `model_type`: `{other}` is not one of clip, clip_vision_model, clip_text_model, dinov2, sam, lite_medsam"))),
+            Some(other) => Err(Error::config(&path, format!("field `model_type`: `{other}` is not one of clip, clip_vision_model, clip_text_model, dinov2, bert, sam, lite_medsam"))),
             None => Err(Error::config(&path, "field `model_type`: missing or not a string")),
         }
     }
@@ -112,18 +127,20 @@ impl Architecture {
             Self::ClipVision(c) => Model::ClipVision(VisionTransformer::new(p, c)?),
             Self::ClipText(c) => Model::ClipText(TextTransformer::new(p, c)?),
             Self::Dinov2(c) => Model::Dinov2(Dinov2Model::new(p, c)?),
+            Self::Bert(c) => Model::Bert(Box::new(BertModel::new(p, c)?)),
             Self::Sam(c) => Model::Sam(Box::new(SamModel::new(p, c)?)),
             Self::LiteMedSam(c) => Model::LiteMedSam(Box::new(LiteMedSam::new(p, c)?)),
             Self::Sd3Transformer(c) => {
                 Model::Sd3Transformer(Box::new(SD3Transformer2DModel::new(p, c)?))
             }
+            Self::AutoencoderKl(c) => Model::AutoencoderKl(Box::new(AutoencoderKL::new(p, c)?)),
         })
     }
 
     /// The weights file inside the model directory (transformers' or diffusers' name).
     pub fn weights_file(&self) -> &'static str {
         match self {
-            Self::Sd3Transformer(_) => mmdit::WEIGHTS_FILE,
+            Self::Sd3Transformer(_) | Self::AutoencoderKl(_) => DIFFUSERS_WEIGHTS_FILE,
             _ => WEIGHTS_FILE,
         }
     }
@@ -137,7 +154,11 @@ impl Architecture {
             Self::ClipVision(_) => without_prefix(key, "vision_model."),
             Self::ClipText(_) => without_prefix(key, "text_model."),
             Self::Dinov2(_) => names::checkpoint_name(key),
-            Self::Sam(_) | Self::LiteMedSam(_) | Self::Sd3Transformer(_) => key.to_string(),
+            Self::Bert(_)
+            | Self::Sam(_)
+            | Self::LiteMedSam(_)
+            | Self::Sd3Transformer(_)
+            | Self::AutoencoderKl(_) => key.to_string(),
         }
     }
 
@@ -149,13 +170,15 @@ impl Architecture {
         }
     }
 
-    /// Checkpoint tensors the model does not hold and that are skipped: CLIP's `position_ids` buffers.
+    /// Checkpoint tensors the model does not hold and that are skipped: CLIP's and BERT's
+    /// `position_ids` (BERT: and `token_type_ids`) buffers.
     fn ignored(&self, key: &str) -> bool {
         matches!(
             self,
             Self::Clip(_) | Self::ClipVision(_) | Self::ClipText(_)
         ) && key.ends_with("embeddings.position_ids")
             || matches!(self, Self::Sam(_)) && key == sam::TIED_KEY
+            || matches!(self, Self::Bert(_)) && bert::IGNORED_BUFFERS.contains(&key)
     }
 }
 
@@ -194,7 +217,27 @@ pub fn build(dir: &Path, plan: Option<AdapterPlan>, device: Device) -> Result<Lo
 
 /// [`build`]s the model in `dir` with the adapter in `adapter` (ours or PEFT's `adapter_config.json` +
 /// `adapter_model.safetensors`, either naming era) if given, and loads the adapter's weights.
+///
+/// For an SD3 transformer `adapter` may also be diffusers' LoRA file (`pytorch_lora_weights.safetensors`,
+/// or a folder holding it without `adapter_config.json`; see [`mmdit::diffusers_lora`]).
 pub fn load(dir: &Path, adapter: Option<&Path>, device: Device) -> Result<Loaded> {
+    if let Some(file) = adapter.and_then(mmdit::diffusers_lora::lora_file) {
+        if !matches!(
+            Architecture::from_dir(dir)?,
+            Architecture::Sd3Transformer(_)
+        ) {
+            return Err(Error::config(
+                &file,
+                format!(
+                    "a diffusers LoRA file loads into an {} only",
+                    mmdit::CLASS_NAME
+                ),
+            ));
+        }
+        let loaded = build(dir, Some(mmdit::diffusers_lora::read_plan(&file)?), device)?;
+        mmdit::diffusers_lora::load_weights(&loaded.store, &file)?;
+        return Ok(loaded);
+    }
     let plan = adapter.map(read_adapter_plan).transpose()?;
     let loaded = build(dir, plan, device)?;
     if let Some(adapter) = adapter {
@@ -243,7 +286,9 @@ impl Model {
     /// `last_hidden_state` and `pooler_output`; for `clip` the flattened `CLIPOutput` (`image_embeds`,
     /// `text_embeds`, `logits_per_image`, `logits_per_text`, `vision_model_output.*`,
     /// `text_model_output.*`, whose `pooler_output` is the projected one in transformers 5), for the
-    /// towers whose inputs are present.
+    /// towers whose inputs are present; for `bert` also `token_type_ids` in and `sentence_embedding`
+    /// out ([`BertModel::forward_named`]). diffusers' models take diffusers' names:
+    /// [`SD3Transformer2DModel::forward_named`], [`AutoencoderKL::forward_named`].
     pub fn forward(&self, inputs: &Tensors) -> Result<Tensors> {
         let opt = |name: &str| inputs.get(name);
         tch::no_grad(|| match self {
@@ -289,6 +334,8 @@ impl Model {
             Self::Sam(m) => sam::forward_named(m.as_ref(), inputs),
             Self::LiteMedSam(m) => sam::forward_named(m.as_ref(), inputs),
             Self::Sd3Transformer(m) => m.forward_named(inputs),
+            Self::AutoencoderKl(m) => m.forward_named(inputs),
+            Self::Bert(m) => m.forward_named(inputs),
         })
     }
 }

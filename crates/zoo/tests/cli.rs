@@ -1,5 +1,6 @@
 //! The `zoo forward` command line: outputs match the fixtures' references, `--adapter`/`--merge` work,
-//! diffusers' SD3 transformer directories run unchanged, and bad input gives a clear error (non-zero exit,
+//! diffusers' SD3 transformer and AutoencoderKL directories (and diffusers' LoRA file) run unchanged,
+//! and bad input gives a clear error (non-zero exit,
 //! no panic).
 mod common;
 
@@ -145,7 +146,7 @@ fn bad_inputs_are_clear_errors() {
 
     let unknown = tmp.path().join("unknown");
     std::fs::create_dir(&unknown).unwrap();
-    std::fs::write(unknown.join("config.json"), r#"{"model_type": "bert"}"#).unwrap();
+    std::fs::write(unknown.join("config.json"), r#"{"model_type": "gpt2"}"#).unwrap();
     let err = failure(&[
         flag("--model"),
         &unknown,
@@ -155,7 +156,7 @@ fn bad_inputs_are_clear_errors() {
         &out,
     ]);
     assert!(
-        err.contains("`bert`") && err.contains("model_type"),
+        err.contains("`gpt2`") && err.contains("model_type"),
         "{err}"
     );
 
@@ -271,4 +272,59 @@ fn a_cuda_device_libtorch_cannot_reach_is_a_one_line_error() {
     ]);
     assert!(err.contains("libtorch sees no CUDA device"), "{err}");
     assert!(err.lines().count() <= 3, "{err}");
+}
+
+#[test]
+fn forward_runs_a_diffusers_vae_and_a_diffusers_lora_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.safetensors");
+    let vae = fixture("vae_sd3_tiny");
+    let inputs = vae.join("inputs.safetensors");
+    let result = zoo(&[
+        flag("--model"),
+        &vae,
+        flag("--inputs"),
+        &inputs,
+        flag("--out"),
+        &out,
+    ]);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_matches(
+        "cli vae_sd3_tiny",
+        &tensors(&out),
+        &tensors(&vae.join("outputs.safetensors")),
+        TOLERANCE,
+    );
+
+    let sd3 = fixture("sd3_tiny");
+    let (inputs, lora) = (
+        sd3.join("inputs_peft.safetensors"),
+        sd3.join("dreambooth_lora"),
+    );
+    let args = [
+        flag("--model"),
+        &sd3,
+        flag("--inputs"),
+        &inputs,
+        flag("--out"),
+        &out,
+        flag("--adapter"),
+        &lora,
+    ];
+    let result = zoo(&args);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_matches(
+        "cli sd3_tiny --adapter dreambooth_lora",
+        &tensors(&out),
+        &tensors(&sd3.join("outputs_dreambooth.safetensors")),
+        TOLERANCE,
+    );
 }

@@ -10,11 +10,13 @@
 //! Adapter sites are the image stream's attention: LoRA on `attn.to_q`/`to_k`/`to_v`/`to_out.0`
 //! (roles q, k, v, o: `8·D·r` parameters per block) and Serial LoRA at `attn` (one pair on the
 //! normalised image tokens before `to_q`/`to_k`/`to_v`: `2·D·r` per block). The context stream and
-//! the feed-forwards are frozen.
+//! the feed-forwards are frozen. diffusers' own LoRA files (`pytorch_lora_weights.safetensors`) load
+//! through [`diffusers_lora`].
 
 mod attention;
 mod block;
 mod config;
+pub mod diffusers_lora;
 pub mod embeddings;
 mod model;
 mod norm;
@@ -27,4 +29,4 @@ pub use sampler::sample;
 pub use scheduler::{FlowMatchEulerDiscreteScheduler, Schedule};
 
 /// The weights file of a diffusers model directory.
-pub const WEIGHTS_FILE: &str = "diffusion_pytorch_model.safetensors";
+pub const WEIGHTS_FILE: &str = crate::model::DIFFUSERS_WEIGHTS_FILE;

@@ -9,6 +9,7 @@ use super::config::{Config, CLASS_NAME};
 use super::embeddings::{PatchEmbed, TimestepTextEmbed};
 use super::norm::AdaLayerNormContinuous;
 use crate::error::{Error, Result};
+use crate::input::check_shape;
 use crate::model::Tensors;
 
 /// The MMDiT of Stable Diffusion 3 (checkpoint names `pos_embed.*`, `time_text_embed.*`,
@@ -23,31 +24,6 @@ pub struct SD3Transformer2DModel {
     proj_out: nn::Linear,
     /// The configuration it was built from.
     pub config: Config,
-}
-
-/// Checks that `t` is floating point with the `expected` shape (`None`: any size ≥ 1 there).
-fn check_shape(name: &str, t: &Tensor, expected: &[Option<i64>]) -> Result<()> {
-    let size = t.size();
-    let fits = size.len() == expected.len()
-        && size
-            .iter()
-            .zip(expected)
-            .all(|(&s, e)| e.map_or(s >= 1, |e| s == e));
-    if fits && t.is_floating_point() {
-        return Ok(());
-    }
-    let dims: Vec<String> = expected
-        .iter()
-        .map(|e| e.map_or("_".into(), |e| e.to_string()))
-        .collect();
-    Err(Error::input(
-        name,
-        format!(
-            "expected float [{}], got {:?} {size:?}",
-            dims.join(", "),
-            t.kind()
-        ),
-    ))
 }
 
 impl SD3Transformer2DModel {
