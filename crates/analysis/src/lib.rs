@@ -4,7 +4,9 @@
 //! tables and PNG figures, every file atomically:
 //!
 //! * [`params`]: trainable parameters of LoRA (q,k,v,o / q,k,v / q,v) and Serial LoRA per model
-//!   and rank → `results/params.csv` (Figure 1's 18.87M / 4.72M pair for SD3-medium at r = 64).
+//!   and rank → `results/params.csv`: 18,874,368 / 4,718,592 for SD3-medium's image stream at r = 64
+//!   (Figure 1's generation row shows 19.32M / 4.83M) and for SAM ViT-B at r = 256 (its
+//!   segmentation row, 18.87M / 4.72M).
 //! * [`spectra`]: singular values of the pre-trained q/k/v weights, of each run's merged weights and
 //!   of its update → `results/spectra/<backbone>.csv`, `figures/fig3_<backbone>.png` (Figure 3).
 //! * [`sweep`]: accuracy against rank per method and data set, mean ± std over seeds →

@@ -3,20 +3,41 @@
 mod common;
 
 use analysis::params::{
-    components_from_config, params, presets, trainable_params, ParamsOptions, Placement, RANKS,
+    components_from_config, figure1_label, params, presets, trainable_params, ParamsOptions,
+    Placement, RANKS,
 };
 use analysis::Error;
 use common::write_json;
 use serde_json::json;
 
 #[test]
-fn figure_1_sd3_pair() {
-    let sd3 = presets()
-        .into_iter()
-        .find(|c| c.model == "sd3-medium")
-        .unwrap();
+fn figure_1_pairs_by_task_row() {
+    let find = |model: &str| presets().into_iter().find(|c| c.model == model).unwrap();
+    // SD3-medium from its shipped transformer config.json: 24 blocks of width 24·64.
+    let sd3 = find("sd3-medium");
+    assert_eq!((sd3.towers[0].blocks, sd3.towers[0].width), (24, 1536));
     assert_eq!(trainable_params(&sd3, Placement::LoraQkvo, 64), 18_874_368);
     assert_eq!(trainable_params(&sd3, Placement::SerialLora, 64), 4_718_592);
+    // The 18.87M / 4.72M pair is the segmentation row: SAM ViT-B, q,k,v,o at rank 256.
+    let sam = find("sam-vit-b");
+    assert_eq!(trainable_params(&sam, Placement::LoraQkvo, 256), 18_874_368);
+    assert_eq!(
+        trainable_params(&sam, Placement::SerialLora, 256),
+        4_718_592
+    );
+    assert!(figure1_label("sam-vit-b", Placement::LoraQkvo, 256)
+        .starts_with("segmentation row: 18.87M"));
+    assert!(figure1_label("sam-vit-b", Placement::SerialLora, 256)
+        .starts_with("segmentation row: 4.72M"));
+    // 19.32M / 4.83M is the generation row, 1.0236× the SD3-medium count.
+    assert!(figure1_label("sd3-medium", Placement::LoraQkvo, 64)
+        .contains("generation row: paper 19.32M"));
+    assert!(figure1_label("sd3-medium", Placement::SerialLora, 64)
+        .contains("generation row: paper 4.83M"));
+    for (paper, ours) in [(19.32e6, 18_874_368.0), (4.83e6, 4_718_592.0)] {
+        assert!((paper / ours - 1.0236f64).abs() < 5e-4, "{paper} / {ours}");
+    }
+    assert_eq!(figure1_label("sd3-medium", Placement::LoraQkvo, 32), "");
 }
 
 #[test]
@@ -61,7 +82,8 @@ fn csv_holds_every_model_method_and_rank() {
             "rank",
             "blocks",
             "width",
-            "trainable_params"
+            "trainable_params",
+            "paper_figure1"
         ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
@@ -77,6 +99,20 @@ fn csv_holds_every_model_method_and_rank() {
     };
     assert_eq!(find("sd3-medium", "lora_qkvo", "64"), "18874368");
     assert_eq!(find("sd3-medium", "serial_lora", "64"), "4718592");
+    let labelled: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .filter(|r| !r[7].is_empty())
+        .map(|r| (&r[0], &r[2], &r[3]))
+        .collect();
+    assert_eq!(
+        labelled,
+        [
+            ("sam-vit-b", "lora_qkvo", "256"),
+            ("sam-vit-b", "serial_lora", "256"),
+            ("sd3-medium", "lora_qkvo", "64"),
+            ("sd3-medium", "serial_lora", "64")
+        ]
+    );
     let both = rows
         .iter()
         .find(|r| &r[0] == "clip-vit-b16" && &r[1] == "both")

@@ -56,6 +56,9 @@ pub enum Target {
     O,
     /// Either linear of the block's MLP.
     Mlp,
+    /// The context (text) stream of an MMDiT joint block: LoRA on `attn.add_q_proj`, `add_k_proj`,
+    /// `add_v_proj` and `to_add_out`; Serial LoRA's second pair, before `add_q/k/v_proj`.
+    Context,
 }
 
 fn default_targets() -> Vec<Target> {
@@ -84,7 +87,8 @@ pub struct AdapterConfig {
     /// Dropout probability on the adapter input.
     #[serde(default)]
     pub dropout: f64,
-    /// Projections that get a LoRA pair (ignored by Serial LoRA, which sits before q/k/v).
+    /// Projections that get a LoRA pair. Serial LoRA always sits before the (image) q/k/v and reads
+    /// only `context` here: a second pair before an MMDiT's context q/k/v.
     #[serde(default = "default_targets")]
     pub targets: Vec<Target>,
     /// LoRA+ ratio λ: `B` trains at `lr·λ`. 1 is plain LoRA / Serial LoRA.
@@ -165,7 +169,7 @@ impl AdapterConfig {
         if self.method == AdapterKind::Lora && self.targets.is_empty() {
             return Err(Error::config(
                 "targets",
-                "LoRA needs at least one of q, k, v, o, mlp",
+                "LoRA needs at least one of q, k, v, o, mlp, context",
             ));
         }
         if self.blocks.as_ref().is_some_and(Vec::is_empty) {
@@ -270,13 +274,20 @@ impl AdapterPlan {
             }
     }
 
-    /// Whether the q/k/v input of the attention module at `attention_path` gets a Serial adapter.
-    pub fn wants_serial(&self, attention_path: &str, layer: Option<usize>) -> bool {
+    /// Whether the q/k/v input at `site_path` gets a Serial adapter: `role` `None` for a block's
+    /// (image) attention, which every Serial plan adapts, or the role of another stream's q/k/v
+    /// (`Target::Context`), adapted when the plan's roles include it.
+    pub fn wants_serial(
+        &self,
+        site_path: &str,
+        role: Option<Target>,
+        layer: Option<usize>,
+    ) -> bool {
         self.method == AdapterKind::SerialLora
             && self.in_blocks(layer)
             && match &self.targets {
-                TargetRule::Roles(_) => true,
-                rule => rule.matches_path(attention_path),
+                TargetRule::Roles(roles) => role.is_none_or(|r| roles.contains(&r)),
+                rule => rule.matches_path(site_path),
             }
     }
 }

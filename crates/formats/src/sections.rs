@@ -58,7 +58,7 @@ impl AdapterSection {
             .positive("adapter.plus_ratio", self.plus_ratio);
         if self.targets.is_empty() {
             checks.problem(
-                "field `adapter.targets` is empty (LoRA needs at least one of q, k, v, o, mlp)",
+                "field `adapter.targets` is empty (LoRA needs at least one of q, k, v, o, mlp, context)",
             );
         }
     }

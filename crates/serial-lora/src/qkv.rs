@@ -123,11 +123,38 @@ pub struct QkvProjection {
 impl QkvProjection {
     /// Separate square projections `p/names[0..3]` (e.g. `q_proj`, `k_proj`, `v_proj`) of width `dim`.
     pub fn separate(p: &SitePath, names: [&str; 3], dim: i64, bias: bool) -> Result<Self> {
+        let roles = ROLES.map(|(role, _)| role);
+        Self::separate_with(p, p.clone(), None, roles, names, dim, bias)
+    }
+
+    /// Separate square projections `p/names[0..3]` of a second token stream whose q, k and v all
+    /// play `role` (an MMDiT's context stream: `add_q_proj`, `add_k_proj`, `add_v_proj` as
+    /// `Target::Context`); its Serial pair lives at the virtual sub-module `p/serial_at`.
+    pub fn separate_as(
+        p: &SitePath,
+        role: Target,
+        serial_at: &str,
+        names: [&str; 3],
+        dim: i64,
+        bias: bool,
+    ) -> Result<Self> {
+        Self::separate_with(p, p / serial_at, Some(role), [role; 3], names, dim, bias)
+    }
+
+    fn separate_with(
+        p: &SitePath,
+        serial_site: SitePath,
+        serial_role: Option<Target>,
+        roles: [Target; 3],
+        names: [&str; 3],
+        dim: i64,
+        bias: bool,
+    ) -> Result<Self> {
         let [q, k, v] =
-            [0, 1, 2].map(|i| AdaptedLinear::new(&(p / names[i]), ROLES[i].0, dim, dim, bias));
+            [0, 1, 2].map(|i| AdaptedLinear::new(&(p / names[i]), roles[i], dim, dim, bias));
         let weights = |l: &[AdaptedLinear; 3]| l.iter().map(|x| x.weight.shallow_clone()).collect();
         let layout = [q?, k?, v?];
-        let serial = Self::serial(p, dim, weights(&layout))?;
+        let serial = Self::serial(&serial_site, serial_role, dim, weights(&layout))?;
         Ok(Self {
             layout: Layout::Separate(layout),
             serial,
@@ -137,17 +164,22 @@ impl QkvProjection {
     /// One fused projection `p/name` with weight `[3·dim, dim]` (q, k, v stacked in that order).
     pub fn fused(p: &SitePath, name: &str, dim: i64, bias: bool) -> Result<Self> {
         let fused = FusedQkv::new(&(p / name), dim, bias)?;
-        let serial = Self::serial(p, dim, vec![fused.weight.shallow_clone()])?;
+        let serial = Self::serial(p, None, dim, vec![fused.weight.shallow_clone()])?;
         Ok(Self {
             layout: Layout::Fused(fused),
             serial,
         })
     }
 
-    fn serial(p: &SitePath, dim: i64, weights: Vec<Tensor>) -> Result<Option<SerialAdapter>> {
+    fn serial(
+        p: &SitePath,
+        role: Option<Target>,
+        dim: i64,
+        weights: Vec<Tensor>,
+    ) -> Result<Option<SerialAdapter>> {
         let Some(plan) = p
             .plan()
-            .filter(|plan| plan.wants_serial(&p.module_path(), p.layer_index()))
+            .filter(|plan| plan.wants_serial(&p.module_path(), role, p.layer_index()))
         else {
             return Ok(None);
         };

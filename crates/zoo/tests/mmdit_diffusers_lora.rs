@@ -2,8 +2,9 @@
 //! `StableDiffusion3Pipeline.save_lora_weights` as the DreamBooth LoRA script does; fixtures by
 //! tools/fixtures/make_sd3_lora_fixtures.py) loads into our MMDiT and gives diffusers' output after
 //! `pipe.load_lora_weights`, unmerged and merged, fp32 ≤ 1e-5 relative: without adapter metadata
-//! (alpha = rank) and with `lora_adapter_metadata` (alpha ≠ rank). Files with other modules or
-//! components are refused by name.
+//! (alpha = rank), with `lora_adapter_metadata` (alpha ≠ rank), and with the DreamBooth script's
+//! default targets (the context stream's `add_q/k/v_proj` and `to_add_out` too). Files with modules
+//! the model lacks (the last block's `to_add_out`) or other components are refused by name.
 mod common;
 
 use std::path::Path;
@@ -13,17 +14,13 @@ use serial_lora::checkpoint::save_tensors;
 use tch::{Device, Kind, Tensor};
 use zoo::mmdit::diffusers_lora::{self, LORA_WEIGHTS_FILE};
 
-fn check(folder: &str, outputs: &str, rank: i64, alpha: f64) {
+fn check(folder: &str, outputs: &str, rank: i64, alpha: f64, sites: usize) {
     let dir = fixture("sd3_tiny");
     let adapter = dir.join(folder);
     let plan = diffusers_lora::read_plan(&adapter.join(LORA_WEIGHTS_FILE)).unwrap();
     assert_eq!((plan.rank, plan.alpha), (rank, alpha));
     let loaded = zoo::load(&dir, Some(&adapter), Device::Cpu).unwrap();
-    assert_eq!(
-        loaded.store.parameter_count().sites.len(),
-        4 * 3,
-        "q, k, v, o of 3 blocks"
-    );
+    assert_eq!(loaded.store.parameter_count().sites.len(), sites);
     let inputs = tensors(&dir.join("inputs_peft.safetensors"));
     let reference = tensors(&dir.join(outputs));
     let base = zoo::load(&dir, None, Device::Cpu).unwrap();
@@ -49,7 +46,26 @@ fn check(folder: &str, outputs: &str, rank: i64, alpha: f64) {
 
 #[test]
 fn dreambooth_file_without_metadata_matches_diffusers() {
-    check("dreambooth_lora", "outputs_dreambooth.safetensors", 4, 4.0);
+    check(
+        "dreambooth_lora",
+        "outputs_dreambooth.safetensors",
+        4,
+        4.0,
+        4 * 3,
+    );
+}
+
+#[test]
+fn dreambooth_default_targets_with_the_context_stream_match_diffusers() {
+    // 3 blocks × (to_q, to_k, to_v, to_out.0, add_q/k/v_proj, to_add_out), but the last block is
+    // context_pre_only and has no to_add_out.
+    check(
+        "dreambooth_lora_context",
+        "outputs_dreambooth_context.safetensors",
+        4,
+        4.0,
+        3 * 8 - 1,
+    );
 }
 
 #[test]
@@ -59,6 +75,7 @@ fn file_with_adapter_metadata_matches_diffusers() {
         "outputs_dreambooth_metadata.safetensors",
         2,
         6.0,
+        4 * 3,
     );
 }
 
@@ -83,14 +100,14 @@ fn write_lora(dir: &Path, keys: &[&str]) -> std::path::PathBuf {
 }
 
 #[test]
-fn context_stream_and_text_encoder_loras_are_refused_by_name() {
+fn absent_modules_and_text_encoder_loras_are_refused_by_name() {
     let tmp = tempfile::tempdir().unwrap();
-    let key = "transformer.transformer_blocks.0.attn.add_q_proj.lora_A.weight";
+    let key = "transformer.transformer_blocks.2.attn.to_add_out.lora_A.weight";
     let file = write_lora(
         tmp.path(),
         &[
             key,
-            "transformer.transformer_blocks.0.attn.add_q_proj.lora_B.weight",
+            "transformer.transformer_blocks.2.attn.to_add_out.lora_B.weight",
         ],
     );
     let error = zoo::load(&fixture("sd3_tiny"), Some(&file), Device::Cpu)

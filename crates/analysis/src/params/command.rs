@@ -1,12 +1,13 @@
 //! `analysis params`: writes `results/params.csv` (model, component, method, rank, blocks, width,
-//! trainable_params); `blocks` and `width` of a multi-tower component are joined with `+`.
+//! trainable_params, paper_figure1); `blocks` and `width` of a multi-tower component are joined with
+//! `+`; `paper_figure1` labels the rows that are the paper's Figure 1 pairs by task row.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::params::count::{presets, trainable_params, Component, Placement, RANKS};
+use crate::params::count::{figure1_label, presets, trainable_params, Component, Placement, RANKS};
 use crate::params::model_config::components_from_config;
 use formats::atomic::write_atomic;
 
@@ -28,6 +29,7 @@ struct Row<'a> {
     blocks: String,
     width: String,
     trainable_params: u64,
+    paper_figure1: &'static str,
 }
 
 /// Runs `analysis params`; returns the file written.
@@ -55,6 +57,7 @@ pub fn params(opts: &ParamsOptions) -> Result<PathBuf> {
                     blocks: join(c, |t| t.blocks),
                     width: join(c, |t| t.width),
                     trainable_params: trainable_params(c, placement, rank),
+                    paper_figure1: figure1_label(&c.model, placement, rank),
                 })
                 .map_err(|e| Error::csv(&path, e.to_string()))?;
             }

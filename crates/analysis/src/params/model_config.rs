@@ -20,13 +20,24 @@ pub fn components_from_config(dir: &Path) -> Result<Vec<Component>> {
         .ok()
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| dir.display().to_string());
+    components_from_json(&model, &root, &path)
+}
+
+/// SD3-medium's transformer `config.json` as diffusers ships it
+/// (`stabilityai/stable-diffusion-3-medium-diffusers`, `transformer/config.json`).
+pub const SD3_MEDIUM_CONFIG: &str = include_str!("sd3_medium_transformer_config.json");
+
+/// The components of model `model` from its parsed `config.json` `root` (read from `path`); see
+/// [`components_from_config`].
+pub fn components_from_json(model: &str, root: &Value, path: &Path) -> Result<Vec<Component>> {
+    let model = model.to_string();
     let tower = |prefix: &str| -> Result<Tower> {
         Ok(Tower {
-            blocks: json::positive(&root, &path, &format!("{prefix}num_hidden_layers"))? as u64,
-            width: json::positive(&root, &path, &format!("{prefix}hidden_size"))? as u64,
+            blocks: json::positive(root, path, &format!("{prefix}num_hidden_layers"))? as u64,
+            width: json::positive(root, path, &format!("{prefix}hidden_size"))? as u64,
         })
     };
-    let has = |field: &str| json::get(&root, field).is_some();
+    let has = |field: &str| json::get(root, field).is_some();
     if has("vision_config") && has("text_config") {
         return Ok(pair(
             &model,
@@ -45,9 +56,9 @@ pub fn components_from_config(dir: &Path) -> Result<Vec<Component>> {
         return Ok(single("image_encoder", tower("vision_config.")?));
     }
     if has("num_layers") {
-        let blocks = json::positive(&root, &path, "num_layers")? as u64;
-        let width = json::positive(&root, &path, "attention_head_dim")?
-            * json::positive(&root, &path, "num_attention_heads")?;
+        let blocks = json::positive(root, path, "num_layers")? as u64;
+        let width = json::positive(root, path, "attention_head_dim")?
+            * json::positive(root, path, "num_attention_heads")?;
         return Ok(single(
             "mmdit_image",
             Tower {
@@ -60,9 +71,9 @@ pub fn components_from_config(dir: &Path) -> Result<Vec<Component>> {
         return Ok(single("encoder", tower("")?));
     }
     Err(Error::field(
-        &path,
+        path,
         "vision_config",
-        format!("is missing, and so are `num_layers` and `hidden_size`: not a CLIP, SAM, SD3 or ViT config ({})", kind(&root)),
+        format!("is missing, and so are `num_layers` and `hidden_size`: not a CLIP, SAM, SD3 or ViT config ({})", kind(root)),
     ))
 }
 

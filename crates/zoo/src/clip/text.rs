@@ -16,6 +16,9 @@ pub struct TextOutput {
     pub last_hidden_state: Tensor,
     /// The end-of-text token's state, `[B, d]`.
     pub pooler_output: Tensor,
+    /// transformers' `hidden_states`: the embeddings, then every block's output (before
+    /// `final_layer_norm`), each `[B, T, d]`; SD3 conditions on the penultimate one.
+    pub hidden_states: Vec<Tensor>,
 }
 
 /// The text tower at `p` (checkpoint root for `CLIPTextModel`, `text_model` inside `CLIPModel`).
@@ -144,20 +147,23 @@ impl TextTransformer {
             .index_select(0, &input_ids.flatten(0, -1))
             .view([input_ids.size()[0], tokens, -1])
             + positions;
-        let x = match attention_mask {
+        let blocks = match attention_mask {
             Some(mask) => {
-                self.encoder
-                    .forward_t(&x, Some(&Self::causal_padding_mask(mask)), false, train)
+                let mask = Self::causal_padding_mask(mask);
+                self.encoder.forward_states(&x, Some(&mask), false, train)
             }
-            None => self.encoder.forward_t(&x, None, true, train),
+            None => self.encoder.forward_states(&x, None, true, train),
         };
-        let last_hidden_state = self.final_layer_norm.forward(&x);
+        let hidden_states: Vec<Tensor> = std::iter::once(x).chain(blocks).collect();
+        let last = hidden_states.last().expect("the embeddings at least");
+        let last_hidden_state = self.final_layer_norm.forward(last);
         let rows = Tensor::arange(input_ids.size()[0], (Kind::Int64, input_ids.device()));
         let pooler_output =
             last_hidden_state.index(&[Some(rows), Some(self.eos_positions(input_ids))]);
         TextOutput {
             last_hidden_state,
             pooler_output,
+            hidden_states,
         }
     }
 }

@@ -2,11 +2,13 @@
 //! tokens are projected by their own q/k/v, optionally RMS-normalised per head, attended over jointly
 //! (image tokens first), split again and projected out by `to_out.0` and `to_add_out`.
 //!
-//! Adapter sites are the image stream's: `to_q`/`to_k`/`to_v` with the Serial adapter before them
-//! (a [`QkvProjection`] at `attn`) and `to_out.0`; the context stream's projections are frozen.
+//! Adapter sites: the image stream's `to_q`/`to_k`/`to_v` (roles q, k, v) with the Serial pair before
+//! them (a [`QkvProjection`] at `attn`) and `to_out.0` (role o); the context stream's `add_q_proj`/
+//! `add_k_proj`/`add_v_proj` and `to_add_out` (role `context`, all four) with its own Serial pair at
+//! the virtual sub-module `attn.context`, before `add_q/k/v_proj`.
 
 use serial_lora::{AdaptedLinear, QkvProjection, SitePath, Target};
-use tch::{nn, nn::Module, Tensor};
+use tch::{nn, Tensor};
 
 use super::config::{Config, QkNorm};
 use super::norm::RmsNorm;
@@ -37,10 +39,8 @@ impl QkNorms {
 pub struct JointAttention {
     qkv: QkvProjection,
     to_out: AdaptedLinear,
-    add_q_proj: nn::Linear,
-    add_k_proj: nn::Linear,
-    add_v_proj: nn::Linear,
-    to_add_out: Option<nn::Linear>,
+    add_qkv: QkvProjection,
+    to_add_out: Option<AdaptedLinear>,
     qk_norms: Option<QkNorms>,
     heads: i64,
 }
@@ -50,14 +50,15 @@ impl JointAttention {
     pub fn new(p: &SitePath, c: &Config, context_pre_only: bool) -> Result<Self> {
         let d = c.inner_dim();
         let base = p.base();
-        let linear = |name: &str| nn::linear(base / name, d, d, Default::default());
+        let add_names = ["add_q_proj", "add_k_proj", "add_v_proj"];
+        let to_add_out = (!context_pre_only)
+            .then(|| AdaptedLinear::new(&(p / "to_add_out"), Target::Context, d, d, true))
+            .transpose()?;
         Ok(Self {
             qkv: QkvProjection::separate(p, ["to_q", "to_k", "to_v"], d, true)?,
             to_out: AdaptedLinear::new(&(p / "to_out" / 0), Target::O, d, d, true)?,
-            add_q_proj: linear("add_q_proj"),
-            add_k_proj: linear("add_k_proj"),
-            add_v_proj: linear("add_v_proj"),
-            to_add_out: (!context_pre_only).then(|| linear("to_add_out")),
+            add_qkv: QkvProjection::separate_as(p, Target::Context, "context", add_names, d, true)?,
+            to_add_out,
             qk_norms: c
                 .qk_norm
                 .map(|QkNorm::RmsNorm| QkNorms::new(base, c.attention_head_dim)),
@@ -74,9 +75,8 @@ impl JointAttention {
         };
         let (q, k, v) = self.qkv.forward_t(x, train);
         let (mut q, mut k, v) = (heads(q), heads(k), heads(v));
-        let mut c_q = heads(self.add_q_proj.forward(c));
-        let mut c_k = heads(self.add_k_proj.forward(c));
-        let c_v = heads(self.add_v_proj.forward(c));
+        let (c_q, c_k, c_v) = self.add_qkv.forward_t(c, train);
+        let (mut c_q, mut c_k, c_v) = (heads(c_q), heads(c_k), heads(c_v));
         if let Some(n) = &self.qk_norms {
             q = n.norm_q.forward(&q);
             k = n.norm_k.forward(&k);
@@ -97,7 +97,7 @@ impl JointAttention {
         .reshape([batch, -1, d]);
         let image = self.to_out.forward_t(&joint.narrow(1, 0, tokens), train);
         let context = self.to_add_out.as_ref().map(|to_add_out| {
-            to_add_out.forward(&joint.narrow(1, tokens, joint.size()[1] - tokens))
+            to_add_out.forward_t(&joint.narrow(1, tokens, joint.size()[1] - tokens), train)
         });
         (image, context)
     }

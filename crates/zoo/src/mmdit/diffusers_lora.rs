@@ -128,8 +128,8 @@ pub fn read_plan(path: &Path) -> Result<AdapterPlan> {
 /// module that is not an adapter site of the model is reported by name.
 pub fn load_weights(store: &ModelStore, path: &Path) -> Result<()> {
     let to_var = |key: &str| format!("{PEFT_PREFIX}{}", key.strip_prefix(PREFIX).unwrap_or(key));
-    let context =
-        "adapter sites of this SD3 transformer: attn.to_q/to_k/to_v/to_out.0 of every block";
+    let context = "adapter sites of this SD3 transformer: attn.to_q/to_k/to_v/to_out.0 and \
+         attn.add_q_proj/add_k_proj/add_v_proj of every block, attn.to_add_out of all but the last";
     Ok(checkpoint::load_into(
         &store.adapters().variables(),
         path,

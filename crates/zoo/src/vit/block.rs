@@ -159,6 +159,23 @@ impl Encoder {
         Ok(Self { blocks })
     }
 
+    /// Every block's output in order (transformers' `hidden_states` after the embeddings).
+    pub fn forward_states(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        causal: bool,
+        train: bool,
+    ) -> Vec<Tensor> {
+        let mut states: Vec<Tensor> = Vec::with_capacity(self.blocks.len());
+        for block in &self.blocks {
+            let input = states.last().unwrap_or(x);
+            let next = block.forward_t(input, mask, causal, train);
+            states.push(next);
+        }
+        states
+    }
+
     /// Runs every block in order.
     pub fn forward_t(
         &self,
