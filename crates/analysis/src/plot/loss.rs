@@ -62,8 +62,9 @@ pub fn draw(path: &Path, backbone: &str, curves: &[Curve]) -> Result<PathBuf> {
     let cols = panels.len().clamp(1, COLUMNS);
     let rows = panels.len().div_ceil(cols).max(1);
     let legend_height = LEGEND_ROW * entries.len().div_ceil(LEGEND_COLUMNS) as u32 + 20;
+    // At least two panels wide, so that the title and the legend fit beside a single panel.
     let size = (
-        PANEL.0 * cols as u32,
+        PANEL.0 * cols.max(2) as u32,
         PANEL.1 * rows as u32 + TITLE_HEIGHT + legend_height,
     );
     style::save_png(path, size, |root| {
