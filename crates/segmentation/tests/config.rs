@@ -93,8 +93,9 @@ fn committed_experiments_and_reference_runs_keep_their_meaning() {
         e.validate().unwrap_or_else(|err| panic!("{file}: {err:#}"));
         assert_eq!(e.prompt, prompt, "{file}");
     }
-    // A box run's config.json reads back and writes out unchanged (no `prompt` key), so its folder
-    // is still the same run.
+    // Every reference run's config.json reads back and writes out unchanged: a box run's has no
+    // `prompt` key (so its folder is still the same run as before the field existed), a
+    // prompt-free run's says `none`.
     let reference = repo().join("results/reference/segmentation");
     for run in std::fs::read_dir(&reference).unwrap() {
         let path = run.unwrap().path().join("config.json");
@@ -103,8 +104,12 @@ fn committed_experiments_and_reference_runs_keep_their_meaning() {
         }
         let text = std::fs::read_to_string(&path).unwrap();
         let spec: RunSpec = serde_json::from_str(&text).unwrap();
-        assert_eq!(spec.prompt, Prompt::Box);
         let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let expected = match file.get("prompt") {
+            None => Prompt::Box,
+            Some(_) => Prompt::Free,
+        };
+        assert_eq!(spec.prompt, expected, "{}", path.display());
         assert_eq!(
             serde_json::to_value(&spec).unwrap(),
             file,

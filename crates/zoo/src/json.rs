@@ -22,3 +22,30 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(
         Error::config(path, format!("field `{field}`: {}", e.inner()))
     })
 }
+
+/// The fields of a diffusers `config.json` object as one JSON object, without diffusers' metadata
+/// (keys starting with `_`); any other key not in `fields` is refused, naming it and `class_name`,
+/// since it may change the math.
+pub(crate) fn diffusers_fields(
+    config: &serde_json::Map<String, Value>,
+    path: &Path,
+    fields: &[&str],
+    class_name: &str,
+) -> Result<Value> {
+    if let Some(key) = config
+        .keys()
+        .find(|k| !k.starts_with('_') && !fields.contains(&k.as_str()))
+    {
+        return Err(Error::config(
+            path,
+            format!("field `{key}`: not a field of {class_name} as implemented here"),
+        ));
+    }
+    Ok(Value::Object(
+        config
+            .iter()
+            .filter(|(k, _)| !k.starts_with('_'))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    ))
+}

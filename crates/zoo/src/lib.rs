@@ -35,6 +35,7 @@ mod input;
 mod json;
 pub mod mmdit;
 pub mod model;
+mod padded_tokenizer;
 pub mod sam;
 pub mod shards;
 pub mod tinyvit;

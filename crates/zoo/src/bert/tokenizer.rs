@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use tch::{Kind, Tensor};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::Tokenizer;
 
 use crate::error::{Error, Result};
+use crate::padded_tokenizer::read_padded;
 
 /// BERT's padding token.
 const PAD: &str = "[PAD]";
@@ -33,28 +34,7 @@ pub struct BertTokenizer {
 impl BertTokenizer {
     /// Reads `tokenizer.json`; texts are truncated to `max_length` tokens (`[SEP]` kept).
     pub fn from_file(path: &Path, max_length: usize) -> Result<Self> {
-        let error = |message: String| Error::Tokenizer {
-            path: path.to_path_buf(),
-            message,
-        };
-        let mut inner = Tokenizer::from_file(path).map_err(|e| error(e.to_string()))?;
-        let pad_id = inner
-            .token_to_id(PAD)
-            .ok_or_else(|| error(format!("no `{PAD}` token")))?;
-        let padding = PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            pad_id,
-            pad_token: PAD.into(),
-            ..Default::default()
-        };
-        let truncation = TruncationParams {
-            max_length,
-            ..Default::default()
-        };
-        inner
-            .with_padding(Some(padding))
-            .with_truncation(Some(truncation))
-            .map_err(|e| error(e.to_string()))?;
+        let inner = read_padded(path, PAD, max_length)?;
         Ok(Self {
             inner,
             path: path.to_path_buf(),

@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use tch::{Kind, Tensor};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::Tokenizer;
 
 use crate::error::{Error, Result};
+use crate::padded_tokenizer::read_padded;
 
 /// Where `make setup` (tools/make_clip_tokenizer.py) caches the tokenizer, relative to the workspace root.
 pub const CACHED_TOKENIZER: &str = ".cache/models/clip-tokenizer/tokenizer.json";
@@ -36,28 +37,7 @@ pub struct ClipTokenizer {
 impl ClipTokenizer {
     /// Reads `tokenizer.json`; texts are truncated to `max_length` tokens (end-of-text kept).
     pub fn from_file(path: &Path, max_length: usize) -> Result<Self> {
-        let error = |message: String| Error::Tokenizer {
-            path: path.to_path_buf(),
-            message,
-        };
-        let mut inner = Tokenizer::from_file(path).map_err(|e| error(e.to_string()))?;
-        let pad_id = inner
-            .token_to_id(END_OF_TEXT)
-            .ok_or_else(|| error(format!("no `{END_OF_TEXT}` token")))?;
-        let padding = PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            pad_id,
-            pad_token: END_OF_TEXT.into(),
-            ..Default::default()
-        };
-        let truncation = TruncationParams {
-            max_length,
-            ..Default::default()
-        };
-        inner
-            .with_padding(Some(padding))
-            .with_truncation(Some(truncation))
-            .map_err(|e| error(e.to_string()))?;
+        let inner = read_padded(path, END_OF_TEXT, max_length)?;
         Ok(Self {
             inner,
             path: path.to_path_buf(),

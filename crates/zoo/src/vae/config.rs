@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::json::parse;
+use crate::json::{diffusers_fields, parse};
 
 /// diffusers' `_class_name` of the model this module implements.
 pub const CLASS_NAME: &str = "AutoencoderKL";
@@ -128,21 +128,8 @@ impl Config {
     /// Parses a diffusers `config.json` object; keys starting with `_` are diffusers' metadata, any
     /// other unknown key is refused (it may change the math).
     pub fn from_json(config: &Map<String, Value>, path: &Path) -> Result<Self> {
-        if let Some(key) = config
-            .keys()
-            .find(|k| !k.starts_with('_') && !FIELDS.contains(&k.as_str()))
-        {
-            return Err(Error::config(
-                path,
-                format!("field `{key}`: not a field of {CLASS_NAME} as implemented here"),
-            ));
-        }
-        let fields = config
-            .iter()
-            .filter(|(k, _)| !k.starts_with('_'))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let c: Self = parse(Value::Object(fields), path, "")?;
+        let fields = diffusers_fields(config, path, &FIELDS, CLASS_NAME)?;
+        let c: Self = parse(fields, path, "")?;
         c.check().map_err(|message| Error::config(path, message))?;
         Ok(c)
     }
