@@ -1,7 +1,9 @@
-//! `zoo forward`: runs a checkpoint directory's model on named input tensors and writes the outputs.
+//! `zoo forward`: runs a checkpoint directory's model on named input tensors and writes the outputs;
+//! `zoo info`: what the linked libtorch sees (CUDA devices, cuDNN, threads, bf16).
 //!
 //! ```text
 //! zoo forward --model DIR --inputs IN.safetensors --out OUT.safetensors [--adapter ADIR] [--merge]
+//! zoo info
 //! ```
 //! The architecture comes from `DIR/config.json` (`model_type`: clip, clip_vision_model,
 //! clip_text_model, dinov2, bert, sam, lite_medsam; or diffusers' `_class_name`: SD3Transformer2DModel,
@@ -55,6 +57,35 @@ enum Command {
         #[arg(long, default_value = "cpu", value_parser = serial_lora::parse_device)]
         device: Device,
     },
+    /// Prints what the linked libtorch sees: CUDA availability and devices, cuDNN, intra-op
+    /// threads, and whether a bf16 matrix product runs on each device.
+    Info,
+}
+
+/// `key: value` lines of what libtorch sees.
+fn info() -> Vec<String> {
+    let cuda = tch::Cuda::is_available();
+    let count = tch::Cuda::device_count();
+    let mut lines = vec![
+        format!("cuda available: {cuda}"),
+        format!("cuda devices: {count}"),
+        format!("cudnn available: {}", tch::Cuda::cudnn_is_available()),
+        format!("intra-op threads: {}", tch::get_num_threads()),
+    ];
+    let devices = std::iter::once(Device::Cpu).chain((0..count.max(0) as usize).map(Device::Cuda));
+    for device in devices {
+        let runs = std::panic::catch_unwind(|| {
+            let x = Tensor::ones([4, 4], (Kind::BFloat16, device));
+            x.matmul(&x).to_kind(Kind::Float).double_value(&[0, 0])
+        });
+        let verdict = match runs {
+            Ok(v) if v == 4.0 => "yes".to_string(),
+            Ok(v) => format!("wrong result {v}"),
+            Err(_) => "no".to_string(),
+        };
+        lines.push(format!("bf16 matmul on {device:?}: {verdict}"));
+    }
+    lines
 }
 
 fn forward(
@@ -88,15 +119,21 @@ fn forward(
 }
 
 fn main() -> ExitCode {
-    let Command::Forward {
-        model,
-        inputs,
-        out,
-        adapter,
-        merge,
-        device,
-    } = Cli::parse().command;
-    match forward(model, inputs, out, adapter, merge, device) {
+    let result = match Cli::parse().command {
+        Command::Info => {
+            info().iter().for_each(|line| println!("{line}"));
+            Ok(())
+        }
+        Command::Forward {
+            model,
+            inputs,
+            out,
+            adapter,
+            merge,
+            device,
+        } => forward(model, inputs, out, adapter, merge, device),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -328,3 +328,20 @@ fn forward_runs_a_diffusers_vae_and_a_diffusers_lora_file() {
         TOLERANCE,
     );
 }
+
+#[test]
+fn info_says_what_libtorch_sees() {
+    let out = Command::new(env!("CARGO_BIN_EXE_zoo"))
+        .arg("info")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let cuda = tch::Cuda::is_available();
+    assert!(
+        text.contains(&format!("cuda available: {cuda}\n")),
+        "{text}"
+    );
+    assert!(text.contains("intra-op threads: "), "{text}");
+    assert!(text.contains("bf16 matmul on Cpu: yes"), "{text}");
+}
