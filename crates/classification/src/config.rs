@@ -7,6 +7,7 @@ use anyhow::Result;
 use formats::check::Checks;
 use formats::paths::portable;
 use formats::sections::{adapter_config, optim_config};
+use formats::selection::selection_run_name;
 use formats::{
     AdapterConfig, AdapterSection, Hyper, Method, OptimConfig, OptimSection, SelectSection,
     Selected,
@@ -167,18 +168,10 @@ impl RunSpec {
             self.rank,
             self.seed
         );
-        if self.validation_per_class.is_none() {
-            return name;
+        match self.validation_per_class {
+            Some(_) => selection_run_name(&name, self.method, &self.optim),
+            None => name,
         }
-        let hyper = Hyper {
-            lr: self.optim.lr,
-            plus_ratio: self.optim.lr_ratio,
-        };
-        format!(
-            "{}/{name}{}",
-            formats::selection::SELECTION_FOLDER,
-            hyper.suffix(self.method)
-        )
     }
 }
 

@@ -12,6 +12,7 @@ use crate::atomic::write_atomic;
 use crate::check::Checks;
 use crate::error::{Error, Result};
 use crate::method::Method;
+use crate::optim::OptimConfig;
 use crate::sections::{AdapterSection, OptimSection};
 
 /// Selection runs live in `<results>/<task>/selection/<run>/`.
@@ -110,15 +111,17 @@ impl Hyper {
         }
         (adapter, optim)
     }
+}
 
-    /// `_lr<lr>[_ratio<λ>]`, the run-name suffix of a selection run.
-    pub fn suffix(&self, method: Method) -> String {
-        if method.is_plus() {
-            format!("_lr{}_ratio{}", self.lr, self.plus_ratio)
-        } else {
-            format!("_lr{}", self.lr)
-        }
-    }
+/// A selection run's folder: `selection/<name>_lr<lr>[_ratio<λ>]` (λ only for the `+` variants),
+/// from the values its optimiser trains with.
+pub fn selection_run_name(name: &str, method: Method, optim: &OptimConfig) -> String {
+    let ratio = if method.is_plus() {
+        format!("_ratio{}", optim.lr_ratio)
+    } else {
+        String::new()
+    };
+    format!("{SELECTION_FOLDER}/{name}_lr{}{ratio}", optim.lr)
 }
 
 /// One finished selection run: what it tried and its validation score.
@@ -440,7 +443,21 @@ mod tests {
         assert_eq!((a.plus_ratio, o.lr), (16.0, 1e-2));
         let (a, o) = hyper.apply(&adapter, &optim, Method::Full);
         assert_eq!((a.plus_ratio, o.lr, o.full_lr), (2.0, 3e-4, Some(1e-2)));
-        assert_eq!(hyper.suffix(Method::Lora), "_lr0.01");
-        assert_eq!(hyper.suffix(Method::LoraPlus), "_lr0.01_ratio16");
+        let (a, o) = hyper.apply(&adapter, &optim, Method::LoraPlus);
+        let adapter = crate::sections::adapter_config(&a, Method::LoraPlus, 8).unwrap();
+        let trained = crate::sections::optim_config(&o, Method::LoraPlus, adapter.as_ref(), 10);
+        let trained = trained.unwrap();
+        assert_eq!(
+            selection_run_name("run", Method::LoraPlus, &trained),
+            "selection/run_lr0.01_ratio16"
+        );
+        let plain = OptimConfig {
+            lr_ratio: 1.0,
+            ..trained
+        };
+        assert_eq!(
+            selection_run_name("run", Method::Lora, &plain),
+            "selection/run_lr0.01"
+        );
     }
 }

@@ -69,16 +69,15 @@ pub fn select<T: Task>(
         .validate()
         .with_context(|| format!("{}: invalid experiment", config.display()))?;
     let root = formats::paths::repo_root();
-    let selected = match (args.select, experiment.selection()) {
-        (true, None) => bail!("{}: --select needs a [select] section", config.display()),
-        (false, Some(_)) => Some(Selected::read(
-            &args.results.join(T::NAME).join(LR_SELECTION_FILE),
-        )?),
+    let table = args.results.join(T::NAME).join(LR_SELECTION_FILE);
+    let selected = match experiment.selection() {
+        Some(_) if !args.select => Some(Selected::read(&table)?),
         _ => None,
     };
     let stage = match (args.select, experiment.selection()) {
         (true, Some(section)) => Stage::Select(section),
-        _ => Stage::Final(selected.as_ref()),
+        (true, None) => bail!("{}: --select needs a [select] section", config.display()),
+        (false, _) => Stage::Final(selected.as_ref()),
     };
     let all = experiment
         .runs(&root, stage)

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use formats::check::Checks;
 use formats::paths::portable;
 use formats::sections::{adapter_config, optim_config};
-use formats::selection::SELECTION_FOLDER;
+use formats::selection::selection_run_name;
 use formats::{
     AdapterConfig, AdapterSection, Hyper, Method, OptimConfig, OptimSection, SelectSection,
     Selected,
@@ -157,14 +157,10 @@ impl RunSpec {
             self.rank,
             self.seed
         );
-        if self.validation_fraction.is_none() {
-            return name;
+        match self.validation_fraction {
+            Some(_) => selection_run_name(&name, self.method, &self.optim),
+            None => name,
         }
-        let hyper = Hyper {
-            lr: self.optim.lr,
-            plus_ratio: self.optim.lr_ratio,
-        };
-        format!("{SELECTION_FOLDER}/{name}{}", hyper.suffix(self.method))
     }
 }
 

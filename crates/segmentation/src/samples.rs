@@ -184,6 +184,22 @@ impl SegData {
         })
     }
 
+    /// A random window of `size` over the training (left) half of a random image, with random
+    /// flips: the image's index and the window.
+    fn random_window(&self, rng: &mut ChaCha8Rng, size: usize) -> (usize, Window) {
+        let index = rng.gen_range(0..self.images.len());
+        let (img, split, _) = &self.images[index];
+        let mut span = |extent: usize| rng.gen_range(0..=extent.saturating_sub(size));
+        let win = Window {
+            x0: span(split.middle),
+            y0: span(img.height),
+            size,
+            flip_x: rng.gen(),
+            flip_y: rng.gen(),
+        };
+        (index, win)
+    }
+
     /// The training crop of step `step`: a random window of the left half holding at least one
     /// training instance, random flips, at most `max_boxes` of its instances.
     pub fn train_sample(
@@ -194,19 +210,10 @@ impl SegData {
         max_boxes: usize,
         norm: Normalize,
     ) -> Result<Sample> {
-        let mut rng =
-            ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step as u64);
+        let mut rng = step_rng(seed, step);
         for _ in 0..1000 {
-            let index = rng.gen_range(0..self.images.len());
-            let (img, split, _) = &self.images[index];
-            let mut span = |extent: usize| rng.gen_range(0..=extent.saturating_sub(size));
-            let win = Window {
-                x0: span(split.middle),
-                y0: span(img.height),
-                size,
-                flip_x: rng.gen(),
-                flip_y: rng.gen(),
-            };
+            let (index, win) = self.random_window(&mut rng, size);
+            let (_, split, _) = &self.images[index];
             let mut insts: Vec<&Instance> =
                 split.train.iter().filter(|i| win.contains(i)).collect();
             if insts.is_empty() {
@@ -248,6 +255,11 @@ impl SegData {
         }
         Ok(out)
     }
+}
+
+/// The generator of step `step`'s training crops: a resumed run draws the same ones.
+fn step_rng(seed: u64, step: usize) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step as u64)
 }
 
 /// Starts of windows of `size` at stride `size / 2` over `[from, to)`, the last flush with `to`

@@ -86,7 +86,7 @@ pub fn report(opts: &ReportOptions) -> Result<Report> {
     let select_rank = selected.as_ref().and_then(|(_, choices)| {
         choices
             .iter()
-            .find_map(|c| usize::try_from(c.rank).ok().filter(|&r| r > 0))
+            .find_map(|c| usize::try_from(c.chosen.rank).ok().filter(|&r| r > 0))
     });
     for (backbone, curves) in loss::curves(&dir, select_rank, &pairs)? {
         let png = opts

@@ -262,21 +262,21 @@ fn selected_table(md: &mut String, units: Units, choices: &[Choice]) {
     .map(String::from);
     header(md, &names, 3);
     for c in choices {
-        let ratio = if c.method.is_plus() {
-            c.plus_ratio.to_string()
+        let ratio = if c.chosen.method.is_plus() {
+            c.chosen.plus_ratio.to_string()
         } else {
             "–".into()
         };
         line(
             md,
             &[
-                c.backbone.clone(),
-                c.dataset.clone(),
-                c.method.label().to_string(),
-                c.rank.to_string(),
-                c.lr.to_string(),
+                c.chosen.backbone.clone(),
+                c.chosen.dataset.clone(),
+                c.chosen.method.label().to_string(),
+                c.chosen.rank.to_string(),
+                c.chosen.lr.to_string(),
                 ratio,
-                units.score(c.score),
+                units.score(c.chosen.score),
                 c.candidates.to_string(),
             ],
         );

@@ -13,25 +13,11 @@ use formats::Method;
 use crate::error::Result;
 use crate::report::write::write_csv;
 
-/// The chosen row of one (backbone, data set, method).
+/// The chosen candidate of one (backbone, data set, method) and how many were tried.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Choice {
-    /// Backbone.
-    pub backbone: String,
-    /// Data set.
-    pub dataset: String,
-    /// Method.
-    pub method: Method,
-    /// Rank of the selection runs.
-    pub rank: i64,
-    /// Seed of the selection runs.
-    pub seed: u64,
-    /// The chosen learning rate.
-    pub lr: f64,
-    /// The chosen λ.
-    pub plus_ratio: f64,
-    /// Its validation score.
-    pub score: f64,
+    /// The candidate with the best validation score.
+    pub chosen: Candidate,
     /// How many candidates of this (backbone, data set, method) were tried.
     pub candidates: usize,
 }
@@ -50,14 +36,7 @@ pub fn read(path: &Path) -> Result<(String, Vec<Choice>)> {
         .iter()
         .filter(|(_, chosen)| *chosen)
         .map(|(c, _)| Choice {
-            backbone: c.backbone.clone(),
-            dataset: c.dataset.clone(),
-            method: c.method,
-            rank: c.rank,
-            seed: c.seed,
-            lr: c.lr,
-            plus_ratio: c.plus_ratio,
-            score: c.score,
+            chosen: c.clone(),
             candidates: tried[&key(c)],
         })
         .collect();
@@ -66,7 +45,7 @@ pub fn read(path: &Path) -> Result<(String, Vec<Choice>)> {
 }
 
 fn key_of(c: &Choice) -> (&str, &str, Method) {
-    (&c.backbone, &c.dataset, c.method)
+    (&c.chosen.backbone, &c.chosen.dataset, c.chosen.method)
 }
 
 /// Writes the `choices` (score column `score_column`) to `path` atomically.
@@ -86,14 +65,14 @@ pub fn write(path: &Path, score_column: &str, choices: &[Choice]) -> Result<()> 
     .to_vec();
     let lines = choices.iter().map(|c| {
         vec![
-            c.backbone.clone(),
-            c.dataset.clone(),
-            c.method.name().to_string(),
-            c.rank.to_string(),
-            c.seed.to_string(),
-            c.lr.to_string(),
-            c.plus_ratio.to_string(),
-            c.score.to_string(),
+            c.chosen.backbone.clone(),
+            c.chosen.dataset.clone(),
+            c.chosen.method.name().to_string(),
+            c.chosen.rank.to_string(),
+            c.chosen.seed.to_string(),
+            c.chosen.lr.to_string(),
+            c.chosen.plus_ratio.to_string(),
+            c.chosen.score.to_string(),
             c.candidates.to_string(),
         ]
     });

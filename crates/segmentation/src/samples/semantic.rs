@@ -7,11 +7,9 @@
 use std::ops::Range;
 
 use anyhow::{bail, Result};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use tch::Tensor;
 
-use super::{pixels, tile_starts, Sample, SegData, Window};
+use super::{pixels, step_rng, tile_starts, Sample, SegData, Window};
 use crate::config::Normalize;
 
 impl SegData {
@@ -54,19 +52,9 @@ impl SegData {
         size: usize,
         norm: Normalize,
     ) -> Sample {
-        let mut rng =
-            ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step as u64);
-        let index = rng.gen_range(0..self.images.len());
-        let (img, split, _) = &self.images[index];
-        let mut span = |extent: usize| rng.gen_range(0..=extent.saturating_sub(size));
-        let win = Window {
-            x0: span(split.middle),
-            y0: span(img.height),
-            size,
-            flip_x: rng.gen(),
-            flip_y: rng.gen(),
-        };
-        self.semantic(index, win, 0..split.middle, norm)
+        let (index, win) = self.random_window(&mut step_rng(seed, step), size);
+        let middle = self.images[index].1.middle;
+        self.semantic(index, win, 0..middle, norm)
     }
 
     /// Prompt-free test tiles: windows of `size` at stride `size / 2` over the right half of every
