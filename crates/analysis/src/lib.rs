@@ -7,13 +7,15 @@
 //!   and rank → `results/params.csv`: 18,874,368 / 4,718,592 for SD3-medium's image stream at r = 64
 //!   (Figure 1's generation row shows 19.32M / 4.83M) and for SAM ViT-B at r = 256 (its
 //!   segmentation row, 18.87M / 4.72M).
-//! * [`spectra`]: singular values of the pre-trained q/k/v weights, of each run's merged weights and
-//!   of its update → `results/spectra/<backbone>.csv`, `figures/fig3_<backbone>.png` (Figure 3).
+//! * [`spectra`]: singular values of the pre-trained q/k/v weights (a ViT's, or an MMDiT's image
+//!   stream in diffusers' layout), of each run's merged weights and of its update →
+//!   `results/spectra/<backbone>.csv`, `figures/fig3_<backbone>.png` (Figure 3).
 //! * [`sweep`]: accuracy against rank per method and data set, mean ± std over seeds →
 //!   `results/rank_sweep/<backbone>.csv`, `figures/fig5_<backbone>.png` (Figure 5).
 //! * [`report`]: a fair comparison from one task's `summary.csv`: mean ± std per cell, paired
 //!   differences over seeds with 95 % t intervals, the chosen learning rates, the resolution study
-//!   → `results/<task>/report/*.csv`, Markdown on stdout, and `figures/loss_<backbone>.png`.
+//!   → `results/<task>/report/*.csv`, Markdown on stdout, and `figures/loss_<backbone>.png`; for
+//!   generation (FD, lower is better) also `figures/fig5_generation.png`, FD against rank.
 //! * [`compare`]: the user's `summary.csv` against the committed reference, cell by cell →
 //!   `results/comparison/<task>.csv` and a table on stdout.
 //!

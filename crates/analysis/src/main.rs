@@ -34,8 +34,8 @@ enum Command {
     /// and <figures>/fig3_<backbone>.png.
     Svd {
         /// Run folders (repeatable); default: the latest run of each (backbone, method) under
-        /// <results>/classification and <results>/segmentation, or, when there is none, under
-        /// <results>/reference/<task>/ (the committed reference).
+        /// <results>/classification, <results>/segmentation and <results>/generation, or, when
+        /// there is none, under <results>/reference/<task>/ (the committed reference).
         #[arg(long = "runs", value_name = "RUN_DIR", num_args = 1..)]
         runs: Vec<PathBuf>,
         /// Blocks to plot, comma-separated; default: first, middle and last.
@@ -72,7 +72,7 @@ enum Command {
     /// Your summary against the committed reference, cell by cell (mean ± std over seeds) →
     /// a table on stdout and <results>/comparison/<task>.csv. Differences do not fail the command.
     Compare {
-        /// classification or segmentation.
+        /// classification, segmentation or generation.
         #[arg(long)]
         task: Task,
         /// Results folder.
@@ -88,9 +88,10 @@ enum Command {
     /// A fair comparison from one task folder's summary.csv → <DIR>/report/table.csv (mean ± std
     /// per cell), paired.csv (paired differences over seeds, 95 % t intervals), selected.csv (the
     /// chosen learning rates), resolution.csv (the resolution study), <figures>/loss_<backbone>.png,
-    /// and the tables as Markdown on stdout.
+    /// for generation <figures>/fig5_generation.png (FD against rank, lower is better), and the
+    /// tables as Markdown on stdout.
     Report {
-        /// classification or segmentation.
+        /// classification, segmentation or generation.
         #[arg(long)]
         task: Task,
         /// The task folder holding summary.csv; default: <results>/<task> when its summary.csv

@@ -16,7 +16,7 @@ use crate::adapter::ADAPTER_WEIGHTS;
 use crate::error::{parse_method, Error, Result};
 
 /// The tasks whose runs carry adapters worth a spectrum.
-pub const TASKS: [&str; 2] = ["classification", "segmentation"];
+pub const TASKS: [&str; 3] = ["classification", "segmentation", "generation"];
 
 /// What the analysis needs from an adapter run's `config.json`; other fields are ignored.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +25,8 @@ pub struct Run {
     pub dir: PathBuf,
     /// `backbone`, e.g. `clip-vit-b16`.
     pub backbone: String,
-    /// `model_dir`, the transformers-style folder holding `model.safetensors`, as a path on this
+    /// `model_dir`, the transformers-style folder holding `model.safetensors` (or a diffusers
+    /// folder holding `diffusion_pytorch_model.safetensors`), as a path on this
     /// machine: a stored relative path is taken from the repository root (see [`formats::paths`]),
     /// an absolute one is kept.
     pub model_dir: PathBuf,

@@ -82,22 +82,41 @@ pub struct Site {
 }
 
 /// Splits a module path into its tower and block: the tower is everything before the last
-/// `layers`/`layer`/`blocks` component that is followed by an integer, the block is that integer
-/// (so TinyViT's `image_encoder.layers.2.blocks.3` is block 3 of tower `image_encoder.layers.2`).
+/// `layers`/`layer`/`blocks`/`transformer_blocks` (an MMDiT's) component that is followed by an
+/// integer, or that component itself when it is the first, the block is that integer (so
+/// TinyViT's `image_encoder.layers.2.blocks.3` is block 3 of tower `image_encoder.layers.2`, and
+/// an MMDiT's `transformer_blocks.1.attn` block 1 of tower `transformer_blocks`).
 pub fn locate(module: &str) -> Option<(String, usize)> {
     let parts: Vec<&str> = module.split('.').collect();
     parts.windows(2).enumerate().rev().find_map(|(i, w)| {
         let block = w[1]
             .parse()
             .ok()
-            .filter(|_| matches!(w[0], "layers" | "layer" | "blocks"))?;
-        Some((parts[..i].join("."), block))
+            .filter(|_| matches!(w[0], "layers" | "layer" | "blocks" | "transformer_blocks"))?;
+        Some((parts[..i.max(1)].join("."), block))
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Proj;
+    use super::{locate, Proj};
+
+    #[test]
+    fn a_block_list_at_the_root_is_its_own_tower() {
+        assert_eq!(
+            locate("transformer_blocks.3.attn"),
+            Some(("transformer_blocks".into(), 3))
+        );
+        assert_eq!(
+            locate("transformer_blocks.0.attn.to_out.0"),
+            Some(("transformer_blocks".into(), 0))
+        );
+        assert_eq!(
+            locate("image_encoder.blocks.2.attn"),
+            Some(("image_encoder".into(), 2))
+        );
+        assert_eq!(locate("attn.to_q"), None);
+    }
 
     #[test]
     fn output_projections_are_recognised_by_their_module_path() {

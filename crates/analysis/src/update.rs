@@ -90,9 +90,15 @@ impl SiteUpdate<'_> {
     }
 }
 
+/// The virtual module an MMDiT's context-stream Serial pair sits at, `<attention>.context`
+/// (before `add_q_proj`/`add_k_proj`/`add_v_proj`).
+const CONTEXT_STREAM: &str = ".context";
+
 /// Every q/k/v/o site `adapter` changes, with where its base weight lives in `base`. LoRA pairs on
 /// other modules (MLP) are skipped: the spectra cover the attention projections. Serial LoRA
-/// changes q, k and v only.
+/// changes q, k and v only. An MMDiT's context (text) stream, LoRA on `add_q_proj`/`add_k_proj`/
+/// `add_v_proj`/`to_add_out` or Serial LoRA at `attn.context`, is skipped too: the spectra cover
+/// its image stream (`attn.to_q`/`to_k`/`to_v`/`to_out.0`, Serial LoRA at `attn`).
 pub fn site_updates<'a>(
     base: &TensorFile,
     adapter: &'a Adapter,
@@ -107,6 +113,9 @@ pub fn site_updates<'a>(
             )
         })?;
         let serial = adapter.config.kind == AdapterKind::SerialLora;
+        if serial && pair.module.ends_with(CONTEXT_STREAM) {
+            continue;
+        }
         let sources = if serial {
             serial_sources(base, &pair.module)?
         } else {
@@ -151,9 +160,14 @@ fn lora_source(module: &str) -> Vec<(Proj, BaseSlice)> {
 }
 
 /// The q/k/v weights under attention module `<a>`: `q_proj`/`k_proj`/`v_proj` (CLIP),
-/// `query`/`key`/`value` (DINOv2), or the fused `qkv` (SAM).
+/// `query`/`key`/`value` (DINOv2), `to_q`/`to_k`/`to_v` (an MMDiT's image stream), or the fused
+/// `qkv` (SAM).
 fn serial_sources(base: &TensorFile, module: &str) -> Result<Vec<(Proj, BaseSlice)>> {
-    for names in [["q_proj", "k_proj", "v_proj"], ["query", "key", "value"]] {
+    for names in [
+        ["q_proj", "k_proj", "v_proj"],
+        ["query", "key", "value"],
+        ["to_q", "to_k", "to_v"],
+    ] {
         if base.contains(&format!("{module}.{}.weight", names[0]))? {
             let slices = Proj::ALL.into_iter().zip(names);
             return Ok(slices
@@ -186,6 +200,8 @@ fn serial_sources(base: &TensorFile, module: &str) -> Result<Vec<(Proj, BaseSlic
     }
     Err(Error::MissingTensor {
         path: base.path().to_path_buf(),
-        tensor: format!("{module}.q_proj.weight, {module}.query.weight or {module}.qkv.weight"),
+        tensor: format!(
+            "{module}.q_proj.weight, {module}.query.weight, {module}.to_q.weight or {module}.qkv.weight"
+        ),
     })
 }

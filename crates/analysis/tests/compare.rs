@@ -390,9 +390,13 @@ fn cli_reports_differences_without_failing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("your summary does not exist"));
 
-    let out = run(&["--task", "generation"]);
+    let out = run(&["--task", "detection"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("classification or segmentation"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("one of classification, segmentation, generation"),
+        "{stderr}"
+    );
 }
 
 #[test]

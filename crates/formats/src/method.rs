@@ -31,11 +31,14 @@ pub enum Method {
     SerialLoraPlus,
     /// Every weight trains (reference).
     Full,
+    /// Every weight trains from a random initialisation (making a base model, e.g. the generation
+    /// task's tiny MMDiT).
+    Pretrain,
 }
 
 impl Method {
     /// Every method, in table and plotting order.
-    pub const ALL: [Method; 8] = [
+    pub const ALL: [Method; 9] = [
         Method::ZeroShot,
         Method::Probe,
         Method::Lora,
@@ -44,6 +47,7 @@ impl Method {
         Method::LoraPlus,
         Method::SerialLoraPlus,
         Method::Full,
+        Method::Pretrain,
     ];
 
     /// The four adapter methods, in plotting order.
@@ -65,6 +69,7 @@ impl Method {
             Self::LoraPlus => "lora_plus",
             Self::SerialLoraPlus => "serial_lora_plus",
             Self::Full => "full",
+            Self::Pretrain => "pretrain",
         }
     }
 
@@ -79,6 +84,7 @@ impl Method {
             Self::LoraPlus => "LoRA+",
             Self::SerialLoraPlus => "Serial LoRA+",
             Self::Full => "full fine-tuning",
+            Self::Pretrain => "pre-training",
         }
     }
 
@@ -87,7 +93,7 @@ impl Method {
         match self {
             Self::Lora | Self::LoraQkv | Self::LoraPlus => Some(AdapterKind::Lora),
             Self::SerialLora | Self::SerialLoraPlus => Some(AdapterKind::SerialLora),
-            Self::ZeroShot | Self::Probe | Self::Full => None,
+            Self::ZeroShot | Self::Probe | Self::Full | Self::Pretrain => None,
         }
     }
 

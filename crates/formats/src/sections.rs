@@ -122,10 +122,10 @@ pub fn optim_config(
     steps: usize,
 ) -> Result<OptimConfig> {
     let lr = match method {
-        Method::Full => section.full_lr.ok_or_else(|| {
+        Method::Full | Method::Pretrain => section.full_lr.ok_or_else(|| {
             Error::config(
                 "optim.full_lr",
-                "is required when the grid has method `full`",
+                format!("is required when the grid has method `{method}`"),
             )
         })?,
         _ => section.lr,

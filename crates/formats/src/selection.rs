@@ -100,7 +100,7 @@ impl Hyper {
     ) -> (AdapterSection, OptimSection) {
         let mut adapter = adapter.clone();
         let mut optim = optim.clone();
-        if method == Method::Full {
+        if matches!(method, Method::Full | Method::Pretrain) {
             optim.full_lr = Some(self.lr);
         } else {
             optim.lr = self.lr;
@@ -146,10 +146,15 @@ pub struct Candidate {
 }
 
 /// Writes `path` (atomically): every candidate, sorted, with `validation_<score_name>` and
-/// `chosen` = the best score of its (backbone, data set, method) (a diverged candidate's score is
-/// NaN and never chosen over a number); ties go to the smaller learning rate, then the smaller λ.
-/// Returns the chosen values.
-pub fn write_table(path: &Path, score_name: &str, candidates: &[Candidate]) -> Result<Selected> {
+/// `chosen` = the best score of its (backbone, data set, method): the highest, or the lowest when
+/// `minimise` (a diverged candidate's score is NaN and never chosen over a number); ties go to the
+/// smaller learning rate, then the smaller λ. Returns the chosen values.
+pub fn write_table(
+    path: &Path,
+    score_name: &str,
+    minimise: bool,
+    candidates: &[Candidate],
+) -> Result<Selected> {
     let mut sorted = candidates.to_vec();
     sorted.sort_by(|a, b| {
         (&a.backbone, &a.dataset, a.method)
@@ -160,7 +165,7 @@ pub fn write_table(path: &Path, score_name: &str, candidates: &[Candidate]) -> R
     let mut chosen: BTreeMap<Key, &Candidate> = BTreeMap::new();
     for c in &sorted {
         let best = chosen.entry(key(c)).or_insert(c);
-        if ranked(c.score) > ranked(best.score) {
+        if ranked(c.score, minimise) > ranked(best.score, minimise) {
             *best = c;
         }
     }
@@ -213,10 +218,12 @@ pub fn write_table(path: &Path, score_name: &str, candidates: &[Candidate]) -> R
     })
 }
 
-/// A score for ranking: a diverged candidate's NaN ranks below every number.
-fn ranked(score: f64) -> f64 {
+/// A score for ranking, higher is better: a diverged candidate's NaN ranks below every number.
+fn ranked(score: f64, minimise: bool) -> f64 {
     if score.is_nan() {
         f64::NEG_INFINITY
+    } else if minimise {
+        -score
     } else {
         score
     }
@@ -356,6 +363,21 @@ mod tests {
     }
 
     #[test]
+    fn a_minimised_score_chooses_the_lowest_and_never_a_diverged_candidate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LR_SELECTION_FILE);
+        let table = [
+            candidate(Method::Lora, 1e-4, 1.0, 0.30),
+            candidate(Method::Lora, 1e-3, 1.0, 0.20),
+            candidate(Method::Lora, 3e-3, 1.0, f64::NAN),
+            candidate(Method::Lora, 1e-2, 1.0, 0.25),
+        ];
+        let selected = write_table(&path, "loss", true, &table).unwrap();
+        let chosen = selected.get("vit", "digits", Method::Lora).unwrap();
+        assert_eq!(chosen.lr, 1e-3);
+    }
+
+    #[test]
     fn the_best_validation_score_per_method_is_chosen_ties_to_the_smaller_lr() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(LR_SELECTION_FILE);
@@ -367,7 +389,7 @@ mod tests {
             candidate(Method::SerialLoraPlus, 1e-2, 4.0, 0.6),
             candidate(Method::SerialLoraPlus, 1e-2, 16.0, 0.8),
         ];
-        let selected = write_table(&path, "accuracy", &table).unwrap();
+        let selected = write_table(&path, "accuracy", false, &table).unwrap();
         let lora = Hyper {
             lr: 3e-3,
             plus_ratio: 1.0,

@@ -16,8 +16,10 @@ pub trait SummaryRow: DeserializeOwned {
     const COLUMNS: &'static [&'static str];
     /// This run's values, one per column.
     fn row(&self) -> Vec<String>;
-    /// The column a learning-rate selection maximises (e.g. `accuracy`, `dice`).
+    /// The column a learning-rate selection optimises (e.g. `accuracy`, `dice`, `validation_loss`).
     const SCORE: &'static str;
+    /// Whether the selection minimises [`SummaryRow::SCORE`] (a loss) rather than maximising it.
+    const MINIMISE: bool = false;
     /// This run's value of [`SummaryRow::SCORE`].
     fn score(&self) -> f64;
 }

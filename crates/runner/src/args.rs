@@ -17,7 +17,7 @@ pub struct GridArgs {
     /// Results root: runs go to `<results>/<task>/<run>/`.
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
-    /// Only runs of this method (zero_shot, probe, lora, serial_lora, lora_plus, serial_lora_plus, full).
+    /// Only runs of this method (zero_shot, probe, lora, lora_qkv, serial_lora, lora_plus, serial_lora_plus, full, pretrain).
     #[arg(long)]
     pub method: Option<Method>,
     /// Only runs of this rank.

@@ -234,7 +234,12 @@ pub fn collect_selection<T: Task>(results: &Path) -> Result<()> {
         );
     }
     let table = results.join(T::NAME).join(LR_SELECTION_FILE);
-    write_table(&table, Summary::<T>::SCORE, &candidates)?;
+    write_table(
+        &table,
+        Summary::<T>::SCORE,
+        Summary::<T>::MINIMISE,
+        &candidates,
+    )?;
     eprintln!("{}: {} candidate(s)", table.display(), candidates.len());
     Ok(())
 }

@@ -52,9 +52,10 @@ impl Comparison {
     /// The aligned table, the rule and the tally, for the terminal.
     pub fn render(&self) -> String {
         let mut text = format!(
-            "{}: {} (ours: {}, reference: {})\n\n",
+            "{}: {}, {} (ours: {}, reference: {})\n\n",
             self.task,
             self.task.metric(),
+            self.task.direction(),
             self.ours.display(),
             self.reference.display()
         );
@@ -84,6 +85,7 @@ pub fn compare(opts: &CompareOptions) -> Result<Comparison> {
     let run_hint = match task {
         Task::Classification => "run your experiments first (`make reproduce-clip`) or pass --ours",
         Task::Segmentation => "run your experiments first (`make reproduce-sam`) or pass --ours",
+        Task::Generation => "run your experiments first (`make reproduce-gen`) or pass --ours",
     };
     let ours = SummaryTable::read(&ours_path, "your", run_hint)?;
     let reference = SummaryTable::read(&reference_path, "the reference", "pass --reference")?;

@@ -1,10 +1,11 @@
 //! `<results>/comparison/<task>.csv`: one row per cell of either summary.
 //!
 //! Columns: the task's key columns present in both summaries (classification: `backbone, dataset,
-//! shots, method, rank`; segmentation: `model, dataset, method, rank`), then `seeds_ours,
-//! mean_ours, std_ours, seeds_reference, mean_reference, std_reference, difference,
-//! within_spread, verdict`. The metric is `accuracy` (classification) or `dice` (segmentation), in
-//! the summaries' unit; `std` is the sample standard deviation over the cell's seeds (0 for one
+//! shots, method, rank`; segmentation and generation: `model, dataset, method, rank`), then
+//! `seeds_ours, mean_ours, std_ours, seeds_reference, mean_reference, std_reference, difference,
+//! within_spread, verdict`. The metric is `accuracy` (classification), `dice` (segmentation) or
+//! `fd_dinov2` (generation, lower is better; its `zero_shot` row is the base model), in the
+//! summaries' unit; `std` is the sample standard deviation over the cell's seeds (0 for one
 //! seed); `difference` is `mean_ours − mean_reference`. A side without the cell has 0 seeds and
 //! empty mean and std; its `difference` and `within_spread` are empty.
 //!

@@ -1,5 +1,6 @@
-//! The tasks `compare` and `report` know: which columns of their `summary.csv` name a cell and
-//! which hold the metric and the untrained model's metric.
+//! The tasks `compare` and `report` know: which columns of their `summary.csv` name a cell, which
+//! hold the metric (and which way it improves), the untrained model's metric and the further
+//! measures the report averages.
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,17 +12,21 @@ pub enum Task {
     Classification,
     /// Segmentation (`results/segmentation/`).
     Segmentation,
+    /// Personalised text-to-image generation (`results/generation/`): the `zero_shot` row is the
+    /// base model, scored like the runs.
+    Generation,
 }
 
 impl Task {
     /// Every task.
-    pub const ALL: [Task; 2] = [Task::Classification, Task::Segmentation];
+    pub const ALL: [Task; 3] = [Task::Classification, Task::Segmentation, Task::Generation];
 
-    /// The folder name under `results/` (`classification`, `segmentation`).
+    /// The folder name under `results/` (`classification`, `segmentation`, `generation`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Classification => "classification",
             Self::Segmentation => "segmentation",
+            Self::Generation => "generation",
         }
     }
 
@@ -30,7 +35,7 @@ impl Task {
     pub fn key_columns(self) -> &'static [&'static str] {
         match self {
             Self::Classification => &["backbone", "dataset", "shots", "method", "rank"],
-            Self::Segmentation => &["model", "dataset", "method", "rank"],
+            Self::Segmentation | Self::Generation => &["model", "dataset", "method", "rank"],
         }
     }
 
@@ -39,6 +44,22 @@ impl Task {
         match self {
             Self::Classification => "accuracy",
             Self::Segmentation => "dice",
+            Self::Generation => "fd_dinov2",
+        }
+    }
+
+    /// Whether a smaller metric is better (generation's Fréchet distance); accuracy and Dice
+    /// improve upwards.
+    pub fn lower_is_better(self) -> bool {
+        self == Self::Generation
+    }
+
+    /// `higher is better` or `lower is better`, for headings and axis labels.
+    pub fn direction(self) -> &'static str {
+        if self.lower_is_better() {
+            "lower is better"
+        } else {
+            "higher is better"
         }
     }
 
@@ -46,16 +67,43 @@ impl Task {
     pub fn model_column(self) -> &'static str {
         match self {
             Self::Classification => "backbone",
-            Self::Segmentation => "model",
+            Self::Segmentation | Self::Generation => "model",
         }
     }
 
-    /// The column holding the untrained model's metric (`zero_shot_accuracy`, `zero_shot_dice`).
-    pub fn zero_shot_column(self) -> &'static str {
+    /// The column holding the untrained model's metric (`zero_shot_accuracy`, `zero_shot_dice`);
+    /// `None` for generation, whose `zero_shot` row is the base model.
+    pub fn zero_shot_column(self) -> Option<&'static str> {
         match self {
-            Self::Classification => "zero_shot_accuracy",
-            Self::Segmentation => "zero_shot_dice",
+            Self::Classification => Some("zero_shot_accuracy"),
+            Self::Segmentation => Some("zero_shot_dice"),
+            Self::Generation => None,
         }
+    }
+
+    /// Further measures the report averages over seeds besides the metric (generation: KID and
+    /// the classifier's instance and preservation accuracies).
+    pub fn extra_metrics(self) -> &'static [&'static str] {
+        match self {
+            Self::Classification | Self::Segmentation => &[],
+            Self::Generation => &["kid", "instance_accuracy", "preservation_accuracy"],
+        }
+    }
+
+    /// The score of the learning-rate selection (`validation_<score>` in `lr_selection.csv`) and
+    /// whether a smaller one is better: the metric itself, or generation's flow-matching loss on
+    /// held-out instance images.
+    pub fn selection_score(self) -> (&'static str, bool) {
+        match self {
+            Self::Classification | Self::Segmentation => (self.metric(), self.lower_is_better()),
+            Self::Generation => ("loss", true),
+        }
+    }
+
+    /// Whether `analysis report` draws Figure 5 (the metric against rank) from its table:
+    /// generation (`fig5_generation.png`); classification has `analysis rank-sweep`.
+    pub fn report_draws_rank_figure(self) -> bool {
+        self == Self::Generation
     }
 }
 
@@ -72,6 +120,9 @@ impl FromStr for Task {
         Self::ALL
             .into_iter()
             .find(|t| t.name() == s)
-            .ok_or_else(|| format!("unknown task `{s}` (classification or segmentation)"))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|t| t.name()).collect();
+                format!("unknown task `{s}` (one of {})", names.join(", "))
+            })
     }
 }

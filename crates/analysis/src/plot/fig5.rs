@@ -1,12 +1,12 @@
-//! Figure 5: accuracy against rank (log2 axis), one panel per data set, one line per method with
-//! ±1 std error bars (LoRA on q,k,v, a reference row, usually a single grey triangle, drawn
-//! last); the legend
-//! gives each method's trainable parameters. Dotted black segments join the parameter-matched
-//! pairs: LoRA (+) at rank r and Serial LoRA (+) at the rank with exactly its trainable parameters
-//! (4r with LoRA on q,k,v,o). Dashed horizontal lines mark the references of [`crate::sweep::reference`] (probe,
-//! zero-shot / class means) where the summary has them.
+//! Figure 5: a metric against rank (log2 axis), one panel per data set (or model and data set),
+//! one line per method with ±1 std error bars (LoRA on q,k,v, a reference row, usually a single
+//! grey triangle, drawn last); the legend gives each method's trainable parameters. Dotted black
+//! segments join the parameter-matched pairs: LoRA (+) at rank r and Serial LoRA (+) at the rank
+//! with exactly its trainable parameters (4r with LoRA on q,k,v,o). Dashed horizontal lines mark a
+//! panel's references: the probe and zero-shot / class means of [`crate::sweep::reference`]
+//! (`analysis rank-sweep`), or generation's base model and full fine-tuning (`analysis report`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use formats::Method;
@@ -16,7 +16,6 @@ use crate::error::Result;
 use crate::params::format_params;
 use crate::plot::font;
 use crate::plot::style::{self, plot_error};
-use crate::sweep::aggregate::Point;
 use crate::sweep::reference::Reference;
 
 const PANEL: (u32, u32) = (520, 440);
@@ -36,14 +35,41 @@ pub const MATCHED: [(Method, Method); 2] = [
     (Method::SerialLoraPlus, Method::LoraPlus),
 ];
 
+/// A point of a line: one method's mean ± std over seeds at one rank.
+pub trait RankPoint {
+    /// The method.
+    fn method(&self) -> Method;
+    /// The rank.
+    fn rank(&self) -> usize;
+    /// Trainable parameters (the same for every seed).
+    fn trainable_params(&self) -> u64;
+    /// Mean of the metric over seeds.
+    fn mean(&self) -> f64;
+    /// Sample standard deviation over seeds (0 for one seed).
+    fn std(&self) -> f64;
+}
+
+/// One panel: its caption, its points and its reference lines.
+#[derive(Debug, Clone)]
+pub struct Panel<'a, P> {
+    /// The caption, e.g. the data set.
+    pub caption: String,
+    /// The points of every method.
+    pub points: Vec<&'a P>,
+    /// The horizontal reference lines.
+    pub references: Vec<ReferenceLine>,
+}
+
 /// The parameter-matched pairs among `pts` (one panel): (LoRA at r, Serial at the other rank with
 /// the same trainable parameters).
-pub fn matched_pairs<'a>(pts: &[&'a Point]) -> Vec<(&'a Point, &'a Point)> {
+pub fn matched_pairs<'a, P: RankPoint>(pts: &[&'a P]) -> Vec<(&'a P, &'a P)> {
     let mut out = Vec::new();
     for (serial, lora) in MATCHED {
-        for b in pts.iter().filter(|p| p.method == lora) {
+        for b in pts.iter().filter(|p| p.method() == lora) {
             let partner = pts.iter().find(|p| {
-                p.method == serial && p.rank != b.rank && p.trainable_params == b.trainable_params
+                p.method() == serial
+                    && p.rank() != b.rank()
+                    && p.trainable_params() == b.trainable_params()
             });
             if let Some(a) = partner {
                 out.push((*b, *a));
@@ -54,31 +80,30 @@ pub fn matched_pairs<'a>(pts: &[&'a Point]) -> Vec<(&'a Point, &'a Point)> {
 }
 const COLUMNS: usize = 4;
 
-/// Draws `points` (one backbone) into the PNG at `path`, with the references in `refs` (keyed by
-/// backbone and data set).
-pub fn draw(
+/// Draws the `panels` into the PNG at `path` under `title` (the figure is widened where the title
+/// is wider than the panels), the y axis described by `y_desc`.
+pub fn draw<P: RankPoint>(
     path: &Path,
-    backbone: &str,
-    shots: usize,
-    points: &[&Point],
-    refs: &BTreeMap<(String, String), Reference>,
+    title: &str,
+    y_desc: &str,
+    panels: &[Panel<'_, P>],
 ) -> Result<PathBuf> {
-    let mut datasets: BTreeMap<&str, Vec<&Point>> = BTreeMap::new();
-    for p in points {
-        datasets.entry(&p.dataset).or_default().push(p);
-    }
-    let cols = datasets.len().clamp(1, COLUMNS);
-    let rows = datasets.len().div_ceil(cols);
-    let size = (PANEL.0 * cols as u32, PANEL.1 * rows as u32 + 60);
+    let cols = panels.len().clamp(1, COLUMNS);
+    let rows = panels.len().div_ceil(cols);
+    font::register().map_err(plot_error(path))?;
+    let (title_width, _) = (font::FAMILY, style::TITLE)
+        .into_font()
+        .box_size(title)
+        .map_err(plot_error(path))?;
+    let width = (PANEL.0 * cols as u32).max(title_width + 40);
+    let size = (width, PANEL.1 * rows as u32 + 60);
     style::save_png(path, size, |root| {
         let err = plot_error(path);
-        let title = format!("Accuracy vs rank: {backbone}, {shots} shots (mean ± std over seeds)");
         let body = root
-            .titled(&title, (font::FAMILY, style::TITLE))
+            .titled(title, (font::FAMILY, style::TITLE))
             .map_err(&err)?;
-        for (area, (dataset, pts)) in body.split_evenly((rows, cols)).iter().zip(&datasets) {
-            let reference = refs.get(&(backbone.to_string(), dataset.to_string()));
-            panel(area, path, dataset, pts, &reference_lines(reference))?;
+        for (area, p) in body.split_evenly((rows, cols)).iter().zip(panels) {
+            panel(area, path, y_desc, p)?;
         }
         Ok(())
     })
@@ -98,8 +123,8 @@ fn format_accuracy(a: f64) -> String {
 pub struct ReferenceLine {
     /// The legend entry, e.g. `probe (0.562)`.
     pub label: String,
-    /// The accuracy it marks.
-    pub accuracy: f64,
+    /// The value it marks.
+    pub value: f64,
     /// Its colour ([`style::color`] of the baseline method).
     pub color: RGBColor,
 }
@@ -115,9 +140,9 @@ pub fn reference_lines(reference: Option<&Reference>) -> Vec<ReferenceLine> {
     ]
     .into_iter()
     .filter_map(|(acc, method, name)| {
-        acc.map(|accuracy| ReferenceLine {
-            label: format!("{name} ({})", format_accuracy(accuracy)),
-            accuracy,
+        acc.map(|value| ReferenceLine {
+            label: format!("{name} ({})", format_accuracy(value)),
+            value,
             color: style::color(Some(method)),
         })
     })
@@ -126,8 +151,8 @@ pub fn reference_lines(reference: Option<&Reference>) -> Vec<ReferenceLine> {
 
 /// The legend entry of `method`'s line: its label and trainable parameters (a range when they
 /// differ across `pts`, the line's points).
-pub fn method_label(method: Method, pts: &[&Point]) -> String {
-    let params: Vec<u64> = pts.iter().map(|p| p.trainable_params).collect();
+pub fn method_label<P: RankPoint>(method: Method, pts: &[&P]) -> String {
+    let params: Vec<u64> = pts.iter().map(|p| p.trainable_params()).collect();
     let (p_lo, p_hi) = (
         params.iter().min().copied().unwrap_or(0),
         params.iter().max().copied().unwrap_or(0),
@@ -144,33 +169,28 @@ pub fn method_label(method: Method, pts: &[&Point]) -> String {
     }
 }
 
-fn panel(
+fn panel<P: RankPoint>(
     area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
     path: &Path,
-    dataset: &str,
-    pts: &[&Point],
-    refs: &[ReferenceLine],
+    y_desc: &str,
+    panel: &Panel<'_, P>,
 ) -> Result<()> {
     let err = plot_error(path);
-    let ranks: BTreeSet<usize> = pts.iter().map(|p| p.rank).collect();
+    let (pts, refs) = (panel.points.as_slice(), panel.references.as_slice());
+    let ranks: BTreeSet<usize> = pts.iter().map(|p| p.rank()).collect();
     let xs: Vec<f64> = ranks.iter().map(|&r| (r as f64).log2()).collect();
     let (x_lo, x_hi) = (xs[0] - 0.4, xs[xs.len() - 1] + 0.4);
     let ys = pts
         .iter()
-        .flat_map(|p| {
-            [
-                p.accuracy_mean - p.accuracy_std,
-                p.accuracy_mean + p.accuracy_std,
-            ]
-        })
-        .chain(refs.iter().map(|r| r.accuracy));
+        .flat_map(|p| [p.mean() - p.std(), p.mean() + p.std()])
+        .chain(refs.iter().map(|r| r.value));
     let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), y| {
         (lo.min(y), hi.max(y))
     });
     let pairs = matched_pairs(pts);
     let methods = LINES
         .iter()
-        .filter(|m| pts.iter().any(|p| p.method == **m))
+        .filter(|m| pts.iter().any(|p| p.method() == **m))
         .count();
     // Room below the lines for the legend (a method line or the pairs' entry takes about a
     // twentieth of the panel, a reference line a twelfth).
@@ -178,7 +198,7 @@ fn panel(
     let entries = methods + usize::from(!pairs.is_empty());
     let below = 0.15 * entries as f64 + 0.25 * refs.len() as f64;
     let mut chart = ChartBuilder::on(area)
-        .caption(dataset, (font::FAMILY, style::CAPTION))
+        .caption(&panel.caption, (font::FAMILY, style::CAPTION))
         .margin(12)
         .x_label_area_size(48)
         .y_label_area_size(70)
@@ -187,7 +207,7 @@ fn panel(
     chart
         .configure_mesh()
         .x_desc("rank r (log2 scale)")
-        .y_desc("top-1 accuracy")
+        .y_desc(y_desc)
         .x_labels(xs.len() + 2)
         .x_label_formatter(&|x| {
             if x.fract().abs() < 1e-9 {
@@ -204,7 +224,7 @@ fn panel(
         let color = r.color;
         chart
             .draw_series(DashedLineSeries::new(
-                [(x_lo, r.accuracy), (x_hi, r.accuracy)],
+                [(x_lo, r.value), (x_hi, r.value)],
                 10,
                 6,
                 color.stroke_width(2),
@@ -218,8 +238,8 @@ fn panel(
     let black = BLACK.stroke_width(1);
     for (i, (b, a)) in pairs.iter().enumerate() {
         let ends = [
-            ((b.rank as f64).log2(), b.accuracy_mean),
-            ((a.rank as f64).log2(), a.accuracy_mean),
+            ((b.rank() as f64).log2(), b.mean()),
+            ((a.rank() as f64).log2(), a.mean()),
         ];
         let series = chart
             .draw_series(DashedLineSeries::new(ends, 3, 4, black))
@@ -236,13 +256,17 @@ fn panel(
         }
     }
     for method in LINES {
-        let mut line: Vec<&Point> = pts.iter().copied().filter(|p| p.method == method).collect();
+        let mut line: Vec<&P> = pts
+            .iter()
+            .copied()
+            .filter(|p| p.method() == method)
+            .collect();
         if line.is_empty() {
             continue;
         }
-        line.sort_by_key(|p| p.rank);
+        line.sort_by_key(|p| p.rank());
         let color = style::color(Some(method));
-        let xy = |p: &Point| ((p.rank as f64).log2(), p.accuracy_mean);
+        let xy = |p: &P| ((p.rank() as f64).log2(), p.mean());
         let label = method_label(method, &line);
         chart
             .draw_series(LineSeries::new(
@@ -266,14 +290,7 @@ fn panel(
         chart
             .draw_series(line.iter().map(|p| {
                 let (x, y) = xy(p);
-                ErrorBar::new_vertical(
-                    x,
-                    y - p.accuracy_std,
-                    y,
-                    y + p.accuracy_std,
-                    color.stroke_width(2),
-                    10,
-                )
+                ErrorBar::new_vertical(x, y - p.std(), y, y + p.std(), color.stroke_width(2), 10)
             }))
             .map_err(&err)?;
     }

@@ -39,7 +39,7 @@ pub const GREY: RGBColor = RGBColor(136, 136, 136);
 /// The one colour of a method (`None`: the pre-trained model) in every figure, from
 /// [`OKABE_ITO`]: pre-trained black, LoRA vermillion, Serial LoRA blue, LoRA+ orange, Serial
 /// LoRA+ bluish green, probe sky blue, zero-shot reddish purple, full fine-tuning yellow; the
-/// palette has eight colours, so LoRA on q,k,v (a reference row) takes [`GREY`].
+/// palette has eight colours, so LoRA on q,k,v (a reference row) and pre-training take [`GREY`].
 pub fn color(method: Option<Method>) -> RGBColor {
     let [black, orange, sky_blue, green, yellow, blue, vermillion, purple] = OKABE_ITO;
     match method {
@@ -51,7 +51,7 @@ pub fn color(method: Option<Method>) -> RGBColor {
         Some(Method::Probe) => sky_blue,
         Some(Method::ZeroShot) => purple,
         Some(Method::Full) => yellow,
-        Some(Method::LoraQkv) => GREY,
+        Some(Method::LoraQkv) | Some(Method::Pretrain) => GREY,
     }
 }
 
@@ -87,7 +87,10 @@ mod tests {
     #[test]
     fn every_method_has_its_own_okabe_ito_colour() {
         let mut seen: Vec<RGBColor> = Vec::new();
-        for m in std::iter::once(None).chain(Method::ALL.map(Some)) {
+        // Pre-training shares LoRA (q,k,v)'s grey: the two never share a figure.
+        let methods = Method::ALL.into_iter().filter(|m| *m != Method::Pretrain);
+        assert_eq!(color(Some(Method::Pretrain)), GREY);
+        for m in std::iter::once(None).chain(methods.map(Some)) {
             let c = color(m);
             let allowed = OKABE_ITO.contains(&c) || m == Some(Method::LoraQkv) && c == GREY;
             assert!(allowed, "{m:?}: {c:?} is not Okabe–Ito");

@@ -1,6 +1,6 @@
 //! `analysis report`: reads a task folder's `summary.csv` (and `lr_selection.csv`, and the run
-//! folders' `metrics.csv`), writes the report's CSV files into `<DIR>/report/` and the loss
-//! figures, and returns the Markdown.
+//! folders' `metrics.csv`), writes the report's CSV files into `<DIR>/report/`, the loss figures
+//! and (generation) Figure 5, and returns the Markdown.
 
 use std::path::{Path, PathBuf};
 
@@ -11,8 +11,9 @@ use formats::selection::LR_SELECTION_FILE;
 use crate::compare::Task;
 use crate::error::Result;
 use crate::plot::loss as loss_figure;
-use crate::report::markdown::{render, Sections, Units};
-use crate::report::{cells, loss, paired, resolution, rows, selected, table};
+use crate::report::markdown::{render, Sections};
+use crate::report::units::Units;
+use crate::report::{cells, loss, paired, rank_figure, resolution, rows, selected, table};
 use crate::sources::report_dir;
 use crate::spectra::command::file_stem;
 
@@ -29,7 +30,8 @@ pub struct ReportOptions {
     pub from: Option<PathBuf>,
     /// The results folder the default task folder is found in.
     pub results: PathBuf,
-    /// The figures folder (`loss_<backbone>.png` is written to it).
+    /// The figures folder (`loss_<backbone>.png` and, for generation, `fig5_generation.png` are
+    /// written to it).
     pub figures: PathBuf,
 }
 
@@ -96,6 +98,9 @@ pub fn report(opts: &ReportOptions) -> Result<Report> {
     }
 
     let units = Units::of(task, rows.iter().map(|r| r.score));
+    if task.report_draws_rank_figure() {
+        written.extend(rank_figure::draw(&opts.figures, units, &table_rows)?);
+    }
     let source = shown(&summary);
     let markdown = render(
         units,

@@ -48,7 +48,8 @@ pub struct Curve {
 type RunLoss = (Group, Method, usize, u64, Vec<(u64, f64)>);
 
 /// The curves of every model in the task folder `dir` (finished runs: `config.json`,
-/// `summary.json` and `metrics.csv`), by model; models without adapter runs are left out.
+/// `summary.json` and `metrics.csv`), by model; models without adapter runs are left out, and so
+/// are `pretrain` runs (they make a base model, e.g. generation's, rather than adapt one).
 /// `select_rank` is the learning-rate selection's rank, used where a model has runs at it;
 /// `pairs` (the report's paired differences) name the parameter-matched Serial ranks.
 pub fn curves(
@@ -60,6 +61,9 @@ pub fn curves(
     let mut by_key: BTreeMap<Key, BTreeMap<u64, Vec<(u64, f64)>>> = BTreeMap::new();
     for run in finished_runs(dir)? {
         let (group, method, rank, seed, points) = read_run(&run)?;
+        if method == Method::Pretrain {
+            continue;
+        }
         by_key
             .entry((group, method, rank))
             .or_default()

@@ -1,74 +1,18 @@
 //! The report as compact Markdown for the terminal (and the README): per model a table of the
-//! metric by method and rank, the paired differences, the chosen learning rates and the
-//! resolution study. Accuracy in percent with one decimal, Dice with four.
+//! metric by method and rank (and, for generation, one of the further measures), the paired
+//! differences, the chosen learning rates and the resolution study, in the task's [`Units`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use formats::Method;
 
-use crate::compare::Task;
 use crate::params::format_params;
 use crate::report::paired::Pair;
 use crate::report::resolution::{split_resolution, Point};
 use crate::report::selected::Choice;
 use crate::report::table::TableRow;
-
-/// How the task's numbers are written.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Units {
-    /// The task.
-    pub task: Task,
-    /// 100 for accuracies stored as fractions (written in percent), else 1.
-    pub scale: f64,
-}
-
-impl Units {
-    /// The units of `task` whose metric values are `scores`: accuracies all within [0, 1] are
-    /// fractions, written in percent.
-    pub fn of(task: Task, scores: impl IntoIterator<Item = f64>) -> Self {
-        let fraction = scores.into_iter().all(|s| s.abs() <= 1.0);
-        let scale = if task == Task::Classification && fraction {
-            100.0
-        } else {
-            1.0
-        };
-        Self { task, scale }
-    }
-
-    /// `73.4` (accuracy) or `0.9438` (Dice).
-    pub fn score(self, v: f64) -> String {
-        match self.task {
-            Task::Classification => format!("{:.1}", v * self.scale),
-            Task::Segmentation => format!("{v:.4}"),
-        }
-    }
-
-    /// A signed difference: `+1.2` or `-0.0031`.
-    pub fn diff(self, v: f64) -> String {
-        match self.task {
-            Task::Classification => format!("{:+.1}", v * self.scale),
-            Task::Segmentation => format!("{v:+.4}"),
-        }
-    }
-
-    /// The metric's name with its unit, e.g. `accuracy (%)`, `Dice`.
-    fn metric(self) -> &'static str {
-        match (self.task, self.scale == 100.0) {
-            (Task::Classification, true) => "accuracy (%)",
-            (Task::Classification, false) => "accuracy",
-            (Task::Segmentation, _) => "Dice",
-        }
-    }
-
-    /// The unit of differences, e.g. `percentage points`.
-    fn diff_unit(self) -> &'static str {
-        match (self.task, self.scale == 100.0) {
-            (Task::Classification, true) => "percentage points",
-            _ => "in the metric's unit",
-        }
-    }
-}
+use crate::report::units::Units;
 
 /// Everything the Markdown shows.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +40,7 @@ pub fn render(units: Units, sections: &Sections<'_>) -> String {
     }
     for (model, rows) in by_model {
         model_table(&mut md, units, model, &rows);
+        measures_table(&mut md, units, model, &rows);
     }
     if !sections.pairs.is_empty() {
         paired_table(&mut md, units, sections.pairs);
@@ -194,6 +139,39 @@ fn model_table(md: &mut String, units: Units, model: &str, rows: &[&TableRow]) {
     }
 }
 
+/// The task's further measures (generation: KID, instance and preservation accuracy) of one
+/// model's rows, mean ± std over the seeds that record them; nothing where there are none.
+fn measures_table(md: &mut String, units: Units, model: &str, rows: &[&TableRow]) {
+    let measures = units.task.extra_metrics();
+    if rows.iter().all(|r| r.extras.iter().all(Option::is_none)) {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n### {model}: {}, mean ± std over seeds\n",
+        measures.join(", ")
+    );
+    let mut names = vec!["data set".to_string(), "method".into(), "rank".into()];
+    names.extend(measures.iter().map(|m| m.to_string()));
+    header(md, &names, 2);
+    for row in rows {
+        let mut cells = vec![
+            row.group.dataset.clone(),
+            row.method.label().to_string(),
+            match row.rank {
+                0 => "–".to_string(),
+                r => r.to_string(),
+            },
+        ];
+        cells.extend(row.extras.iter().map(|e| {
+            e.map_or("–".to_string(), |(mean, std)| {
+                format!("{mean:.4} ± {std:.4}")
+            })
+        }));
+        line(md, &cells);
+    }
+}
+
 fn paired_table(md: &mut String, units: Units, pairs: &[Pair]) {
     let _ = writeln!(
         md,
@@ -248,7 +226,7 @@ fn paired_table(md: &mut String, units: Units, pairs: &[Pair]) {
 
 fn selected_table(md: &mut String, units: Units, choices: &[Choice]) {
     let _ = writeln!(md, "\n### Learning rates chosen on the validation split\n");
-    let score = format!("validation {}", units.metric());
+    let score = units.selection_score();
     let names = [
         "model",
         "data set",
@@ -276,7 +254,7 @@ fn selected_table(md: &mut String, units: Units, choices: &[Choice]) {
                 c.chosen.rank.to_string(),
                 c.chosen.lr.to_string(),
                 ratio,
-                units.score(c.chosen.score),
+                units.selection_value(c.chosen.score),
                 c.candidates.to_string(),
             ],
         );

@@ -1,8 +1,8 @@
 //! `report/paired.csv`: paired differences over seeds. Runs of the same model, data set, shots and
-//! seed see the same few-shot sample and initial head, so `a − b` per seed removes that shared
-//! variation; the mean difference gets a 95 % Student-t interval over the paired seeds
-//! ([`MeanInterval`]). A seed that only one side has is left out (`n` counts the pairs,
-//! `left_out` the seeds without a partner).
+//! seed see the same few-shot sample and initial head (generation: the same training draws), so
+//! `a − b` per seed removes that shared variation; the mean difference gets a 95 % Student-t
+//! interval over the paired seeds ([`MeanInterval`]). A seed that only one side has is left out
+//! (`n` counts the pairs, `left_out` the seeds without a partner).
 //!
 //! The comparisons ([`Comparison`]): Serial LoRA − LoRA and Serial LoRA+ − LoRA+ at the same
 //! rank; the same pairs parameter-matched: LoRA at rank r against the Serial rank with exactly
@@ -12,7 +12,9 @@
 //!
 //! CSV columns: `backbone` (`model`), `dataset`, `shots` (classification), `comparison`, `a`,
 //! `a_rank`, `b`, `b_rank`, `params_a`, `params_b`, `n`, `left_out`, `mean_diff`, `std_diff`,
-//! `ci95_low`, `ci95_high` (the last three empty for one pair), in the summary's unit.
+//! `ci95_low`, `ci95_high` (the last three empty for one pair), in the summary's unit. A positive
+//! difference favours `a` for accuracy and Dice, a negative one for generation's FD (lower is
+//! better; [`Task::lower_is_better`]).
 
 use std::collections::BTreeSet;
 use std::path::Path;

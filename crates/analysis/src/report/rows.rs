@@ -1,5 +1,8 @@
 //! A task's `summary.csv` as the rows the report reads, whichever generation of columns it has
 //! (the committed reference lacks `resolution`, `lr`, `plus_ratio` and `evaluated_on`).
+//!
+//! Rows scored on a validation split are left out: an `evaluated_on` other than `test`, or an
+//! empty metric with a `validation_loss` (a generation selection run, which samples nothing).
 
 use std::path::Path;
 
@@ -37,6 +40,8 @@ pub struct Row {
     pub score: f64,
     /// The untrained model's metric ([`Task::zero_shot_column`]), when recorded.
     pub before: Option<f64>,
+    /// The task's further measures ([`Task::extra_metrics`], in that order), each when recorded.
+    pub extras: Vec<Option<f64>>,
     /// `train_seconds`, when recorded.
     pub train_seconds: Option<f64>,
 }
@@ -73,8 +78,11 @@ pub fn read(path: &Path, task: Task) -> Result<Vec<Row>> {
     .map(required);
     let (dataset, seed, method, rank, params, score) =
         (dataset?, seed?, method?, rank?, params?, score?);
-    let (shots, before) = (column("shots"), column(task.zero_shot_column()));
+    let shots = column("shots");
+    let before = task.zero_shot_column().and_then(column);
+    let extras: Vec<Option<usize>> = task.extra_metrics().iter().map(|m| column(m)).collect();
     let (seconds, evaluated_on) = (column("train_seconds"), column("evaluated_on"));
+    let validation_loss = column("validation_loss");
     let (mut rows, mut validation) = (Vec::new(), 0);
     for record in reader.records() {
         let record = record.map_err(csv_error)?;
@@ -85,7 +93,9 @@ pub fn read(path: &Path, task: Task) -> Result<Vec<Row>> {
             header: &header,
             record: &record,
         };
-        if evaluated_on.is_some_and(|i| !matches!(field.text(i), "" | "test")) {
+        let selection_run = field.text(score).is_empty()
+            && validation_loss.is_some_and(|i| !field.text(i).is_empty());
+        if selection_run || evaluated_on.is_some_and(|i| !matches!(field.text(i), "" | "test")) {
             validation += 1;
             continue;
         }
@@ -100,14 +110,12 @@ pub fn read(path: &Path, task: Task) -> Result<Vec<Row>> {
             rank: field.parse(rank)?,
             trainable_params: field.parse(params)?,
             score: field.number(score)?,
-            before: before
-                .map(|i| field.optional_number(i))
-                .transpose()?
-                .flatten(),
-            train_seconds: seconds
-                .map(|i| field.optional_number(i))
-                .transpose()?
-                .flatten(),
+            before: field.optional(before)?,
+            extras: extras
+                .iter()
+                .map(|&i| field.optional(i))
+                .collect::<Result<_>>()?,
+            train_seconds: field.optional(seconds)?,
         });
     }
     if validation > 0 {
@@ -161,10 +169,11 @@ impl Field<'_> {
             .ok_or_else(|| self.bad(i, "a finite number"))
     }
 
-    fn optional_number(&self, i: usize) -> Result<Option<f64>> {
-        match self.text(i) {
-            "" | "NaN" | "nan" => Ok(None),
-            _ => self.number(i).map(Some),
+    /// The number in column `i`: `None` without the column or for an empty or NaN cell.
+    fn optional(&self, i: Option<usize>) -> Result<Option<f64>> {
+        match i.map(|i| (i, self.text(i))) {
+            None | Some((_, "" | "NaN" | "nan")) => Ok(None),
+            Some((i, _)) => self.number(i).map(Some),
         }
     }
 }

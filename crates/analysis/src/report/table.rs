@@ -1,10 +1,14 @@
 //! `report/table.csv`: per (model, data set, shots, method, rank) the seeds, the trainable
 //! parameters, the mean and sample standard deviation (n − 1) of the metric, the mean of the
-//! untrained model's metric and the mean training time.
+//! untrained model's metric, the mean and std of the task's further measures and the mean training
+//! time.
 //!
-//! Columns: `backbone` (`model` for segmentation), `dataset`, `shots` (classification), `method`,
-//! `rank`, `n`, `trainable_params`, `<metric>_mean`, `<metric>_std` (0 for one seed),
-//! `zero_shot_<metric>_mean` and `train_seconds_mean` (empty where the summary has none).
+//! Columns: `backbone` (`model` for segmentation and generation), `dataset`, `shots`
+//! (classification), `method`, `rank`, `n`, `trainable_params`, `<metric>_mean`, `<metric>_std`
+//! (0 for one seed), `zero_shot_<metric>_mean` (classification, segmentation; generation's base
+//! model is its `zero_shot` row), `<measure>_mean` and `<measure>_std` for each further measure
+//! (generation: `kid`, `instance_accuracy`, `preservation_accuracy`; over the seeds that record
+//! it) and `train_seconds_mean`; a cell is empty where the summary has no value.
 
 use std::path::Path;
 
@@ -12,8 +16,9 @@ use formats::Method;
 
 use crate::compare::Task;
 use crate::error::Result;
+use crate::plot::fig5::RankPoint;
 use crate::report::cells::{params, Cells};
-use crate::report::rows::Group;
+use crate::report::rows::{Group, Row};
 use crate::report::write::{optional, write_csv};
 use crate::stats::mean_std;
 
@@ -36,8 +41,33 @@ pub struct TableRow {
     pub std: f64,
     /// Mean of the untrained model's metric over the seeds that record it.
     pub before: Option<f64>,
+    /// Mean and sample std of each further measure ([`Task::extra_metrics`]) over the seeds that
+    /// record it.
+    pub extras: Vec<Option<(f64, f64)>>,
     /// Mean training time over the seeds that record it, seconds.
     pub train_seconds: Option<f64>,
+}
+
+impl RankPoint for TableRow {
+    fn method(&self) -> Method {
+        self.method
+    }
+
+    fn rank(&self) -> usize {
+        self.rank
+    }
+
+    fn trainable_params(&self) -> u64 {
+        self.trainable_params
+    }
+
+    fn mean(&self) -> f64 {
+        self.mean
+    }
+
+    fn std(&self) -> f64 {
+        self.std
+    }
 }
 
 /// The table of `cells`, in cell order (model, data set, shots, method, rank).
@@ -56,8 +86,20 @@ pub fn table(cells: &Cells) -> Vec<TableRow> {
                 mean,
                 std,
                 before: mean_of(by_seed.values().filter_map(|r| r.before)),
+                extras: extras(&by_seed.values().collect::<Vec<_>>()),
                 train_seconds: mean_of(by_seed.values().filter_map(|r| r.train_seconds)),
             }
+        })
+        .collect()
+}
+
+/// Mean and sample std of each further measure over the `rows` that record it.
+fn extras(rows: &[&Row]) -> Vec<Option<(f64, f64)>> {
+    let count = rows.first().map_or(0, |r| r.extras.len());
+    (0..count)
+        .map(|i| {
+            let values: Vec<f64> = rows.iter().filter_map(|r| r.extras[i]).collect();
+            (!values.is_empty()).then(|| mean_std(&values))
         })
         .collect()
 }
@@ -76,12 +118,12 @@ pub fn write(path: &Path, task: Task, rows: &[TableRow]) -> Result<()> {
         header.push("shots".into());
     }
     header.extend(["method", "rank", "n", "trainable_params"].map(String::from));
-    header.extend([
-        format!("{metric}_mean"),
-        format!("{metric}_std"),
-        format!("{}_mean", task.zero_shot_column()),
-        "train_seconds_mean".into(),
-    ]);
+    header.extend([format!("{metric}_mean"), format!("{metric}_std")]);
+    header.extend(task.zero_shot_column().map(|c| format!("{c}_mean")));
+    for m in task.extra_metrics() {
+        header.extend([format!("{m}_mean"), format!("{m}_std")]);
+    }
+    header.push("train_seconds_mean".into());
     let lines = rows.iter().map(|r| {
         let mut line = vec![r.group.backbone.clone(), r.group.dataset.clone()];
         if task == Task::Classification {
@@ -94,9 +136,14 @@ pub fn write(path: &Path, task: Task, rows: &[TableRow]) -> Result<()> {
             r.trainable_params.to_string(),
             r.mean.to_string(),
             r.std.to_string(),
-            optional(r.before),
-            optional(r.train_seconds),
         ]);
+        if task.zero_shot_column().is_some() {
+            line.push(optional(r.before));
+        }
+        for extra in &r.extras {
+            line.extend([optional(extra.map(|e| e.0)), optional(extra.map(|e| e.1))]);
+        }
+        line.push(optional(r.train_seconds));
         line
     });
     write_csv(path, &header, lines)

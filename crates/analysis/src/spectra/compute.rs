@@ -2,7 +2,7 @@
 //! for each run's merged weight and update.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::adapter::{Adapter, AdapterKind, ADAPTER_CONFIG};
 use formats::run::CONFIG_FILE;
@@ -15,8 +15,9 @@ use crate::spectrum::singular_values;
 use crate::tensors::TensorFile;
 use crate::update::site_updates;
 
-/// File name of the base weights inside a run's `model_dir`.
-pub const BASE_WEIGHTS: &str = "model.safetensors";
+/// File names of the base weights inside a run's `model_dir`, the first present is read:
+/// transformers' `model.safetensors`, diffusers' `diffusion_pytorch_model.safetensors` (an MMDiT).
+pub const BASE_WEIGHTS: [&str; 2] = ["model.safetensors", "diffusion_pytorch_model.safetensors"];
 
 /// Whose weight a spectrum is of.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,13 +90,7 @@ pub fn backbone_spectra(runs: &[Run]) -> Result<Vec<Spectrum>> {
             other.model_dir.display()
         )));
     }
-    if !first.model_dir.is_dir() {
-        return Err(Error::MissingModel {
-            path: first.model_dir.clone(),
-            run: first.dir.clone(),
-        });
-    }
-    let base = TensorFile::open(&first.model_dir.join(BASE_WEIGHTS))?;
+    let base = TensorFile::open(&base_weights(first)?)?;
     let adapters = runs
         .iter()
         .map(|r| Adapter::read(&r.dir))
@@ -177,6 +172,18 @@ pub fn backbone_spectra(runs: &[Run]) -> Result<Vec<Spectrum>> {
         }
     }
     Ok(spectra)
+}
+
+/// The base weights file of `run`'s `model_dir` (the first of [`BASE_WEIGHTS`] present).
+fn base_weights(run: &Run) -> Result<PathBuf> {
+    BASE_WEIGHTS
+        .iter()
+        .map(|name| run.model_dir.join(name))
+        .find(|path| path.is_file())
+        .ok_or_else(|| Error::MissingModel {
+            path: run.model_dir.clone(),
+            run: run.dir.clone(),
+        })
 }
 
 /// The run's `method`/`rank` must agree with its adapter's `peft_type`/`r`.

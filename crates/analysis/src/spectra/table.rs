@@ -3,7 +3,7 @@
 //! Columns: `method` (`pretrained`, `lora`, `serial_lora`, `lora_plus`, `serial_lora_plus`), `rank`
 //! (empty for `pretrained`), `matrix` (`weight`: the pre-trained W or the run's merged weight;
 //! `delta`: the run's update W_merged − W, only for sites the run adapts), `tower` (module path before
-//! the block list, e.g. `vision_model.encoder`), `block`, `proj` (`q`, `k`, `v`, and `o` where a LoRA
+//! the block list, e.g. `vision_model.encoder`, or an MMDiT's `transformer_blocks`), `block`, `proj` (`q`, `k`, `v`, and `o` where a LoRA
 //! run adapts the output projection), `index` (0 = largest),
 //! `sigma`, `sigma_normalized` (σ_i / σ_max of that matrix; 0 for an all-zero update), `run` (run
 //! folder name, empty for `pretrained`). Values are written in single precision; an update's rows

@@ -6,6 +6,7 @@ use std::path::Path;
 use formats::Method;
 
 use crate::error::{Error, Result};
+use crate::plot::fig5::RankPoint;
 use crate::stats::mean_std;
 use crate::sweep::summary::Record;
 
@@ -30,6 +31,28 @@ pub struct Point {
     pub accuracy_mean: f64,
     /// Sample standard deviation (n − 1) over seeds; 0 for a single seed.
     pub accuracy_std: f64,
+}
+
+impl RankPoint for Point {
+    fn method(&self) -> Method {
+        self.method
+    }
+
+    fn rank(&self) -> usize {
+        self.rank
+    }
+
+    fn trainable_params(&self) -> u64 {
+        self.trainable_params
+    }
+
+    fn mean(&self) -> f64 {
+        self.accuracy_mean
+    }
+
+    fn std(&self) -> f64 {
+        self.accuracy_std
+    }
 }
 
 /// Aggregates the `records` with `shots` shots over seeds, sorted by backbone, dataset, method and

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::plot::fig5;
+use crate::plot::fig5::{self, reference_lines, Panel};
 use crate::sources::sweep_summary;
 use crate::spectra::command::file_stem;
 use crate::sweep::aggregate::{aggregate, Point};
@@ -68,8 +68,21 @@ pub fn rank_sweep(opts: &RankSweepOptions) -> Result<Vec<PathBuf>> {
         let stem = file_stem(backbone);
         let csv = opts.results.join("rank_sweep").join(format!("{stem}.csv"));
         write_table(&csv, &points)?;
+        let mut datasets: BTreeMap<&str, Vec<&Point>> = BTreeMap::new();
+        for p in &points {
+            datasets.entry(&p.dataset).or_default().push(p);
+        }
+        let panels: Vec<Panel<'_, Point>> = datasets
+            .into_iter()
+            .map(|(dataset, points)| Panel {
+                caption: dataset.to_string(),
+                references: reference_lines(refs.get(&(backbone.to_string(), dataset.to_string()))),
+                points,
+            })
+            .collect();
         let png = opts.figures.join(format!("fig5_{stem}.png"));
-        fig5::draw(&png, backbone, shots, &points, &refs)?;
+        let title = format!("Accuracy vs rank: {backbone}, {shots} shots (mean ± std over seeds)");
+        fig5::draw(&png, &title, "top-1 accuracy", &panels)?;
         written.extend([csv, png]);
     }
     Ok(written)

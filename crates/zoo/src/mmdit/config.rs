@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -30,7 +30,7 @@ const FIELDS: [&str; 13] = [
 ];
 
 /// The query/key normalisation of the joint attention (`qk_norm`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum QkNorm {
     /// RMSNorm over each head's channels, with a weight (`norm_q`, `norm_k`, `norm_added_q`,
     /// `norm_added_k`).
@@ -40,7 +40,7 @@ pub enum QkNorm {
 
 /// diffusers' `SD3Transformer2DModel` configuration. Width `D = num_attention_heads ·
 /// attention_head_dim`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
     /// Latent side the position table's scale was trained for (`base_size = sample_size / patch_size`).
@@ -110,6 +110,17 @@ impl Config {
         let c: Self = parse(fields, path, "")?;
         c.check().map_err(|message| Error::config(path, message))?;
         Ok(c)
+    }
+
+    /// The `config.json` diffusers writes for this model (`_class_name` and every field), which
+    /// [`Config::from_json`] and diffusers' `from_pretrained` read back.
+    pub fn to_json(&self) -> Value {
+        let mut fields = match serde_json::to_value(self).expect("plain fields") {
+            Value::Object(map) => map,
+            _ => unreachable!("a struct serialises to an object"),
+        };
+        fields.insert("_class_name".into(), Value::from(CLASS_NAME));
+        Value::Object(fields)
     }
 
     /// Checks the fields against each other; the message names the field at fault.

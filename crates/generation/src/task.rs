@@ -1,0 +1,515 @@
+//! The generation task on the engine. A run builds the MMDiT (from a random initialisation for
+//! `pretrain`, else from `model_dir` with its adapter), encodes its prompts once, and trains with
+//! the flow-matching loss: `pretrain` on every class but the held-out one (class prompts, condition
+//! dropout), every other method on the instance images with the instance prompt (DreamBooth, with
+//! class images sampled from the base model when `[prior]` is set). A selection run then scores the
+//! flow-matching loss of its held-out instance images at fixed noise; a grid run samples the
+//! instance prompt and the other classes' prompts and scores them ([`Evaluator`]).
+
+use anyhow::{bail, Context, Result};
+use formats::atomic::write_atomic;
+use formats::paths::resolve;
+use formats::Method;
+use runner::{RunContext, RunDir, StepOutput, TrainStats};
+use serial_lora::checkpoint::save_tensors;
+use serial_lora::{AdapterPlan, ModelStore};
+use tch::{nn::VarStore, Device, Kind, Tensor};
+use zoo::mmdit::{self, SD3Transformer2DModel};
+use zoo::{Architecture, Model};
+
+use crate::config::RunSpec;
+use crate::data::Images;
+use crate::eval::Evaluator;
+use crate::grid::write_grid;
+use crate::prompts::Conditioning;
+use crate::sampling::Sampler;
+use crate::summary::Summary;
+
+/// The fixed position table: a buffer in diffusers, never trained.
+const POS_TABLE: &str = "pos_embed.pos_embed";
+/// Folder of a `pretrain` run's model, in diffusers' layout.
+pub const MODEL_FOLDER: &str = "model";
+/// A grid run's instance samples shown in its grid, as a tensor file (Figure 4 reads it).
+pub const SAMPLES_FILE: &str = "samples.safetensors";
+/// Seed of the fixed noise and noise levels that score held-out instance images.
+const VALIDATION_SEED: i64 = 12_345;
+/// Noise draws per held-out instance image in the validation loss.
+const VALIDATION_DRAWS: i64 = 32;
+/// Seeds of the prior-preservation class images start here (apart from the evaluation seeds).
+const PRIOR_SEED: u64 = 1_000_000;
+
+/// The task: `results/generation/`.
+pub struct Generation;
+
+impl runner::Task for Generation {
+    const NAME: &'static str = "generation";
+    type Experiment = crate::config::Experiment;
+    type Spec = RunSpec;
+    type Session = Run;
+
+    fn start(spec: &RunSpec, ctx: &RunContext) -> Result<Run> {
+        Run::start(spec, ctx)
+    }
+}
+
+/// What a run trains on: images `[N, C, H, W]` and the prompt row of each.
+struct TrainSet {
+    images: Tensor,
+    prompts: Tensor,
+}
+
+impl TrainSet {
+    fn len(&self) -> i64 {
+        self.images.size()[0]
+    }
+}
+
+/// One generation run in training.
+pub struct Run {
+    spec: RunSpec,
+    store: ModelStore,
+    model: Model,
+    conditioning: Conditioning,
+    images: Images,
+    label: i64,
+    train: TrainSet,
+    prior: Option<TrainSet>,
+    validation: Option<Tensor>,
+    device: Device,
+    results: std::path::PathBuf,
+    run_dir: std::path::PathBuf,
+}
+
+/// Builds the run's model: random (seeded) for `pretrain`, else the checkpoint in `dir`; every
+/// weight but the position table trains for `pretrain` and `full`.
+fn build_model(
+    spec: &RunSpec,
+    dir: &std::path::Path,
+    device: Device,
+) -> Result<(ModelStore, Model)> {
+    let architecture = Architecture::from_dir(dir)?;
+    let Architecture::Sd3Transformer(_) = &architecture else {
+        bail!(
+            "{}: the generation task needs an {} (diffusers' `_class_name`)",
+            dir.display(),
+            mmdit::CLASS_NAME
+        );
+    };
+    let (mut store, model) = match spec.method {
+        Method::Pretrain => {
+            tch::manual_seed(spec.seed as i64);
+            ModelStore::build(device, None, |root| {
+                architecture
+                    .build(root)
+                    .map_err(|e| serial_lora::Error::config("model", e.to_string()))
+            })?
+        }
+        _ => {
+            let plan = spec
+                .adapter
+                .as_ref()
+                .map(|a| AdapterPlan::from(a).with_seed(spec.seed));
+            let loaded = zoo::build(dir, plan, device)
+                .with_context(|| format!("building {}", dir.display()))?;
+            (loaded.store, loaded.model)
+        }
+    };
+    if matches!(spec.method, Method::Pretrain | Method::Full) {
+        store.unfreeze_base();
+        for (name, var) in store.base().variables() {
+            if name == POS_TABLE {
+                let _ = var.set_requires_grad(false);
+            }
+        }
+    }
+    Ok((store, model))
+}
+
+impl Run {
+    fn start(spec: &RunSpec, ctx: &RunContext) -> Result<Self> {
+        let model_dir = resolve(&spec.model_dir, ctx.root);
+        let (store, model) = build_model(spec, &model_dir, ctx.device)?;
+        let config = transformer(&model).config.clone();
+        let images = Images::load(&spec.dataset)?;
+        let [channels, h, w] = images.shape();
+        if config.in_channels != channels || config.out_channels() != channels {
+            bail!(
+                "{}: fields `in_channels`/`out_channels` must be {channels}, the channels of `{}` \
+                 (the model generates in pixel space)",
+                model_dir.display(),
+                spec.dataset
+            );
+        }
+        let p = config.patch_size;
+        if h % p != 0 || w % p != 0 || h / p > config.pos_embed_max_size() {
+            bail!(
+                "{}: {h}×{w} images need a `patch_size` dividing both and `pos_embed_max_size` ≥ {}",
+                model_dir.display(),
+                h.max(w) / p
+            );
+        }
+        let label = images.label(&spec.held_out)?;
+        let mut prompts: Vec<String> = images
+            .classnames
+            .iter()
+            .map(|c| spec.prompt_of(c))
+            .collect();
+        prompts.push(spec.instance_prompt.clone());
+        if let Some(prior) = &spec.prior {
+            prompts.push(prior.class_prompt.clone());
+        }
+        let text_encoder = resolve(&spec.text_encoder, ctx.root);
+        let conditioning = Conditioning::encode(
+            &text_encoder,
+            &prompts,
+            spec.max_tokens,
+            &config,
+            ctx.device,
+        )?;
+        let (train, validation) = training_images(spec, &images, label, &conditioning)?;
+        let mut run = Self {
+            spec: spec.clone(),
+            store,
+            model,
+            conditioning,
+            images,
+            label,
+            train,
+            prior: None,
+            validation,
+            device: ctx.device,
+            results: ctx.results.to_path_buf(),
+            run_dir: ctx.dir.path().to_path_buf(),
+        };
+        if let Some(prior) = &spec.prior {
+            let row = run.conditioning.index(&prior.class_prompt)?;
+            let images = run.sampler().generate(row, prior.images, PRIOR_SEED);
+            write_grid(&ctx.dir.path().join("class_images.png"), &images, 8)?;
+            run.prior = Some(TrainSet {
+                prompts: Tensor::full([prior.images as i64], row, (Kind::Int64, Device::Cpu)),
+                images,
+            });
+        }
+        eprintln!(
+            "{}: {} training images, {} trainable parameters",
+            spec.name(),
+            run.train.len(),
+            run.trainable_params()
+        );
+        Ok(run)
+    }
+
+    fn sampler(&self) -> Sampler<'_> {
+        Sampler {
+            model: transformer(&self.model),
+            conditioning: &self.conditioning,
+            scheduler: self.spec.flow.scheduler(),
+            shape: self.images.shape(),
+            section: &self.spec.sampling,
+        }
+    }
+
+    fn trainable_params(&self) -> i64 {
+        let count = |vars: &VarStore| -> i64 {
+            vars.variables()
+                .values()
+                .filter(|t| t.requires_grad())
+                .map(|t| t.numel() as i64)
+                .sum()
+        };
+        count(self.store.adapters()) + count(self.store.base())
+    }
+
+    /// The per-sample flow-matching loss of `images` (rows `prompts`) at noise `noise` and levels
+    /// `sigmas`.
+    fn loss(
+        &self,
+        images: &Tensor,
+        prompts: &Tensor,
+        noise: &Tensor,
+        sigmas: &Tensor,
+        train: bool,
+    ) -> Tensor {
+        let (context, pooled) = self.conditioning.select(prompts);
+        let model = transformer(&self.model);
+        self.spec.flow.loss(images, noise, sigmas, |x, t| {
+            model.forward_t(x, &context, &pooled, t, train)
+        })
+    }
+
+    /// A random batch of `set` (rows drawn with replacement), on the run's device, with condition
+    /// dropout applied to the prompts.
+    fn batch(&self, set: &TrainSet) -> (Tensor, Tensor) {
+        let rows = Tensor::randint(
+            set.len(),
+            [self.spec.batch_size as i64],
+            (Kind::Int64, Device::Cpu),
+        );
+        let mut prompts = set.prompts.index_select(0, &rows);
+        let p = self.spec.flow.condition_dropout;
+        if p > 0.0 {
+            let drop = Tensor::rand([rows.size()[0]], (Kind::Float, Device::Cpu)).lt(p);
+            prompts = prompts.where_self(
+                &drop.logical_not(),
+                &prompts.full_like(self.conditioning.empty()),
+            );
+        }
+        (
+            set.images.index_select(0, &rows).to_device(self.device),
+            prompts,
+        )
+    }
+
+    /// The mean flow-matching loss of the held-out instance images over fixed noise draws (the
+    /// same draws for every run, so candidates compare on equal terms).
+    fn validation_loss(&self, images: &Tensor) -> f64 {
+        let n = images.size()[0];
+        let prompt = self
+            .conditioning
+            .index(&self.spec.instance_prompt)
+            .expect("encoded");
+        tch::no_grad(|| {
+            tch::manual_seed(VALIDATION_SEED);
+            let x = images.repeat([VALIDATION_DRAWS, 1, 1, 1]);
+            let noise = x.randn_like();
+            let sigmas = self.spec.flow.draw_sigmas(x.size()[0], Device::Cpu);
+            let prompts = Tensor::full([n * VALIDATION_DRAWS], prompt, (Kind::Int64, Device::Cpu));
+            self.loss(
+                &x.to_device(self.device),
+                &prompts,
+                &noise.to_device(self.device),
+                &sigmas.to_device(self.device),
+                false,
+            )
+            .mean(Kind::Double)
+            .double_value(&[])
+        })
+    }
+
+    /// Before training step `step`, every `sampling.every` steps: the grid of the instance prompt's
+    /// (for `pretrain`: each class prompt's) first samples in `progress/step_<step>.png`.
+    fn progress_grid(&self, step: usize) -> Result<()> {
+        let sampling = &self.spec.sampling;
+        let Some(every) = sampling.every else {
+            return Ok(());
+        };
+        if step == 0 || !step.is_multiple_of(every) {
+            return Ok(());
+        }
+        let sampler = self.sampler();
+        let columns = 8;
+        let images = if self.spec.method == Method::Pretrain {
+            let rows = self
+                .images
+                .classnames
+                .iter()
+                .map(|c| {
+                    let row = self.conditioning.index(&self.spec.prompt_of(c))?;
+                    Ok(sampler.generate(row, columns, sampling.seed))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Tensor::cat(&rows, 0)
+        } else {
+            let row = self.conditioning.index(&self.spec.instance_prompt)?;
+            sampler.generate(row, sampling.grid, sampling.seed)
+        };
+        let dir = self.run_dir.join("progress");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        write_grid(&dir.join(format!("step_{step}.png")), &images, columns)
+    }
+
+    /// Saves a `pretrain` run's model in diffusers' layout under `dir/model/`.
+    fn save_model(&self, dir: &std::path::Path) -> Result<()> {
+        let out = dir.join(MODEL_FOLDER);
+        std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+        let mut vars: Vec<(String, Tensor)> = self
+            .store
+            .base()
+            .variables()
+            .into_iter()
+            .map(|(n, t)| (n, t.detach().to_device(Device::Cpu).contiguous()))
+            .collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        save_tensors(&out.join(mmdit::WEIGHTS_FILE), &vars)?;
+        let config = transformer(&self.model).config.to_json();
+        write_atomic(
+            &out.join(zoo::model::CONFIG_FILE),
+            serde_json::to_string_pretty(&config)?.as_bytes(),
+        )?;
+        Ok(())
+    }
+}
+
+/// The model of a run (checked to be an MMDiT when it was built).
+fn transformer(model: &Model) -> &SD3Transformer2DModel {
+    match model {
+        Model::Sd3Transformer(m) => m,
+        _ => unreachable!("build_model accepts only an SD3Transformer2DModel"),
+    }
+}
+
+/// `pretrain`: every train image but the held-out class's, with its class prompt. Otherwise the
+/// first `instance_images` train images of the held-out class with the instance prompt; a
+/// selection run keeps its last `⌈validation_fraction·n⌉` of them apart for the validation loss.
+fn training_images(
+    spec: &RunSpec,
+    images: &Images,
+    label: i64,
+    conditioning: &Conditioning,
+) -> Result<(TrainSet, Option<Tensor>)> {
+    if spec.method == Method::Pretrain {
+        let (x, labels) = images.train.without_class(label);
+        // Class prompts were encoded in label order, after the empty prompt.
+        let rows: Vec<i64> = images
+            .classnames
+            .iter()
+            .map(|c| conditioning.index(&spec.prompt_of(c)))
+            .collect::<Result<_>>()?;
+        let prompts = Tensor::from_slice(&rows).index_select(0, &labels);
+        return Ok((TrainSet { images: x, prompts }, None));
+    }
+    let all = images.train.of_class(label);
+    let n = spec.instance_images as i64;
+    if all.size()[0] < n {
+        bail!(
+            "field `instance_images`: {n} asked, the train split has {} of `{}`",
+            all.size()[0],
+            spec.held_out
+        );
+    }
+    let instances = all.narrow(0, 0, n);
+    let held = spec
+        .validation_fraction
+        .map(|f| ((f * n as f64).ceil() as i64).clamp(1, n - 1));
+    let (train, validation) = match held {
+        Some(k) => (
+            instances.narrow(0, 0, n - k),
+            Some(instances.narrow(0, n - k, k)),
+        ),
+        None => (instances, None),
+    };
+    let row = conditioning.index(&spec.instance_prompt)?;
+    let prompts = Tensor::full([train.size()[0]], row, (Kind::Int64, Device::Cpu));
+    Ok((
+        TrainSet {
+            images: train,
+            prompts,
+        },
+        validation,
+    ))
+}
+
+impl runner::Session for Run {
+    type Summary = Summary;
+
+    fn store(&self) -> &ModelStore {
+        &self.store
+    }
+
+    fn trainable(&self) -> Vec<&VarStore> {
+        vec![self.store.adapters(), self.store.base()]
+    }
+
+    fn step(&mut self, step: usize) -> Result<StepOutput> {
+        self.progress_grid(step)?;
+        // Every draw of a step comes from a generator seeded by (seed, step): a resumed run draws
+        // what an uninterrupted one would.
+        tch::manual_seed((self.spec.seed as i64) * 1_000_003 + step as i64);
+        let (mut x, mut prompts) = self.batch(&self.train);
+        let instances = x.size()[0];
+        if let Some(prior) = &self.prior {
+            let (px, pp) = self.batch(prior);
+            x = Tensor::cat(&[x, px], 0);
+            prompts = Tensor::cat(&[prompts, pp], 0);
+        }
+        let noise = x.randn_like();
+        let sigmas = self.spec.flow.draw_sigmas(x.size()[0], self.device);
+        let per_sample = self.loss(&x, &prompts, &noise, &sigmas, true);
+        let loss = match &self.spec.prior {
+            Some(prior) => {
+                per_sample.narrow(0, 0, instances).mean(Kind::Float)
+                    + per_sample.narrow(0, instances, instances).mean(Kind::Float) * prior.weight
+            }
+            None => per_sample.mean(Kind::Float),
+        };
+        Ok(StepOutput {
+            loss,
+            metrics: Vec::new(),
+        })
+    }
+
+    fn finish(&mut self, dir: &RunDir, stats: &TrainStats) -> Result<Summary> {
+        let spec = &self.spec;
+        let mut summary = Summary {
+            model: spec.backbone.clone(),
+            dataset: spec.dataset.clone(),
+            method: spec.method.name().into(),
+            rank: spec.rank,
+            seed: spec.seed,
+            lr: spec.optim.lr,
+            plus_ratio: spec.optim.lr_ratio,
+            trainable_params: self.trainable_params(),
+            fd_dinov2: None,
+            kid: None,
+            instance_accuracy: None,
+            preservation_accuracy: None,
+            validation_loss: None,
+            samples: 0,
+            steps: stats.steps,
+            train_seconds: stats.train_seconds,
+            peak_rss_mb: stats.peak_rss_mb,
+        };
+        if self.store.plan().is_some() {
+            self.store.save_adapter(dir.path())?;
+        }
+        if spec.method == Method::Pretrain {
+            self.save_model(dir.path())?;
+        }
+        if let Some(validation) = &self.validation {
+            summary.validation_loss = Some(self.validation_loss(validation));
+            return Ok(summary);
+        }
+        let sampling = &spec.sampling;
+        let evaluator = Evaluator::new(
+            &resolve(&spec.feature_model, &formats::paths::repo_root()),
+            &self.images,
+            self.label,
+            sampling.feature_size,
+            sampling.classifier_steps,
+            &self.results,
+            self.device,
+        )?;
+        let sampler = self.sampler();
+        let instance = self.conditioning.index(&spec.instance_prompt)?;
+        let samples = sampler.generate(instance, sampling.samples, sampling.seed);
+        let shown = samples.narrow(0, 0, sampling.grid.min(sampling.samples) as i64);
+        write_grid(&dir.path().join("samples.png"), &shown, 8)?;
+        save_tensors(&dir.path().join(SAMPLES_FILE), &[("samples".into(), shown)])?;
+        let scores = evaluator.score(&samples, self.label)?;
+        let mut kept = Vec::new();
+        let mut rows = Vec::new();
+        for (class, name) in self.images.classnames.iter().enumerate() {
+            let class = class as i64;
+            if class == self.label || sampling.per_class == 0 {
+                continue;
+            }
+            let row = self.conditioning.index(&spec.prompt_of(name))?;
+            let x = sampler.generate(row, sampling.per_class, sampling.seed);
+            kept.push(evaluator.accuracy(&x, class));
+            rows.push(x.narrow(0, 0, 8.min(sampling.per_class as i64)));
+        }
+        if !rows.is_empty() {
+            write_grid(&dir.path().join("classes.png"), &Tensor::cat(&rows, 0), 8)?;
+            summary.preservation_accuracy = Some(kept.iter().sum::<f64>() / kept.len() as f64);
+        }
+        summary.fd_dinov2 = Some(scores.fd_dinov2);
+        summary.kid = Some(scores.kid);
+        summary.instance_accuracy = Some(scores.accuracy);
+        summary.samples = sampling.samples;
+        dir.write_json(
+            "classifier.json",
+            &serde_json::json!({ "real_test_accuracy": evaluator.classifier_accuracy }),
+        )?;
+        Ok(summary)
+    }
+}
