@@ -105,27 +105,41 @@ reproduce-sam: setup
 # `make pretrain-gen` on Fashion-MNIST without the ankle boot) on 16 ankle-boot images: LoRA, Serial
 # LoRA, their + variants and full fine-tuning, each at its learning rate chosen on held-out instance
 # images, scored by FD/KID on DINOv2-S features, instance and preservation accuracy; then Figure 4
-# (figures/fig4_generation.png), FD vs rank (figures/fig5_generation.png), Figure 3 for the MMDiT and
+# (figures/fig4_generation*.png), FD vs rank (figures/fig5_<backbone>.png), Figure 3 for the MMDiT and
 # the comparison with the reference. GEN_BASE=DIR personalises another base (e.g. your pretrain-gen
-# model). Resumable.
-ifdef QUICK
+# model). With SD3_WEIGHTS=DIR (a diffusers SD3 pipeline folder) INSTANCE_DIR=DIR [DEVICE=cuda]:
+# diffusers' SD3 DreamBooth protocol at 512 px on your instance images. Resumable.
+ifdef SD3_WEIGHTS
+# The diffusers SD3 DreamBooth protocol on your weights and instance images (experiments/generation_sd3.toml).
+GEN_EXPERIMENT := experiments/generation_sd3.toml
+GEN_FIG_METHODS := zero_shot lora serial_lora
+GEN_RANK := 64
+GEN_FIG4 := figures/fig4_generation_sd3.png
+GEN_ARGS := --model-dir $(SD3_WEIGHTS) --dataset folder:$(INSTANCE_DIR) --device $(or $(DEVICE),cuda)
+else ifdef QUICK
 GEN_EXPERIMENT := experiments/generation_fashion_quick.toml
 GEN_FIG_METHODS := zero_shot lora serial_lora
+GEN_RANK := 8
+GEN_FIG4 := figures/fig4_generation_quick.png
+GEN_ARGS := $(if $(GEN_BASE),--model-dir $(GEN_BASE))
 else
 GEN_EXPERIMENT := experiments/generation_fashion.toml
 GEN_FIG_METHODS := zero_shot lora serial_lora lora_plus serial_lora_plus
-endif
+GEN_RANK := 8
+GEN_FIG4 := figures/fig4_generation.png
 GEN_ARGS := $(if $(GEN_BASE),--model-dir $(GEN_BASE))
+endif
 GEN_LIST = $(BIN)/generation --config $(GEN_EXPERIMENT) $(GEN_ARGS) --seed 1 --list
 
 reproduce-gen: setup
 	$(CARGO) build --release -p generation -p analysis
+	$(if $(SD3_WEIGHTS),$(PY) tools/sd3_tokenizer_json.py $(SD3_WEIGHTS))
 	bash tools/run_grid.sh generation $(GEN_EXPERIMENT) $(GEN_ARGS)
-	$(BIN)/generation figure --runs $$(for m in $(GEN_FIG_METHODS); do $(GEN_LIST) --method $$m | head -1; done)
-	$(BIN)/analysis svd --runs $$($(GEN_LIST) --rank 8)
-	$(BIN)/analysis compare --task generation
+	$(BIN)/generation figure --out $(GEN_FIG4) --runs $$(for m in $(GEN_FIG_METHODS); do $(GEN_LIST) --method $$m | head -1; done)
+	$(BIN)/analysis svd --runs $$($(GEN_LIST) --rank $(GEN_RANK))
+	$(if $(SD3_WEIGHTS),,$(BIN)/analysis compare --task generation)
 	$(BIN)/analysis report --task generation
-	@echo "reproduce-gen: results/generation/summary.csv, lr_selection.csv and report/, figures/fig4_generation.png, figures/fig5_generation.png, figures/fig3_*.png, results/comparison/generation.csv"
+	@echo "reproduce-gen: results/generation/summary.csv, lr_selection.csv and report/, $(GEN_FIG4), figures/fig5_<backbone>.png, figures/fig3_<backbone>.png, figures/loss_<backbone>.png, results/comparison/generation.csv"
 
 # Re-makes the committed base model (about 20 minutes; one run, so one process on every core):
 # results/generation/<run>/model/.

@@ -5,7 +5,8 @@
 #   1. before any run: `analysis svd` and `analysis rank-sweep` render from the committed reference;
 #   2. `make reproduce-clip QUICK=1`: the QUICK grid, tables, figures and the comparison with the
 #      committed reference, which must show every cell reproduced (same seeds, same machine kind);
-#   3. every promised file exists and is readable.
+#   3. every promised file exists and is readable;
+#   4. `make reproduce-gen QUICK=1`: the generation QUICK grid, its figures and an exact comparison.
 # Run by `make test` after the Rust tests (which build the binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,4 +63,21 @@ cells=$(awk -F, 'NR > 1 && $1 == "dinov2-s14-quick"' results/comparison/classifi
 exact=$(awk -F, 'NR > 1 && $1 == "dinov2-s14-quick" && $NF == "exact"' results/comparison/classification.csv | wc -l)
 echo "test-newcomer: $exact of $cells QUICK cells reproduce the reference exactly"
 [ "$cells" -gt 0 ] && [ "$exact" -eq "$cells" ] || fail "see results/comparison/classification.csv"
+
+echo "test-newcomer: 4. make reproduce-gen QUICK=1"
+rm -rf results/generation
+start=$(date +%s)
+make --no-print-directory reproduce-gen QUICK=1 CARGO=true
+echo "test-newcomer: reproduce-gen QUICK=1 took $(($(date +%s) - start)) s"
+need results/generation/summary.csv results/generation/lr_selection.csv results/comparison/generation.csv \
+  results/generation/report/table.csv figures/fig4_generation_quick.png \
+  figures/fig5_tiny-mmdit-fashion-quick.png figures/fig3_tiny-mmdit-fashion-quick.png \
+  figures/loss_tiny-mmdit-fashion-quick.png
+cmp <(grep -v '^backbone' results/generation/lr_selection.csv | sort) \
+  <(grep -v '^backbone' results/reference/generation/lr_selection.csv | grep '^tiny-mmdit-fashion-quick,' | sort) ||
+  fail "the QUICK generation learning-rate selection differs from the reference's"
+cells=$(awk -F, 'NR > 1 && $1 == "tiny-mmdit-fashion-quick"' results/comparison/generation.csv | wc -l)
+exact=$(awk -F, 'NR > 1 && $1 == "tiny-mmdit-fashion-quick" && $NF == "exact"' results/comparison/generation.csv | wc -l)
+echo "test-newcomer: $exact of $cells QUICK generation cells reproduce the reference exactly"
+[ "$cells" -gt 0 ] && [ "$exact" -eq "$cells" ] || fail "see results/comparison/generation.csv"
 echo "test-newcomer: PASS"

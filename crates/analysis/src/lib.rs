@@ -15,7 +15,7 @@
 //! * [`report`]: a fair comparison from one task's `summary.csv`: mean ± std per cell, paired
 //!   differences over seeds with 95 % t intervals, the chosen learning rates, the resolution study
 //!   → `results/<task>/report/*.csv`, Markdown on stdout, and `figures/loss_<backbone>.png`; for
-//!   generation (FD, lower is better) also `figures/fig5_generation.png`, FD against rank.
+//!   generation (FD, lower is better) also `figures/fig5_<backbone>.png`, FD against rank.
 //! * [`compare`]: the user's `summary.csv` against the committed reference, cell by cell →
 //!   `results/comparison/<task>.csv` and a table on stdout.
 //!

@@ -1,6 +1,6 @@
 //! `analysis report` and `analysis compare` on a hand-made generation summary (FD, lower is
 //! better): the table with KID and the classifier's accuracies, the paired differences, the
-//! Markdown's direction, the chosen learning rates, Figure 5 (`fig5_generation.png`) and the loss
+//! Markdown's direction, the chosen learning rates, Figure 5 (`fig5_<model>.png`) and the loss
 //! figure.
 
 use std::collections::BTreeMap;
@@ -249,7 +249,7 @@ fn figure_5_draws_fd_against_rank_with_the_base_and_full_fine_tuning() {
     let from = tmp.path().join("generation");
     write(&from.join("summary.csv"), &grid());
     let out = report(&options(tmp.path(), &from)).unwrap();
-    let png = tmp.path().join("figures/fig5_generation.png");
+    let png = tmp.path().join("figures/fig5_mmdit.png");
     assert!(out.written.contains(&png), "{:?}", out.written);
     for m in Method::ADAPTERS {
         let (_, total) = color_extent(&png, rgb(m));
@@ -269,9 +269,7 @@ fn figure_5_draws_fd_against_rank_with_the_base_and_full_fine_tuning() {
     );
     let out = report(&options(tmp.path(), &plain)).unwrap();
     assert!(
-        out.written
-            .iter()
-            .all(|p| !p.ends_with("fig5_generation.png")),
+        out.written.iter().all(|p| !p.ends_with("fig5_mmdit.png")),
         "{:?}",
         out.written
     );

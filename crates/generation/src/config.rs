@@ -36,12 +36,17 @@ pub struct Experiment {
     /// `pretrain` reads only `config.json`); relative to the workspace root.
     pub model_dir: PathBuf,
     /// The BERT/MiniLM text encoder directory (`config.json`, `model.safetensors`,
-    /// `tokenizer.json`).
-    pub text_encoder: PathBuf,
+    /// `tokenizer.json`); not used when `model_dir` is an SD3 pipeline folder (its CLIP pair
+    /// encodes the prompts, [`crate::models`]).
+    #[serde(default)]
+    pub text_encoder: Option<PathBuf>,
     /// The DINOv2 directory whose features FD and KID compare.
     pub feature_model: PathBuf,
-    /// The data set (`fashion-mnist`).
+    /// The data set (`fashion-mnist`, or `folder:<dir>` of instance images).
     pub dataset: String,
+    /// Side of the square images (required for `folder:`; Fashion-MNIST is 28).
+    #[serde(default)]
+    pub resolution: Option<i64>,
     /// The class left out of pre-training and personalised (a class name of the data set).
     pub held_out: String,
     /// The class prompt, `{}` replaced by the lower-case class name.
@@ -97,12 +102,16 @@ pub struct RunSpec {
     pub backbone: String,
     /// The MMDiT directory (relative to the repository root when inside it).
     pub model_dir: PathBuf,
-    /// The text encoder directory.
-    pub text_encoder: PathBuf,
+    /// The text encoder directory (absent with an SD3 pipeline folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_encoder: Option<PathBuf>,
     /// The feature model of FD and KID.
     pub feature_model: PathBuf,
     /// Data set.
     pub dataset: String,
+    /// Image side (absent: the data set's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<i64>,
     /// The held-out (personalised) class.
     pub held_out: String,
     /// Class prompt template.
@@ -144,10 +153,12 @@ pub struct RunSpec {
 impl RunSpec {
     /// The run folder name: every grid coordinate, so a rerun resumes the same folder.
     pub fn name(&self) -> String {
+        let dataset = self
+            .dataset
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
         let name = format!(
-            "{}_{}_{}_r{}_seed{}",
+            "{}_{dataset}_{}_r{}_seed{}",
             self.backbone,
-            self.dataset,
             self.method.name(),
             self.rank,
             self.seed
@@ -328,9 +339,10 @@ impl Experiment {
         Ok(RunSpec {
             backbone: self.backbone.clone(),
             model_dir: portable(&self.model_dir, root),
-            text_encoder: portable(&self.text_encoder, root),
+            text_encoder: self.text_encoder.as_ref().map(|t| portable(t, root)),
             feature_model: portable(&self.feature_model, root),
             dataset: self.dataset.clone(),
+            resolution: self.resolution,
             held_out: self.held_out.clone(),
             class_prompt: self.class_prompt.clone(),
             instance_prompt: self.instance_prompt.clone(),

@@ -1,9 +1,17 @@
-//! The generation task's images: a packaged labelled data set (Fashion-MNIST) as `[N, 1, H, W]`
-//! tensors in `[−1, 1]` (the pixel space the tiny MMDiT generates in), per split and class.
+//! The generation task's images as `[N, C, H, W]` tensors in `[−1, 1]`, per split and class: a
+//! packaged labelled data set (Fashion-MNIST, 28×28 grey), or `folder:<dir>`, a folder of instance
+//! images (DreamBooth's `--instance_data_dir`: every image, RGB, its shorter side resized to the
+//! resolution and centre-cropped), one class named after the personalised class.
+
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use data::{default_assets_dir, fashion_mnist, Dataset, Item};
+use image::imageops::{self, FilterType};
 use tch::{Kind, Tensor};
+
+/// The image files a `folder:` data set reads.
+const EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "webp", "bmp"];
 
 /// One split: images `[N, 1, H, W]` in `[−1, 1]` and labels `[N]` (int64), on the CPU.
 #[derive(Debug)]
@@ -75,18 +83,82 @@ pub struct Images {
 }
 
 impl Images {
-    /// Loads `name` (`fashion-mnist`, from the packaged assets).
-    pub fn load(name: &str) -> Result<Self> {
+    /// Loads `name`: `fashion-mnist` (from the packaged assets; its own 28 px, so `resolution`
+    /// must be absent or 28), or `folder:<dir>` (relative to `root`; `resolution` required), whose
+    /// one class is called `class`.
+    pub fn load(name: &str, resolution: Option<i64>, class: &str, root: &Path) -> Result<Self> {
+        if let Some(dir) = name.strip_prefix("folder:") {
+            let side =
+                resolution.context("field `resolution` is required with a `folder:` data set")?;
+            return Self::folder(&formats::paths::resolve(Path::new(dir), root), side, class);
+        }
         let dataset: Dataset = match name {
             "fashion-mnist" => fashion_mnist::load(&default_assets_dir())?,
-            other => {
-                bail!("field `dataset`: `{other}` is not a generation data set (fashion-mnist)")
-            }
+            other => bail!(
+                "field `dataset`: `{other}` is not a generation data set (fashion-mnist, \
+                 folder:<dir>)"
+            ),
         };
+        if let Some(r) = resolution.filter(|&r| r != 28) {
+            bail!("field `resolution`: {r}; fashion-mnist images are 28 px (leave it out)");
+        }
         Ok(Self {
             train: Split::from_items(&dataset.train, "train")?,
             test: Split::from_items(&dataset.test, "test")?,
             classnames: dataset.classnames,
+        })
+    }
+
+    /// Every image of `dir` (sorted by name), RGB, shorter side resized to `side` (bicubic) and
+    /// centre-cropped, as the one class `class`.
+    fn folder(dir: &Path, side: i64, class: &str) -> Result<Self> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading the instance folder {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| EXTENSIONS.contains(&e.to_lowercase().as_str()))
+            })
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            bail!("{}: no image ({})", dir.display(), EXTENSIONS.join(", "));
+        }
+        let s = side as u32;
+        let mut pixels = Vec::new();
+        for file in &files {
+            let rgb = image::open(file)
+                .with_context(|| format!("decoding {}", file.display()))?
+                .to_rgb8();
+            let (w, h) = rgb.dimensions();
+            let scale = f64::from(s) / f64::from(w.min(h));
+            let (nw, nh) = (
+                ((f64::from(w) * scale).round() as u32).max(s),
+                ((f64::from(h) * scale).round() as u32).max(s),
+            );
+            let resized = imageops::resize(&rgb, nw, nh, FilterType::CatmullRom);
+            let crop = imageops::crop_imm(&resized, (nw - s) / 2, (nh - s) / 2, s, s).to_image();
+            pixels.extend_from_slice(crop.as_raw());
+        }
+        let n = files.len() as i64;
+        let images = Tensor::from_slice(&pixels)
+            .view([n, side, side, 3])
+            .permute([0, 3, 1, 2])
+            .to_kind(Kind::Float)
+            / 127.5
+            - 1.0;
+        let empty = Split {
+            images: images.narrow(0, 0, 0),
+            labels: Tensor::zeros([0], (Kind::Int64, tch::Device::Cpu)),
+        };
+        Ok(Self {
+            classnames: vec![class.to_string()],
+            train: Split {
+                labels: Tensor::zeros([n], (Kind::Int64, tch::Device::Cpu)),
+                images,
+            },
+            test: empty,
         })
     }
 

@@ -38,9 +38,9 @@ pub struct Evaluator {
     size: i64,
     device: Device,
     real: Tensor,
-    classifier: PixelClassifier,
-    /// The classifier's accuracy on the real test images.
-    pub classifier_accuracy: f64,
+    classifier: Option<PixelClassifier>,
+    /// The classifier's accuracy on the real test images (none with a single class).
+    pub classifier_accuracy: Option<f64>,
 }
 
 /// FD, KID and instance accuracy of one prompt's samples.
@@ -50,8 +50,8 @@ pub struct SampleScores {
     pub fd_dinov2: f64,
     /// Kernel inception distance (unbiased MMD², cubic polynomial kernel) on the same features.
     pub kid: f64,
-    /// Share of samples the classifier assigns to the class.
-    pub accuracy: f64,
+    /// Share of samples the classifier assigns to the class (none with a single class).
+    pub accuracy: Option<f64>,
 }
 
 impl Evaluator {
@@ -100,14 +100,19 @@ impl Evaluator {
                 features
             }
         };
-        let (classifier, record) = classifier(images, classifier_steps, &dir)?;
+        let (classifier, classifier_accuracy) = if images.classnames.len() > 1 {
+            let (c, record) = classifier(images, classifier_steps, &dir)?;
+            (Some(c), Some(record.test_accuracy))
+        } else {
+            (None, None)
+        };
         Ok(Self {
             encoder,
             size,
             device,
             real,
             classifier,
-            classifier_accuracy: record.test_accuracy,
+            classifier_accuracy,
         })
     }
 
@@ -129,17 +134,17 @@ impl Evaluator {
         Ok(SampleScores {
             fd_dinov2: frechet_distance(&features, &self.real)?,
             kid: kernel_inception_distance(&features, &self.real)?,
-            accuracy: self.classifier.share_of(samples, label),
+            accuracy: self.accuracy(samples, label),
         })
     }
 
-    /// The share of `samples` the classifier labels `label`.
-    pub fn accuracy(&self, samples: &Tensor, label: i64) -> f64 {
-        self.classifier.share_of(samples, label)
+    /// The share of `samples` the classifier labels `label` (none without a classifier).
+    pub fn accuracy(&self, samples: &Tensor, label: i64) -> Option<f64> {
+        self.classifier.as_ref().map(|c| c.share_of(samples, label))
     }
 }
 
-/// Features `[N, d]` (fp64, CPU) of images `[N, 1, H, W]` in `[−1, 1]`: to `[0, 1]`, grey repeated
+/// Features `[N, d]` (fp64, CPU) of images `[N, C, H, W]` in `[−1, 1]`: to `[0, 1]`, grey repeated
 /// to RGB, bicubic resize to `size`, the encoder's pixel statistics, in batches on `device`.
 fn encode(encoder: &dyn ImageEncoder, size: i64, device: Device, images: &Tensor) -> Tensor {
     let (mean, std) = encoder.pixel_stats();
@@ -150,9 +155,13 @@ fn encode(encoder: &dyn ImageEncoder, size: i64, device: Device, images: &Tensor
     tch::no_grad(|| {
         for start in (0..n).step_by(FEATURE_BATCH as usize) {
             let rows = FEATURE_BATCH.min(n - start);
-            let x = ((images.narrow(0, start, rows).to_device(device) + 1.0) / 2.0)
-                .repeat([1, 3, 1, 1])
-                .upsample_bicubic2d([size, size], false, None, None);
+            let x = (images.narrow(0, start, rows).to_device(device) + 1.0) / 2.0;
+            let x = if x.size()[1] == 1 {
+                x.repeat([1, 3, 1, 1])
+            } else {
+                x
+            };
+            let x = x.upsample_bicubic2d([size, size], false, None, None);
             let x = (x - &mean) / &std;
             out.push(
                 encoder

@@ -21,9 +21,11 @@ pub mod figure;
 pub mod flow;
 pub mod grid;
 pub mod metrics;
+pub mod models;
 pub mod prior;
 pub mod prompts;
 pub mod sampling;
+pub mod space;
 pub mod summary;
 pub mod task;
 

@@ -21,8 +21,10 @@ use crate::config::RunSpec;
 use crate::data::Images;
 use crate::eval::Evaluator;
 use crate::grid::write_grid;
+use crate::models::ModelPaths;
 use crate::prompts::Conditioning;
 use crate::sampling::Sampler;
+use crate::space::ImageSpace;
 use crate::summary::Summary;
 
 /// The fixed position table: a buffer in diffusers, never trained.
@@ -52,7 +54,7 @@ impl runner::Task for Generation {
     }
 }
 
-/// What a run trains on: images `[N, C, H, W]` and the prompt row of each.
+/// What a run trains on: model-space images `[N, C, H, W]` (on the CPU) and the prompt row of each.
 struct TrainSet {
     images: Tensor,
     prompts: Tensor,
@@ -70,6 +72,7 @@ pub struct Run {
     store: ModelStore,
     model: Model,
     conditioning: Conditioning,
+    space: ImageSpace,
     images: Images,
     label: i64,
     train: TrainSet,
@@ -127,15 +130,24 @@ fn build_model(
 
 impl Run {
     fn start(spec: &RunSpec, ctx: &RunContext) -> Result<Self> {
-        let model_dir = resolve(&spec.model_dir, ctx.root);
+        let text_encoder = spec.text_encoder.as_ref().map(|t| resolve(t, ctx.root));
+        let paths =
+            ModelPaths::locate(&resolve(&spec.model_dir, ctx.root), text_encoder.as_deref())?;
+        let model_dir = paths.transformer.clone();
         let (store, model) = build_model(spec, &model_dir, ctx.device)?;
         let config = transformer(&model).config.clone();
-        let images = Images::load(&spec.dataset)?;
-        let [channels, h, w] = images.shape();
+        let space = ImageSpace::new(paths.vae.as_deref(), ctx.device)?;
+        let images = Images::load(&spec.dataset, spec.resolution, &spec.held_out, ctx.root)?;
+        let [channels, h, w] = space.shape(images.shape());
         if config.in_channels != channels || config.out_channels() != channels {
+            let space_name = if paths.vae.is_some() {
+                "VAE latents"
+            } else {
+                "pixels"
+            };
             bail!(
                 "{}: fields `in_channels`/`out_channels` must be {channels}, the channels of `{}` \
-                 (the model generates in pixel space)",
+                 in the space the model generates in ({space_name})",
                 model_dir.display(),
                 spec.dataset
             );
@@ -158,20 +170,25 @@ impl Run {
         if let Some(prior) = &spec.prior {
             prompts.push(prior.class_prompt.clone());
         }
-        let text_encoder = resolve(&spec.text_encoder, ctx.root);
-        let conditioning = Conditioning::encode(
-            &text_encoder,
-            &prompts,
-            spec.max_tokens,
-            &config,
-            ctx.device,
-        )?;
-        let (train, validation) = training_images(spec, &images, label, &conditioning)?;
+        let conditioning =
+            Conditioning::encode(&paths.text, &prompts, spec.max_tokens, &config, ctx.device)?;
+        let (mut train, validation) = training_images(spec, &images, label, &conditioning)?;
+        train.images = space
+            .encode(&train.images, ctx.device)?
+            .to_device(Device::Cpu);
+        let validation = validation
+            .map(|v| {
+                space
+                    .encode(&v, ctx.device)
+                    .map(|z| z.to_device(Device::Cpu))
+            })
+            .transpose()?;
         let mut run = Self {
             spec: spec.clone(),
             store,
             model,
             conditioning,
+            space,
             images,
             label,
             train,
@@ -184,7 +201,8 @@ impl Run {
         if let Some(prior) = &spec.prior {
             let row = run.conditioning.index(&prior.class_prompt)?;
             let images = run.sampler().generate(row, prior.images, PRIOR_SEED);
-            write_grid(&ctx.dir.path().join("class_images.png"), &images, 8)?;
+            let shown = run.space.decode(&images);
+            write_grid(&ctx.dir.path().join("class_images.png"), &shown, 8)?;
             run.prior = Some(TrainSet {
                 prompts: Tensor::full([prior.images as i64], row, (Kind::Int64, Device::Cpu)),
                 images,
@@ -204,7 +222,7 @@ impl Run {
             model: transformer(&self.model),
             conditioning: &self.conditioning,
             scheduler: self.spec.flow.scheduler(),
-            shape: self.images.shape(),
+            shape: self.space.shape(self.images.shape()),
             section: &self.spec.sampling,
         }
     }
@@ -315,6 +333,7 @@ impl Run {
         };
         let dir = self.run_dir.join("progress");
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let images = self.space.decode(&images);
         write_grid(&dir.join(format!("step_{step}.png")), &images, columns)
     }
 
@@ -481,7 +500,9 @@ impl runner::Session for Run {
         )?;
         let sampler = self.sampler();
         let instance = self.conditioning.index(&spec.instance_prompt)?;
-        let samples = sampler.generate(instance, sampling.samples, sampling.seed);
+        let samples =
+            self.space
+                .decode(&sampler.generate(instance, sampling.samples, sampling.seed));
         let shown = samples.narrow(0, 0, sampling.grid.min(sampling.samples) as i64);
         write_grid(&dir.path().join("samples.png"), &shown, 8)?;
         save_tensors(&dir.path().join(SAMPLES_FILE), &[("samples".into(), shown)])?;
@@ -494,22 +515,28 @@ impl runner::Session for Run {
                 continue;
             }
             let row = self.conditioning.index(&spec.prompt_of(name))?;
-            let x = sampler.generate(row, sampling.per_class, sampling.seed);
-            kept.push(evaluator.accuracy(&x, class));
+            let x = self
+                .space
+                .decode(&sampler.generate(row, sampling.per_class, sampling.seed));
+            kept.extend(evaluator.accuracy(&x, class));
             rows.push(x.narrow(0, 0, 8.min(sampling.per_class as i64)));
         }
         if !rows.is_empty() {
             write_grid(&dir.path().join("classes.png"), &Tensor::cat(&rows, 0), 8)?;
+        }
+        if !kept.is_empty() {
             summary.preservation_accuracy = Some(kept.iter().sum::<f64>() / kept.len() as f64);
         }
         summary.fd_dinov2 = Some(scores.fd_dinov2);
         summary.kid = Some(scores.kid);
-        summary.instance_accuracy = Some(scores.accuracy);
+        summary.instance_accuracy = scores.accuracy;
         summary.samples = sampling.samples;
-        dir.write_json(
-            "classifier.json",
-            &serde_json::json!({ "real_test_accuracy": evaluator.classifier_accuracy }),
-        )?;
+        if let Some(accuracy) = evaluator.classifier_accuracy {
+            dir.write_json(
+                "classifier.json",
+                &serde_json::json!({ "real_test_accuracy": accuracy }),
+            )?;
+        }
         Ok(summary)
     }
 }

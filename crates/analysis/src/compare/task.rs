@@ -101,7 +101,7 @@ impl Task {
     }
 
     /// Whether `analysis report` draws Figure 5 (the metric against rank) from its table:
-    /// generation (`fig5_generation.png`); classification has `analysis rank-sweep`.
+    /// generation (`fig5_<backbone>.png`); classification has `analysis rank-sweep`.
     pub fn report_draws_rank_figure(self) -> bool {
         self == Self::Generation
     }

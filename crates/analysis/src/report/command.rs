@@ -30,7 +30,7 @@ pub struct ReportOptions {
     pub from: Option<PathBuf>,
     /// The results folder the default task folder is found in.
     pub results: PathBuf,
-    /// The figures folder (`loss_<backbone>.png` and, for generation, `fig5_generation.png` are
+    /// The figures folder (`loss_<backbone>.png` and, for generation, `fig5_<backbone>.png` are
     /// written to it).
     pub figures: PathBuf,
 }

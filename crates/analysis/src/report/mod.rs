@@ -9,7 +9,7 @@
 //!   folder has `lr_selection.csv`);
 //! * [`resolution`]: `resolution.csv`, the resolution study (backbones named `<backbone>-<N>px`);
 //! * [`loss`]: the training-loss curves of the loss figure, `figures/loss_<backbone>.png`;
-//! * [`rank_figure`]: generation's Figure 5, FD against rank, `figures/fig5_generation.png`.
+//! * [`rank_figure`]: generation's Figure 5, FD against rank, `figures/fig5_<backbone>.png`.
 //!
 //! Markdown and figures follow the metric's direction ([`crate::compare::Task::lower_is_better`]):
 //! generation's Fréchet distance improves downwards, so a negative paired difference favours `a`.

@@ -44,6 +44,11 @@ impl ClipTokenizer {
         })
     }
 
+    /// The id of `token`, if it is in the vocabulary.
+    pub fn token_id(&self, token: &str) -> Option<i64> {
+        self.inner.token_to_id(token).map(i64::from)
+    }
+
     /// Encodes `texts` (at least one) into ids and attention mask, padded to the longest.
     pub fn encode(&self, texts: &[&str]) -> Result<Encoded> {
         if texts.is_empty() {
