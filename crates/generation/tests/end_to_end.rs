@@ -321,3 +321,32 @@ fn bad_input_is_named() {
         .to_string();
     assert!(error.contains("class_prompt"), "{error}");
 }
+
+#[test]
+fn prior_preservation_samples_class_images_from_the_base_and_trains_on_both() {
+    let _lock = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let results = tempfile::tempdir().unwrap();
+    let model = pretrained(results.path());
+    let prior = "[prior]\nclass_prompt = \"a photo of a shoe\"\nimages = 3\nweight = 1.0\n";
+    let with_prior = &runs(&experiment(&model, r#"["lora"]"#, 2, prior))[0];
+    assert_eq!(
+        with_prior.prior.as_ref().map(|p| p.images),
+        Some(3),
+        "the run's config keeps [prior]"
+    );
+    let s = finished(with_prior, results.path(), None).expect("finished");
+    let dir = results.path().join("generation").join(with_prior.name());
+    let grid = image::open(dir.join("class_images.png")).expect("the class images' grid");
+    assert_eq!(grid.height(), 28, "three 28 px class images in one row");
+    let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let last = metrics.lines().last().unwrap();
+    let loss: f64 = last.split(',').nth(1).unwrap().parse().unwrap();
+    assert!(loss.is_finite() && loss > 0.0, "{last}");
+
+    // The same run without the prior trains on other batches: a different adapter.
+    let plain = tempfile::tempdir().unwrap();
+    let model_plain = pretrained(plain.path());
+    let without = &runs(&experiment(&model_plain, r#"["lora"]"#, 2, ""))[0];
+    let t = finished(without, plain.path(), None).expect("finished");
+    assert_ne!(s.fd_dinov2, t.fd_dinov2, "the prior term changes training");
+}
