@@ -1,7 +1,4 @@
-//! Embeds libtorch's library directory as an rpath so that tests, benches and binaries run
-//! without `LD_LIBRARY_PATH` (tch's own rpath does not reach downstream binaries).
+//! libtorch's rpath, and libtorch_cuda on a GPU machine (crates/build-support).
 fn main() {
-    if let Ok(dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
-        println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
-    }
+    build_support::link_libtorch();
 }
