@@ -56,6 +56,9 @@ enum Command {
         /// Device: cpu, or cuda / cuda:N.
         #[arg(long, default_value = "cpu", value_parser = serial_lora::parse_device)]
         device: Device,
+        /// libtorch's intra-op threads (default: libtorch's choice, the machine's cores).
+        #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+        threads: Option<i32>,
     },
     /// Prints what the linked libtorch sees: CUDA availability and devices, cuDNN, intra-op
     /// threads, and whether a bf16 matrix product runs on each device.
@@ -131,7 +134,13 @@ fn main() -> ExitCode {
             adapter,
             merge,
             device,
-        } => forward(model, inputs, out, adapter, merge, device),
+            threads,
+        } => {
+            if let Some(n) = threads {
+                tch::set_num_threads(n);
+            }
+            forward(model, inputs, out, adapter, merge, device)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -345,3 +345,40 @@ fn info_says_what_libtorch_sees() {
     assert!(text.contains("intra-op threads: "), "{text}");
     assert!(text.contains("bf16 matmul on Cpu: yes"), "{text}");
 }
+
+#[test]
+fn threads_set_libtorchs_intra_op_threads_and_zero_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = fixture("dinov2");
+    let (inputs, out) = (
+        dir.join("inputs.safetensors"),
+        tmp.path().join("out.safetensors"),
+    );
+    let run = |threads: &str| {
+        zoo(&[
+            flag("--model"),
+            &dir,
+            flag("--inputs"),
+            &inputs,
+            flag("--out"),
+            &out,
+            flag("--threads"),
+            flag(threads),
+        ])
+    };
+    let one = run("1");
+    assert!(
+        one.status.success(),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    assert_matches(
+        "cli dinov2 --threads 1",
+        &tensors(&out),
+        &tensors(&dir.join("outputs.safetensors")),
+        TOLERANCE,
+    );
+    let zero = run("0");
+    let err = String::from_utf8_lossy(&zero.stderr);
+    assert!(!zero.status.success() && err.contains("--threads"), "{err}");
+}
