@@ -14,6 +14,7 @@
 //! (`pretrain`: `model/`, the base model in diffusers' layout); `results/generation/summary.csv` is
 //! collected from them. A killed run resumes from its checkpoint and ends the same.
 
+pub mod base;
 pub mod config;
 pub mod data;
 pub mod eval;
@@ -28,6 +29,7 @@ pub mod sampling;
 pub mod space;
 pub mod summary;
 pub mod task;
+pub mod train_set;
 
 pub use config::{Experiment, RunSpec};
 pub use summary::Summary;

@@ -7,16 +7,15 @@
 //! instance prompt and the other classes' prompts and scores them ([`Evaluator`]).
 
 use anyhow::{bail, Context, Result};
-use formats::atomic::write_atomic;
 use formats::paths::resolve;
 use formats::Method;
 use runner::{RunContext, RunDir, StepOutput, TrainStats};
 use serial_lora::checkpoint::save_tensors;
-use serial_lora::{AdapterPlan, ModelStore};
+use serial_lora::ModelStore;
 use tch::{nn::VarStore, Device, Kind, Tensor};
-use zoo::mmdit::{self, SD3Transformer2DModel};
-use zoo::{Architecture, Model};
+use zoo::Model;
 
+use crate::base::{build_model, save_model, transformer};
 use crate::config::RunSpec;
 use crate::data::Images;
 use crate::eval::Evaluator;
@@ -26,11 +25,8 @@ use crate::prompts::Conditioning;
 use crate::sampling::Sampler;
 use crate::space::ImageSpace;
 use crate::summary::Summary;
+use crate::train_set::{training_images, TrainSet};
 
-/// The fixed position table: a buffer in diffusers, never trained.
-const POS_TABLE: &str = "pos_embed.pos_embed";
-/// Folder of a `pretrain` run's model, in diffusers' layout.
-pub const MODEL_FOLDER: &str = "model";
 /// A grid run's instance samples shown in its grid, as a tensor file (Figure 4 reads it).
 pub const SAMPLES_FILE: &str = "samples.safetensors";
 /// Seed of the fixed noise and noise levels that score held-out instance images.
@@ -54,18 +50,6 @@ impl runner::Task for Generation {
     }
 }
 
-/// What a run trains on: model-space images `[N, C, H, W]` (on the CPU) and the prompt row of each.
-struct TrainSet {
-    images: Tensor,
-    prompts: Tensor,
-}
-
-impl TrainSet {
-    fn len(&self) -> i64 {
-        self.images.size()[0]
-    }
-}
-
 /// One generation run in training.
 pub struct Run {
     spec: RunSpec,
@@ -81,51 +65,6 @@ pub struct Run {
     device: Device,
     results: std::path::PathBuf,
     run_dir: std::path::PathBuf,
-}
-
-/// Builds the run's model: random (seeded) for `pretrain`, else the checkpoint in `dir`; every
-/// weight but the position table trains for `pretrain` and `full`.
-fn build_model(
-    spec: &RunSpec,
-    dir: &std::path::Path,
-    device: Device,
-) -> Result<(ModelStore, Model)> {
-    let architecture = Architecture::from_dir(dir)?;
-    let Architecture::Sd3Transformer(_) = &architecture else {
-        bail!(
-            "{}: the generation task needs an {} (diffusers' `_class_name`)",
-            dir.display(),
-            mmdit::CLASS_NAME
-        );
-    };
-    let (mut store, model) = match spec.method {
-        Method::Pretrain => {
-            tch::manual_seed(spec.seed as i64);
-            ModelStore::build(device, None, |root| {
-                architecture
-                    .build(root)
-                    .map_err(|e| serial_lora::Error::config("model", e.to_string()))
-            })?
-        }
-        _ => {
-            let plan = spec
-                .adapter
-                .as_ref()
-                .map(|a| AdapterPlan::from(a).with_seed(spec.seed));
-            let loaded = zoo::build(dir, plan, device)
-                .with_context(|| format!("building {}", dir.display()))?;
-            (loaded.store, loaded.model)
-        }
-    };
-    if matches!(spec.method, Method::Pretrain | Method::Full) {
-        store.unfreeze_base();
-        for (name, var) in store.base().variables() {
-            if name == POS_TABLE {
-                let _ = var.set_requires_grad(false);
-            }
-        }
-    }
-    Ok((store, model))
 }
 
 impl Run {
@@ -211,7 +150,7 @@ impl Run {
         eprintln!(
             "{}: {} training images, {} trainable parameters",
             spec.name(),
-            run.train.len(),
+            run.train.count(),
             run.trainable_params()
         );
         Ok(run)
@@ -259,7 +198,7 @@ impl Run {
     /// dropout applied to the prompts.
     fn batch(&self, set: &TrainSet) -> (Tensor, Tensor) {
         let rows = Tensor::randint(
-            set.len(),
+            set.count(),
             [self.spec.batch_size as i64],
             (Kind::Int64, Device::Cpu),
         );
@@ -336,86 +275,6 @@ impl Run {
         let images = self.space.decode(&images);
         write_grid(&dir.join(format!("step_{step}.png")), &images, columns)
     }
-
-    /// Saves a `pretrain` run's model in diffusers' layout under `dir/model/`.
-    fn save_model(&self, dir: &std::path::Path) -> Result<()> {
-        let out = dir.join(MODEL_FOLDER);
-        std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-        let mut vars: Vec<(String, Tensor)> = self
-            .store
-            .base()
-            .variables()
-            .into_iter()
-            .map(|(n, t)| (n, t.detach().to_device(Device::Cpu).contiguous()))
-            .collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        save_tensors(&out.join(mmdit::WEIGHTS_FILE), &vars)?;
-        let config = transformer(&self.model).config.to_json();
-        write_atomic(
-            &out.join(zoo::model::CONFIG_FILE),
-            serde_json::to_string_pretty(&config)?.as_bytes(),
-        )?;
-        Ok(())
-    }
-}
-
-/// The model of a run (checked to be an MMDiT when it was built).
-fn transformer(model: &Model) -> &SD3Transformer2DModel {
-    match model {
-        Model::Sd3Transformer(m) => m,
-        _ => unreachable!("build_model accepts only an SD3Transformer2DModel"),
-    }
-}
-
-/// `pretrain`: every train image but the held-out class's, with its class prompt. Otherwise the
-/// first `instance_images` train images of the held-out class with the instance prompt; a
-/// selection run keeps its last `⌈validation_fraction·n⌉` of them apart for the validation loss.
-fn training_images(
-    spec: &RunSpec,
-    images: &Images,
-    label: i64,
-    conditioning: &Conditioning,
-) -> Result<(TrainSet, Option<Tensor>)> {
-    if spec.method == Method::Pretrain {
-        let (x, labels) = images.train.without_class(label);
-        // Class prompts were encoded in label order, after the empty prompt.
-        let rows: Vec<i64> = images
-            .classnames
-            .iter()
-            .map(|c| conditioning.index(&spec.prompt_of(c)))
-            .collect::<Result<_>>()?;
-        let prompts = Tensor::from_slice(&rows).index_select(0, &labels);
-        return Ok((TrainSet { images: x, prompts }, None));
-    }
-    let all = images.train.of_class(label);
-    let n = spec.instance_images as i64;
-    if all.size()[0] < n {
-        bail!(
-            "field `instance_images`: {n} asked, the train split has {} of `{}`",
-            all.size()[0],
-            spec.held_out
-        );
-    }
-    let instances = all.narrow(0, 0, n);
-    let held = spec
-        .validation_fraction
-        .map(|f| ((f * n as f64).ceil() as i64).clamp(1, n - 1));
-    let (train, validation) = match held {
-        Some(k) => (
-            instances.narrow(0, 0, n - k),
-            Some(instances.narrow(0, n - k, k)),
-        ),
-        None => (instances, None),
-    };
-    let row = conditioning.index(&spec.instance_prompt)?;
-    let prompts = Tensor::full([train.size()[0]], row, (Kind::Int64, Device::Cpu));
-    Ok((
-        TrainSet {
-            images: train,
-            prompts,
-        },
-        validation,
-    ))
 }
 
 impl runner::Session for Run {
@@ -482,7 +341,7 @@ impl runner::Session for Run {
             self.store.save_adapter(dir.path())?;
         }
         if spec.method == Method::Pretrain {
-            self.save_model(dir.path())?;
+            save_model(&self.store, &self.model, dir.path())?;
         }
         if let Some(validation) = &self.validation {
             summary.validation_loss = Some(self.validation_loss(validation));
