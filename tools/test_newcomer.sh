@@ -32,6 +32,10 @@ rm -rf results/classification results/segmentation figures/fig3_* results/spectr
 ./target/release/analysis rank-sweep
 need figures/fig3_dinov2-s14-quick.png results/spectra/dinov2-s14-quick.csv \
   results/rank_sweep/dinov2-s14.csv figures/fig5_dinov2-s14.png
+# Rendered from the reference, the spectra are the committed files, byte for byte.
+for f in "$repo"/results/spectra/*.csv; do
+  cmp -s "$f" "results/spectra/$(basename "$f")" || fail "analysis svd does not reproduce results/spectra/$(basename "$f")"
+done
 
 echo "test-newcomer: 2. make reproduce-clip QUICK=1"
 start=$(date +%s)

@@ -47,6 +47,11 @@ pub fn svd(opts: &SvdOptions) -> Result<Vec<PathBuf>> {
             .or_default()
             .push(run);
     }
+    // One order whichever way the runs were named (`--runs` in any order, or found): the table and
+    // the figure are the same files for the same runs.
+    for runs in by_backbone.values_mut() {
+        runs.sort_by(|a, b| (a.method, a.rank, &a.dir).cmp(&(b.method, b.rank, &b.dir)));
+    }
     let mut written = Vec::new();
     for (backbone, runs) in &by_backbone {
         let names: Vec<String> = runs.iter().map(|r| r.dir.display().to_string()).collect();
