@@ -104,17 +104,10 @@ fn bert(
             loaded.model.model_type()
         );
     };
-    let tokenizer = BertTokenizer::from_file(&dir.join(TOKENIZER_FILE), max_tokens)?;
+    let tokenizer = BertTokenizer::padded_to_length(&dir.join(TOKENIZER_FILE), max_tokens)?;
     let encoded = tokenizer.encode(texts)?;
-    let pad = max_tokens as i64 - encoded.input_ids.size()[1];
-    let ids = encoded
-        .input_ids
-        .constant_pad_nd([0, pad])
-        .to_device(device);
-    let mask = encoded
-        .attention_mask
-        .constant_pad_nd([0, pad])
-        .to_device(device);
+    let ids = encoded.input_ids.to_device(device);
+    let mask = encoded.attention_mask.to_device(device);
     Ok(tch::no_grad(|| {
         bert_prompt_embeds(bert, &ids, &mask, config)
     })?)
@@ -172,18 +165,6 @@ fn clip_ids(folder: &Path, texts: &[&str]) -> Result<Tensor> {
             .to_string(),
         _ => bail!("{}: field `pad_token` is missing", config_file.display()),
     };
-    let tokenizer = ClipTokenizer::from_file(&file, CONTEXT_LENGTH)?;
-    let pad_id = tokenizer.token_id(&pad).with_context(|| {
-        format!(
-            "{}: pad_token `{pad}` is not in its vocabulary",
-            file.display()
-        )
-    })?;
-    let encoded = tokenizer.encode(texts)?;
-    let ids = encoded.input_ids.where_self(
-        &encoded.attention_mask.ne(0),
-        &encoded.input_ids.full_like(pad_id),
-    );
-    let missing = CONTEXT_LENGTH as i64 - ids.size()[1];
-    Ok(ids.pad([0, missing], "constant", Some(pad_id as f64)))
+    let tokenizer = ClipTokenizer::padded_to_length(&file, &pad, CONTEXT_LENGTH)?;
+    Ok(tokenizer.encode(texts)?.input_ids)
 }

@@ -1,5 +1,5 @@
 //! What every text tower's tokenizer shares: a Hugging Face `tokenizer.json` set to pad a batch on
-//! the right to its longest text and to truncate to the model's positions.
+//! the right (to its longest text, or to a fixed length) and to truncate to the model's positions.
 
 use std::path::Path;
 
@@ -7,9 +7,23 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::error::{Error, Result};
 
-/// Reads the tokenizer at `path`, padding with `pad_token` (which must be in its vocabulary) and
-/// truncating to `max_length` tokens; errors name the file.
-pub fn read_padded(path: &Path, pad_token: &str, max_length: usize) -> Result<Tokenizer> {
+/// How far a batch is padded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PadTo {
+    /// To the batch's longest text.
+    Longest,
+    /// To `max_length` tokens (transformers' `padding="max_length"`).
+    MaxLength,
+}
+
+/// Reads the tokenizer at `path`, padding with `pad_token` (which must be in its vocabulary) as
+/// `pad_to` says and truncating to `max_length` tokens; errors name the file.
+pub fn read_padded(
+    path: &Path,
+    pad_token: &str,
+    max_length: usize,
+    pad_to: PadTo,
+) -> Result<Tokenizer> {
     let error = |message: String| Error::Tokenizer {
         path: path.to_path_buf(),
         message,
@@ -19,7 +33,10 @@ pub fn read_padded(path: &Path, pad_token: &str, max_length: usize) -> Result<To
         .token_to_id(pad_token)
         .ok_or_else(|| error(format!("no `{pad_token}` token")))?;
     let padding = PaddingParams {
-        strategy: PaddingStrategy::BatchLongest,
+        strategy: match pad_to {
+            PadTo::Longest => PaddingStrategy::BatchLongest,
+            PadTo::MaxLength => PaddingStrategy::Fixed(max_length),
+        },
         pad_id,
         pad_token: pad_token.into(),
         ..Default::default()

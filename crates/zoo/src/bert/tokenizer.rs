@@ -8,7 +8,7 @@ use tch::{Kind, Tensor};
 use tokenizers::Tokenizer;
 
 use crate::error::{Error, Result};
-use crate::padded_tokenizer::read_padded;
+use crate::padded_tokenizer::{read_padded, PadTo};
 
 /// BERT's padding token.
 const PAD: &str = "[PAD]";
@@ -34,14 +34,25 @@ pub struct BertTokenizer {
 impl BertTokenizer {
     /// Reads `tokenizer.json`; texts are truncated to `max_length` tokens (`[SEP]` kept).
     pub fn from_file(path: &Path, max_length: usize) -> Result<Self> {
-        let inner = read_padded(path, PAD, max_length)?;
+        let inner = read_padded(path, PAD, max_length, PadTo::Longest)?;
         Ok(Self {
             inner,
             path: path.to_path_buf(),
         })
     }
 
-    /// Encodes `texts` (at least one) into ids, attention mask and token types, padded to the longest.
+    /// Reads `tokenizer.json` padding every text to exactly `max_length` tokens with `[PAD]`
+    /// (transformers' `padding="max_length"`), truncating longer ones.
+    pub fn padded_to_length(path: &Path, max_length: usize) -> Result<Self> {
+        let inner = read_padded(path, PAD, max_length, PadTo::MaxLength)?;
+        Ok(Self {
+            inner,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Encodes `texts` (at least one) into ids, attention mask and token types, padded as the
+    /// tokenizer was read.
     pub fn encode(&self, texts: &[&str]) -> Result<Encoded> {
         let error = |message: String| Error::Tokenizer {
             path: self.path.clone(),

@@ -8,7 +8,7 @@ use tch::{Kind, Tensor};
 use tokenizers::Tokenizer;
 
 use crate::error::{Error, Result};
-use crate::padded_tokenizer::read_padded;
+use crate::padded_tokenizer::{read_padded, PadTo};
 
 /// Where `make setup` (tools/make_clip_tokenizer.py) caches the tokenizer, relative to the workspace root.
 pub const CACHED_TOKENIZER: &str = ".cache/models/clip-tokenizer/tokenizer.json";
@@ -37,19 +37,24 @@ pub struct ClipTokenizer {
 impl ClipTokenizer {
     /// Reads `tokenizer.json`; texts are truncated to `max_length` tokens (end-of-text kept).
     pub fn from_file(path: &Path, max_length: usize) -> Result<Self> {
-        let inner = read_padded(path, END_OF_TEXT, max_length)?;
+        let inner = read_padded(path, END_OF_TEXT, max_length, PadTo::Longest)?;
         Ok(Self {
             inner,
             path: path.to_path_buf(),
         })
     }
 
-    /// The id of `token`, if it is in the vocabulary.
-    pub fn token_id(&self, token: &str) -> Option<i64> {
-        self.inner.token_to_id(token).map(i64::from)
+    /// Reads `tokenizer.json` as diffusers' SD3 pipeline calls it: every text padded to exactly
+    /// `max_length` tokens with `pad_token` (`padding="max_length"`; SD3's CLIP-G pads with `!`).
+    pub fn padded_to_length(path: &Path, pad_token: &str, max_length: usize) -> Result<Self> {
+        let inner = read_padded(path, pad_token, max_length, PadTo::MaxLength)?;
+        Ok(Self {
+            inner,
+            path: path.to_path_buf(),
+        })
     }
 
-    /// Encodes `texts` (at least one) into ids and attention mask, padded to the longest.
+    /// Encodes `texts` (at least one) into ids and attention mask, padded as the tokenizer was read.
     pub fn encode(&self, texts: &[&str]) -> Result<Encoded> {
         if texts.is_empty() {
             let message = "no texts to encode".to_string();
