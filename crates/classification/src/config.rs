@@ -9,8 +9,8 @@ use formats::paths::portable;
 use formats::sections::{adapter_config, optim_config};
 use formats::selection::selection_run_name;
 use formats::{
-    AdapterConfig, AdapterSection, Hyper, Method, OptimConfig, OptimSection, SelectSection,
-    Selected,
+    AdapterConfig, AdapterSection, Hyper, Method, OptimConfig, OptimSection, Precision,
+    SelectSection, Selected,
 };
 use runner::slurm::SlurmOptions;
 use runner::{Coords, Overrides, Stage};
@@ -80,6 +80,9 @@ pub struct Experiment {
     /// Resources of each run on a Slurm cluster (`--slurm`).
     #[serde(default)]
     pub slurm: Option<SlurmOptions>,
+    /// Arithmetic of every run: `fp32` (default), `bf16` or `fp16` (`--precision`).
+    #[serde(default)]
+    pub precision: Precision,
 }
 
 fn default_iters_per_shot() -> usize {
@@ -151,6 +154,9 @@ pub struct RunSpec {
     pub adapter: Option<AdapterConfig>,
     /// Optimiser and schedule.
     pub optim: OptimConfig,
+    /// Arithmetic of the run (absent from `config.json` when fp32).
+    #[serde(default, skip_serializing_if = "Precision::is_fp32")]
+    pub precision: Precision,
 }
 
 impl RunSpec {
@@ -230,6 +236,9 @@ impl runner::Experiment for Experiment {
     }
 
     fn apply(&mut self, o: &Overrides) {
+        if let Some(p) = o.precision {
+            self.precision = p;
+        }
         if let Some(d) = &o.dataset {
             self.datasets = vec![d.clone()];
         }
@@ -288,6 +297,10 @@ impl runner::RunSpec for RunSpec {
 
     fn optim(&self) -> &OptimConfig {
         &self.optim
+    }
+
+    fn precision(&self) -> Precision {
+        self.precision
     }
 
     fn scores_validation(&self) -> bool {
@@ -389,6 +402,7 @@ impl Experiment {
         let adapter = adapter_config(&adapter_section, method, rank)?;
         let optim = optim_config(&optim_section, method, adapter.as_ref(), iters)?;
         Ok(RunSpec {
+            precision: self.precision,
             backbone: self.backbone.clone(),
             model_dir: portable(&self.model_dir, root),
             dataset: dataset.to_string(),

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use serial_lora::checkpoint::{read_tensors, save_tensors};
+use serial_lora::precision::without_autocast;
 use tch::{Device, Kind, Tensor};
 use zoo::{ImageEncoder, Loaded};
 
@@ -145,8 +146,13 @@ impl Evaluator {
 }
 
 /// Features `[N, d]` (fp64, CPU) of images `[N, C, H, W]` in `[−1, 1]`: to `[0, 1]`, grey repeated
-/// to RGB, bicubic resize to `size`, the encoder's pixel statistics, in batches on `device`.
+/// to RGB, bicubic resize to `size`, the encoder's pixel statistics, in batches on `device`. In
+/// fp32 whatever the run's precision: the measuring instrument stays the same for every run.
 fn encode(encoder: &dyn ImageEncoder, size: i64, device: Device, images: &Tensor) -> Tensor {
+    without_autocast(device, || encode_fp32(encoder, size, device, images))
+}
+
+fn encode_fp32(encoder: &dyn ImageEncoder, size: i64, device: Device, images: &Tensor) -> Tensor {
     let (mean, std) = encoder.pixel_stats();
     let stat = |v: [f32; 3]| Tensor::from_slice(&v).view([1, 3, 1, 1]).to_device(device);
     let (mean, std) = (stat(mean), stat(std));

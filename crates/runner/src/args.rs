@@ -61,6 +61,10 @@ pub struct GridArgs {
     /// sees). Data is decoded on the CPU; each batch moves to the device once.
     #[arg(long, default_value = "cpu", value_parser = serial_lora::parse_device)]
     pub device: tch::Device,
+    /// Arithmetic of the runs: fp32, bf16 (autocast; frozen weights stored in bf16) or fp16
+    /// (autocast with a dynamic loss scale); replaces the experiment file's `precision`.
+    #[arg(long)]
+    pub precision: Option<formats::Precision>,
     /// Run the experiment's learning-rate selection instead of its grid (`[select]`: every
     /// learning rate, and λ for the + variants, at one rank and seed, trained on part of the
     /// training pool and scored on the held-out rest) into `<results>/<task>/selection/`, then
@@ -120,6 +124,7 @@ impl GridArgs {
                 }),
             data_root: self.data_root.as_ref().map(abs),
             backbone: self.backbone.clone(),
+            precision: self.precision,
         }
     }
 

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use formats::run::{read_json, run_dirs, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE};
 use formats::selection::{write_table, Candidate, LR_SELECTION_FILE, SELECTION_FOLDER};
 use formats::{RunHeader, Selected, SummaryRow};
-use serial_lora::AdamW;
+use serial_lora::{AdamW, LossScaler};
 
 use crate::args::GridArgs;
 use crate::checkpoint::Checkpoint;
@@ -282,7 +282,11 @@ pub fn run_one_on<T: Task>(
         results,
         device,
     };
+    // The whole run (scoring the start, training, evaluation) computes in its precision.
+    let precision = spec.precision();
+    let _autocast = serial_lora::precision::autocast(precision, device)?;
     let mut session = T::start(spec, &ctx)?;
+    serial_lora::precision::store_frozen(session.store(), precision);
     let trained = match train(spec, &mut session, &dir, step_budget) {
         Err(e) if spec.scores_validation() => match e.downcast_ref::<serial_lora::Error>() {
             Some(&serial_lora::Error::NonFiniteLoss { step, value }) => {
@@ -333,7 +337,8 @@ fn train<S: RunSpec, R: Session>(
         return Ok(Some((0, 0.0)));
     }
     let stores = session.trainable();
-    let mut optimizer = AdamW::new(&stores, spec.optim().clone())?;
+    let mut optimizer = AdamW::new(&stores, spec.optim().clone())?
+        .with_loss_scaler(LossScaler::for_precision(spec.precision()));
     let checkpoint = Checkpoint::new(dir.path());
     let (start, mut seconds) = checkpoint
         .load(&stores, &mut optimizer)?

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use formats::{Method, OptimConfig, SelectSection, Selected, SummaryRow};
+use formats::{Method, OptimConfig, Precision, SelectSection, Selected, SummaryRow};
 use serde::{de::DeserializeOwned, Serialize};
 use serial_lora::ModelStore;
 use tch::{nn::VarStore, Tensor};
@@ -39,6 +39,8 @@ pub trait RunSpec: Serialize + DeserializeOwned + Clone {
     fn checkpoint_every(&self) -> usize;
     /// The optimiser and schedule.
     fn optim(&self) -> &OptimConfig;
+    /// The run's arithmetic (fp32, or bf16/fp16 autocast).
+    fn precision(&self) -> Precision;
     /// Whether this is a selection run (scored on a validation split): its divergence is a
     /// result, recorded, rather than a failure.
     fn scores_validation(&self) -> bool;
@@ -57,6 +59,8 @@ pub struct Overrides {
     pub data_root: Option<PathBuf>,
     /// Backbone name in reports.
     pub backbone: Option<String>,
+    /// The runs' arithmetic.
+    pub precision: Option<Precision>,
 }
 
 /// An experiment file: the only place a grid is defined.

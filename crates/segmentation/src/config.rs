@@ -11,8 +11,8 @@ use formats::paths::portable;
 use formats::sections::{adapter_config, optim_config};
 use formats::selection::selection_run_name;
 use formats::{
-    AdapterConfig, AdapterSection, Hyper, Method, OptimConfig, OptimSection, SelectSection,
-    Selected,
+    AdapterConfig, AdapterSection, Hyper, Method, OptimConfig, OptimSection, Precision,
+    SelectSection, Selected,
 };
 use runner::slurm::SlurmOptions;
 use runner::{Coords, Overrides, Stage};
@@ -96,6 +96,9 @@ pub struct Experiment {
     /// Resources of each run on a Slurm cluster (`--slurm`).
     #[serde(default)]
     pub slurm: Option<SlurmOptions>,
+    /// Arithmetic of every run: `fp32` (default), `bf16` or `fp16` (`--precision`).
+    #[serde(default)]
+    pub precision: Precision,
 }
 
 fn default_checkpoint_every() -> usize {
@@ -141,6 +144,9 @@ pub struct RunSpec {
     pub adapter: AdapterConfig,
     /// Optimiser and schedule.
     pub optim: OptimConfig,
+    /// Arithmetic of the run (absent from `config.json` when fp32).
+    #[serde(default, skip_serializing_if = "Precision::is_fp32")]
+    pub precision: Precision,
 }
 
 impl RunSpec {
@@ -194,6 +200,9 @@ impl runner::Experiment for Experiment {
     }
 
     fn apply(&mut self, o: &Overrides) {
+        if let Some(p) = o.precision {
+            self.precision = p;
+        }
         if let Some(i) = o.iters {
             self.iters = i;
         }
@@ -261,6 +270,10 @@ impl runner::RunSpec for RunSpec {
         &self.optim
     }
 
+    fn precision(&self) -> Precision {
+        self.precision
+    }
+
     fn scores_validation(&self) -> bool {
         self.validation_fraction.is_some()
     }
@@ -317,6 +330,7 @@ impl Experiment {
             .with_context(|| format!("method `{method}` trains no adapter"))?;
         let optim = optim_config(&optim_section, method, Some(&adapter), self.iters)?;
         Ok(RunSpec {
+            precision: self.precision,
             backbone: self.backbone.clone(),
             model_dir: portable(&self.model_dir, root),
             dataset: self.dataset.clone(),

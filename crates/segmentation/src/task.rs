@@ -111,8 +111,9 @@ impl Run {
 }
 
 /// The unadapted model's scores on the test tiles, shared by every run on the same model, data and
-/// scaling and prompt mode through `<results>/segmentation/zero_shot.json` (an adapter at init is
-/// the base model; the box mode's key has no prompt part, as before the prompt-free mode).
+/// scaling, prompt mode and precision through `<results>/segmentation/zero_shot.json` (an adapter at
+/// init is the base model; the box mode's key has no prompt part, as before the prompt-free mode,
+/// and an fp32 run's no precision part).
 fn zero_shot_scores(
     spec: &RunSpec,
     results: &Path,
@@ -130,6 +131,9 @@ fn zero_shot_scores(
     }
     if let Some(share) = spec.validation_fraction {
         key.push_str(&format!("|validation{share}"));
+    }
+    if !spec.precision.is_fp32() {
+        key.push_str(&format!("|{}", spec.precision));
     }
     let mut cache: BTreeMap<String, Scores> = match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text)

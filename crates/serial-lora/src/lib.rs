@@ -40,6 +40,7 @@ pub mod error;
 pub mod linear;
 pub mod lowrank;
 pub mod optim;
+pub mod precision;
 pub mod qkv;
 pub mod rng;
 pub mod site;
@@ -51,6 +52,7 @@ pub use error::{Error, Result, TensorProblem};
 pub use formats::{peft, AdapterConfig, AdapterKind, AdapterPlan, ScaleRule, Target, TargetRule};
 pub use linear::AdaptedLinear;
 pub use optim::{AdamW, OptimConfig};
+pub use precision::{LossScaler, Precision};
 pub use qkv::QkvProjection;
 pub use site::SitePath;
 pub use store::{

@@ -5,7 +5,12 @@ use tch::nn::VarStore;
 use tch::Tensor;
 
 use crate::error::{Error, Result};
+use crate::precision::LossScaler;
 pub use formats::OptimConfig;
+
+/// The optimiser-state names of the loss scaler's scale and clean-step count.
+const LOSS_SCALE: &str = "loss_scale";
+const CLEAN_STEPS: &str = "loss_scale_clean_steps";
 
 /// Whether a variable is a `B` matrix, which LoRA+ trains at `lr·λ` (PEFT's rule, by name).
 pub fn is_b_matrix(name: &str) -> bool {
@@ -29,6 +34,7 @@ pub struct AdamW {
     params: Vec<Param>,
     config: OptimConfig,
     step: usize,
+    scaler: Option<LossScaler>,
 }
 
 impl AdamW {
@@ -56,7 +62,19 @@ impl AdamW {
             params,
             config,
             step: 0,
+            scaler: None,
         })
+    }
+
+    /// Uses `scaler` (fp16's dynamic loss scale; `None`: no scaling) from the next step on.
+    pub fn with_loss_scaler(mut self, scaler: Option<LossScaler>) -> Self {
+        self.scaler = scaler;
+        self
+    }
+
+    /// The loss scaler, if any.
+    pub fn loss_scaler(&self) -> Option<&LossScaler> {
+        self.scaler.as_ref()
     }
 
     /// Steps taken so far.
@@ -71,7 +89,9 @@ impl AdamW {
     }
 
     /// One step on `loss`: refuses a non-finite loss, then backward, optional gradient-norm
-    /// clipping, the scheduled learning rates and the AdamW update. Returns group 0's rate.
+    /// clipping, the scheduled learning rates and the AdamW update. Returns group 0's rate. With a
+    /// loss scaler, backward runs on the scaled loss and the gradients are unscaled; a step whose
+    /// gradients overflow updates nothing but the scale (the schedule still moves on).
     pub fn step(&mut self, loss: &Tensor) -> Result<f64> {
         let value = loss.double_value(&[]);
         if !value.is_finite() {
@@ -83,7 +103,10 @@ impl AdamW {
         for p in &mut self.params {
             p.value.zero_grad();
         }
-        loss.backward();
+        match &self.scaler {
+            Some(scaler) => (loss * scaler.scale).backward(),
+            None => loss.backward(),
+        }
         let (lr_a, lr_b) = self.group_lrs(self.step);
         self.step += 1;
         let (beta1, beta2) = self.config.betas;
@@ -91,17 +114,29 @@ impl AdamW {
         let (bias1, bias2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
         tch::no_grad(|| {
             let grads: Vec<Tensor> = self.params.iter().map(|p| p.value.grad()).collect();
-            if let Some(max) = self.config.grad_clip {
-                let total = grads
-                    .iter()
-                    .filter(|g| g.defined())
+            let defined = || grads.iter().filter(|g| g.defined());
+            let norm = || {
+                defined()
                     .map(|g| g.square().sum(tch::Kind::Double))
                     .fold(Tensor::from(0.0f64), |a, b| a + b)
                     .sqrt()
-                    .double_value(&[]);
+                    .double_value(&[])
+            };
+            if let Some(scaler) = &mut self.scaler {
+                defined().for_each(|g| {
+                    let _ = g.shallow_clone().g_mul_scalar_(1.0 / scaler.scale);
+                });
+                let overflowed = !norm().is_finite();
+                scaler.update(overflowed);
+                if overflowed {
+                    return;
+                }
+            }
+            if let Some(max) = self.config.grad_clip {
+                let total = norm();
                 let coef = max / (total + 1e-6);
                 if coef < 1.0 {
-                    grads.iter().filter(|g| g.defined()).for_each(|g| {
+                    defined().for_each(|g| {
                         let _ = g.shallow_clone().g_mul_scalar_(coef);
                     });
                 }
@@ -124,9 +159,14 @@ impl AdamW {
         Ok(lr_a)
     }
 
-    /// The optimiser state as named tensors: `exp_avg.<var>`, `exp_avg_sq.<var>` and `step`.
+    /// The optimiser state as named tensors: `exp_avg.<var>`, `exp_avg_sq.<var>`, `step`, and the
+    /// loss scaler's `loss_scale` and `loss_scale_clean_steps` when there is one.
     pub fn state(&self) -> Vec<(String, Tensor)> {
         let mut out = vec![("step".to_string(), Tensor::from(self.step as i64))];
+        if let Some(scaler) = &self.scaler {
+            out.push((LOSS_SCALE.into(), Tensor::from(scaler.scale)));
+            out.push((CLEAN_STEPS.into(), Tensor::from(scaler.clean_steps as i64)));
+        }
         for p in &self.params {
             out.push((format!("exp_avg.{}", p.name), p.exp_avg.shallow_clone()));
             out.push((
@@ -164,6 +204,12 @@ impl AdamW {
             Ok(())
         })?;
         self.step = step.int64_value(&[]) as usize;
+        if let Some(scaler) = &mut self.scaler {
+            if let (Some(scale), Some(clean)) = (state.get(LOSS_SCALE), state.get(CLEAN_STEPS)) {
+                scaler.scale = scale.double_value(&[]);
+                scaler.clean_steps = clean.int64_value(&[]) as u64;
+            }
+        }
         Ok(())
     }
 }

@@ -129,7 +129,9 @@ impl ModelStore {
                 }
                 Update::Serial { weights, pair } => {
                     for w in weights {
-                        let folded = w + w.matmul(&pair.b).matmul(&pair.a) * pair.scale;
+                        // In the pair's fp32 even when the frozen weight is stored in bf16.
+                        let w32 = w.to_kind(pair.a.kind());
+                        let folded = &w32 + w32.matmul(&pair.b).matmul(&pair.a) * pair.scale;
                         w.shallow_clone().copy_(&folded);
                     }
                 }
@@ -154,8 +156,9 @@ impl ModelStore {
                     let eye = Tensor::eye(r, (pair.a.kind(), pair.a.device()));
                     let inner = (eye + pair.a.matmul(&pair.b) * pair.scale).inverse();
                     for w in weights {
+                        let w32 = w.to_kind(pair.a.kind());
                         let unfolded =
-                            w - w.matmul(&pair.b).matmul(&inner).matmul(&pair.a) * pair.scale;
+                            &w32 - w32.matmul(&pair.b).matmul(&inner).matmul(&pair.a) * pair.scale;
                         w.shallow_clone().copy_(&unfolded);
                     }
                 }
