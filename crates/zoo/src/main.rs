@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! zoo forward --model DIR --inputs IN.safetensors --out OUT.safetensors [--adapter ADIR] [--merge]
+//!             [--device cpu|cuda[:N]] [--threads N] [--precision fp32|bf16|fp16]
 //! zoo info
 //! ```
 //! The architecture comes from `DIR/config.json` (`model_type`: clip, clip_vision_model,
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use serial_lora::checkpoint;
+use serial_lora::precision::{self, Precision};
 use tch::{Device, Kind, Tensor};
 
 /// Model zoo command line.
@@ -59,6 +61,10 @@ enum Command {
         /// libtorch's intra-op threads (default: libtorch's choice, the machine's cores).
         #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
         threads: Option<i32>,
+        /// Arithmetic: fp32, or bf16 / fp16 autocast with the frozen weights stored in that
+        /// precision (after any merge); outputs are written as fp32.
+        #[arg(long, default_value = "fp32")]
+        precision: Precision,
     },
     /// Prints what the linked libtorch sees: CUDA availability and devices, cuDNN, intra-op
     /// threads, and whether a bf16 matrix product runs on each device.
@@ -98,11 +104,14 @@ fn forward(
     adapter: Option<PathBuf>,
     merge: bool,
     device: Device,
+    precision: Precision,
 ) -> zoo::Result<()> {
     let loaded = zoo::load(&model, adapter.as_deref(), device)?;
     if merge {
         loaded.store.merge();
     }
+    let _autocast = precision::autocast(precision, device)?;
+    precision::store_frozen(&loaded.store, precision);
     let inputs: zoo::Tensors = checkpoint::read_tensors(&inputs)?
         .into_iter()
         .map(|(k, v)| (k, v.to_device(device)))
@@ -135,11 +144,12 @@ fn main() -> ExitCode {
             merge,
             device,
             threads,
+            precision,
         } => {
             if let Some(n) = threads {
                 tch::set_num_threads(n);
             }
-            forward(model, inputs, out, adapter, merge, device)
+            forward(model, inputs, out, adapter, merge, device, precision)
         }
     };
     match result {

@@ -382,3 +382,52 @@ fn threads_set_libtorchs_intra_op_threads_and_zero_is_refused() {
     let err = String::from_utf8_lossy(&zero.stderr);
     assert!(!zero.status.success() && err.contains("--threads"), "{err}");
 }
+
+#[test]
+fn bf16_forward_stays_within_bf16_rounding_of_the_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = fixture("clip");
+    let (inputs, out) = (
+        dir.join("inputs.safetensors"),
+        tmp.path().join("out.safetensors"),
+    );
+    let run = zoo(&[
+        flag("--model"),
+        &dir,
+        flag("--inputs"),
+        &inputs,
+        flag("--out"),
+        &out,
+        flag("--precision"),
+        flag("bf16"),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // bf16 keeps 8 significant bits: each output passes a handful of rounded GEMMs (two CLIP
+    // blocks and the projections), so it lands within a few round-offs (2^-8 each) of fp32
+    // (measured 1.7e-2 ≈ 4.4 round-offs; allowed 8), and never as close as fp32's 1e-5.
+    let worst = assert_matches(
+        "cli clip --precision bf16",
+        &tensors(&out),
+        &tensors(&dir.join("outputs.safetensors")),
+        2f64.powi(-5),
+    );
+    assert!(
+        worst > TOLERANCE,
+        "bf16 must actually compute in bf16 ({worst:e})"
+    );
+    let bad = failure(&[
+        flag("--model"),
+        &dir,
+        flag("--inputs"),
+        &inputs,
+        flag("--out"),
+        &out,
+        flag("--precision"),
+        flag("fp8"),
+    ]);
+    assert!(bad.contains("fp8") && bad.contains("bf16"), "{bad}");
+}
