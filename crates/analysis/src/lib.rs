@@ -18,6 +18,9 @@
 //!   generation (FD, lower is better) also `figures/fig5_<backbone>.png`, FD against rank.
 //! * [`compare`]: the user's `summary.csv` against the committed reference, cell by cell →
 //!   `results/comparison/<task>.csv` and a table on stdout.
+//! * [`bench_scaling`]: median step time of the ViT-B/16 benchmark against batch and image size
+//!   (`results/bench/vit_b16_scaling.csv`, from `make bench`) → `figures/bench_scaling.png` and
+//!   the rows drawn on stdout.
 //!
 //! Without explicit inputs, `svd` and `rank-sweep` read the user's own runs under `results/<task>/`
 //! and fall back to the committed reference under `results/reference/<task>/` ([`sources`]).
@@ -32,6 +35,7 @@
 use openblas_src as _;
 
 pub mod adapter;
+pub mod bench_scaling;
 pub mod compare;
 pub mod error;
 pub mod json;

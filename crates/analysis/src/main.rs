@@ -1,8 +1,10 @@
-//! `analysis`: the command-line front end (`params`, `svd`, `rank-sweep`, `compare`, `report`).
+//! `analysis`: the command-line front end (`params`, `svd`, `rank-sweep`, `compare`, `report`,
+//! `bench-scaling`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use analysis::bench_scaling::{bench_scaling, BenchScalingOptions};
 use analysis::compare::{compare, CompareOptions, Task};
 use analysis::params::{params, ParamsOptions};
 use analysis::report::{report, ReportOptions};
@@ -105,6 +107,17 @@ enum Command {
         #[arg(long, default_value = "figures")]
         figures: PathBuf,
     },
+    /// Median step time of the ViT-B/16 benchmark against batch (at 224 px) and image size (at
+    /// batch 8), from <results>/bench/vit_b16_scaling.csv (written by `make bench`) →
+    /// <figures>/bench_scaling.png and the rows drawn as a table on stdout.
+    BenchScaling {
+        /// Results folder.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// Figures folder.
+        #[arg(long, default_value = "figures")]
+        figures: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -170,6 +183,12 @@ fn main() -> ExitCode {
             }
             Vec::new()
         }),
+        Command::BenchScaling { results, figures } => {
+            bench_scaling(&BenchScalingOptions { results, figures }).map(|scaling| {
+                print!("{scaling}");
+                vec![scaling.figure]
+            })
+        }
     };
     match written {
         Ok(files) => {

@@ -31,14 +31,35 @@ impl SelfAttention {
         causal: bool,
         train: bool,
     ) -> Tensor {
-        let (batch, tokens, dim) = x
-            .size3()
-            .expect("attention input must be [batch, tokens, dim]");
-        let heads = |t: Tensor| {
+        let (q, k, v) = self.qkv.forward_t(x, train);
+        self.attend(&q, &k, &v, mask, causal, train)
+    }
+
+    /// The output of the first `queries` tokens of `x` only, `[batch, queries, dim]` (every token
+    /// still serves as key and value; no mask): equal to the same rows of
+    /// [`forward_t`](Self::forward_t), at the cost of `queries` tokens for Q, the attention
+    /// products and `W_o`.
+    pub fn forward_t_queries(&self, x: &Tensor, queries: i64, train: bool) -> Tensor {
+        let (q, k, v) = self.qkv.forward_t_queries(x, Some(queries), train);
+        self.attend(&q, &k, &v, None, false, train)
+    }
+
+    fn attend(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: Option<&Tensor>,
+        causal: bool,
+        train: bool,
+    ) -> Tensor {
+        let heads = |t: &Tensor| {
+            let (batch, tokens, dim) = t
+                .size3()
+                .expect("attention input must be [batch, tokens, dim]");
             t.view([batch, tokens, self.heads, dim / self.heads])
                 .transpose(1, 2)
         };
-        let (q, k, v) = self.qkv.forward_t(x, train);
         let context = Tensor::scaled_dot_product_attention(
             &heads(q),
             &heads(k),
@@ -49,10 +70,12 @@ impl SelfAttention {
             None,
             false,
         );
-        let context = context
-            .transpose(1, 2)
-            .contiguous()
-            .view([batch, tokens, dim]);
+        let (batch, _, queries, head_dim) = context.size4().expect("[batch, heads, tokens, d_h]");
+        let context =
+            context
+                .transpose(1, 2)
+                .contiguous()
+                .view([batch, queries, self.heads * head_dim]);
         self.out.forward_t(&context, train)
     }
 }

@@ -46,16 +46,17 @@ impl LowRank {
         }
     }
 
-    /// `s·B(A(drop(x)))` on the last dimension of `x`.
+    /// `s·B(A(drop(x)))` on the last dimension of `x`. The scale multiplies the rank-`r`
+    /// intermediate `A x` (`r` values per token instead of `d_out`), and is skipped at 1.
     pub fn delta(&self, x: &Tensor, train: bool) -> Tensor {
         let x = if train && self.dropout > 0.0 {
             self.rng.dropout(x, self.dropout)
         } else {
             x.shallow_clone()
         };
-        x.linear::<Tensor>(&self.a, None)
-            .linear::<Tensor>(&self.b, None)
-            * self.scale
+        let h = x.linear::<Tensor>(&self.a, None);
+        let h = if self.scale == 1.0 { h } else { h * self.scale };
+        h.linear::<Tensor>(&self.b, None)
     }
 
     /// The dense update `s·B A`, shape `[d_out, d_in]`.

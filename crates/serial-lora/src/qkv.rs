@@ -207,14 +207,35 @@ impl QkvProjection {
 
     /// `(Q, K, V)` of `x` (the block's normalised input), through the Serial adapter if present.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> (Tensor, Tensor, Tensor) {
+        self.forward_t_queries(x, None, train)
+    }
+
+    /// As [`forward_t`](Self::forward_t), but `Q` only for the first `queries` tokens (all when
+    /// `None`): what attention needs when only those tokens' outputs are used.
+    pub fn forward_t_queries(
+        &self,
+        x: &Tensor,
+        queries: Option<i64>,
+        train: bool,
+    ) -> (Tensor, Tensor, Tensor) {
         let x = match &self.serial {
             Some(serial) => serial.apply(x, train),
             None => x.shallow_clone(),
         };
-        let [q, k, v] = match &self.layout {
-            Layout::Separate(linears) => [0, 1, 2].map(|i| linears[i].forward_t(&x, train)),
-            Layout::Fused(fused) => fused.forward_t(&x, train),
+        let first = |t: Tensor| match queries {
+            Some(n) => t.narrow(1, 0, n),
+            None => t,
         };
-        (q, k, v)
+        match &self.layout {
+            Layout::Separate([q, k, v]) => (
+                q.forward_t(&first(x.shallow_clone()), train),
+                k.forward_t(&x, train),
+                v.forward_t(&x, train),
+            ),
+            Layout::Fused(fused) => {
+                let [q, k, v] = fused.forward_t(&x, train);
+                (first(q), k, v)
+            }
+        }
     }
 }

@@ -47,7 +47,7 @@ impl ImageEncoder for ClipModel {
     }
 
     fn features(&self, pixel_values: &Tensor, train: bool) -> Tensor {
-        self.image_features(pixel_values, train).projected
+        self.image_embeds_t(pixel_values, train)
     }
 }
 
@@ -61,7 +61,7 @@ impl ImageEncoder for crate::clip::VisionTransformer {
     }
 
     fn features(&self, pixel_values: &Tensor, train: bool) -> Tensor {
-        self.forward_t(pixel_values, train).pooler_output
+        self.pooled_t(pixel_values, train)
     }
 }
 
@@ -75,7 +75,7 @@ impl ImageEncoder for crate::dinov2::Dinov2Model {
     }
 
     fn features(&self, pixel_values: &Tensor, train: bool) -> Tensor {
-        self.forward_t(pixel_values, None, train).pooler_output
+        self.pooled_t(pixel_values, train)
     }
 }
 

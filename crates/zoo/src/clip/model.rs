@@ -90,6 +90,14 @@ impl ClipModel {
         }
     }
 
+    /// The projected pooled image state alone (`Tower::projected` of
+    /// [`image_features`](Self::image_features)), by the tower's cheaper
+    /// [`pooled_t`](VisionTransformer::pooled_t).
+    pub fn image_embeds_t(&self, pixel_values: &Tensor, train: bool) -> Tensor {
+        self.visual_projection
+            .forward(&self.vision_model.pooled_t(pixel_values, train))
+    }
+
     /// Text features: the text tower and its projection.
     pub fn text_features(
         &self,

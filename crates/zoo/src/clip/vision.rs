@@ -144,4 +144,14 @@ impl VisionTransformer {
             pooler_output,
         }
     }
+
+    /// `pooler_output` alone: the same values, with the last block computing the class token only
+    /// (the other tokens' last-block outputs are never read by the pooled output).
+    pub fn pooled_t(&self, pixel_values: &Tensor, train: bool) -> Tensor {
+        let x = self
+            .pre_layrnorm
+            .forward(&self.embeddings.forward(pixel_values));
+        let class = self.encoder.forward_t_rows(&x, 1, train).select(1, 0);
+        self.post_layernorm.forward(&class)
+    }
 }

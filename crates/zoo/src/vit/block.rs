@@ -131,7 +131,21 @@ impl Block {
         let h = self
             .attention
             .forward_t(&self.norm1.forward(x), mask, causal, train);
-        let x = x + self.scaled(0, h);
+        self.finish(x + self.scaled(0, h), train)
+    }
+
+    /// The block's output for the first `rows` tokens of `x` only (every token still attends as
+    /// key and value; no mask): the same rows as [`forward_t`](Self::forward_t), with Q, the
+    /// attention products, W_o and the MLP computed for `rows` tokens instead of all.
+    pub fn forward_t_rows(&self, x: &Tensor, rows: i64, train: bool) -> Tensor {
+        let h = self
+            .attention
+            .forward_t_queries(&self.norm1.forward(x), rows, train);
+        self.finish(x.narrow(1, 0, rows) + self.scaled(0, h), train)
+    }
+
+    /// The MLP branch on the attention branch's output `x`.
+    fn finish(&self, x: Tensor, train: bool) -> Tensor {
         let h = self.mlp.forward_t(&self.norm2.forward(&x), train);
         &x + self.scaled(1, h)
     }
@@ -187,5 +201,18 @@ impl Encoder {
         self.blocks.iter().fold(x.shallow_clone(), |x, block| {
             block.forward_t(&x, mask, causal, train)
         })
+    }
+
+    /// Every block in order, the last one for the first `rows` tokens only
+    /// ([`Block::forward_t_rows`]): `[batch, rows, dim]`, what a pooled output reads, without the
+    /// last block's work on the other tokens. No mask.
+    pub fn forward_t_rows(&self, x: &Tensor, rows: i64, train: bool) -> Tensor {
+        let Some((last, rest)) = self.blocks.split_last() else {
+            return x.narrow(1, 0, rows);
+        };
+        let x = rest.iter().fold(x.shallow_clone(), |x, block| {
+            block.forward_t(&x, None, false, train)
+        });
+        last.forward_t_rows(&x, rows, train)
     }
 }
