@@ -14,10 +14,12 @@ test: setup lint test-rust test-python test-newcomer
 test-rust: setup
 	$(CARGO) test --workspace --release
 
-# Python-side self-tests of the converters in tools/ (the Rust tests cover the rest).
+# Python-side self-tests of the converters and the benchmark tables in tools/ (the Rust tests cover
+# the rest).
 test-python: setup
 	$(PY) tools/convert_openai_clip.py --check
 	$(PY) tools/convert_sam_original.py --check
+	$(PY) tools/bench/vit_b16_tables.py --check
 
 # A newcomer's sequence at QUICK size in a temporary copy of the repository (tools/test_newcomer.sh):
 # analysis svd / rank-sweep before any run, then make reproduce-clip QUICK=1 and the comparison.
@@ -29,7 +31,9 @@ lint: setup
 	$(CARGO) clippy --workspace --release --all-targets -- -D warnings
 
 # Adapter block costs (results/bench/adapters.csv), then the CLIP ViT-B/16 vision tower side by side
-# with transformers + peft (results/bench/vit_b16.csv, vit_b16_ratios.csv). Run on an idle machine.
+# with transformers + peft in fp32 and bf16, the GEMM peak, per-operator profiles and the scaling
+# sweep (results/bench/vit_b16*.csv with the targets in vit_b16_targets.csv, figures/bench_scaling.png;
+# tools/bench/vit_b16.sh). About 15 minutes; run it on an idle machine.
 bench: setup
 	$(CARGO) bench -p serial-lora --bench adapters
 	bash tools/bench/vit_b16.sh

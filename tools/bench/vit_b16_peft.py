@@ -23,8 +23,10 @@ Environment:
   autocast bf16); a training step's backward and AdamW step stay outside the autocast region,
   as in torch's AMP recipe;
 * `BENCH_BATCH`: images per step, default 8;
-* `BENCH_IMAGE`: image size in pixels, a multiple of the patch size 16; default 224 (32 with
-  `BENCH_TINY=1`).
+* `BENCH_IMAGE`: image size in pixels, at least the patch size 16 (the patch convolution drops
+  a remainder, as for 56 px); default 224 (32 with `BENCH_TINY=1`);
+* `BENCH_DEVICE`: `cpu` (default), `cuda` or `cuda:N`; on CUDA every timed call ends with a
+  synchronisation and autocast is CUDA's.
 """
 
 import json
@@ -76,14 +78,23 @@ def env_positive_int(name: str, default: int) -> int:
 
 
 def env_image_size() -> int:
-    """`BENCH_IMAGE` (default 224, or 32 with `BENCH_TINY`), checked to be a multiple of PATCH."""
+    """`BENCH_IMAGE` (default 224, or 32 with `BENCH_TINY`), checked to be at least PATCH."""
     size = env_positive_int("BENCH_IMAGE", 32 if TINY else 224)
-    if size % PATCH:
-        raise SystemExit(f"BENCH_IMAGE must be a multiple of the patch size {PATCH}, got {size}")
+    if size < PATCH:
+        raise SystemExit(f"BENCH_IMAGE must be at least the patch size {PATCH}, got {size}")
     return size
 
 
+def env_device() -> str:
+    """`BENCH_DEVICE`: `cpu` (default), `cuda` or `cuda:N`."""
+    device = os.environ.get("BENCH_DEVICE") or "cpu"
+    if device != "cpu" and not device.startswith("cuda"):
+        raise SystemExit(f"BENCH_DEVICE must be cpu, cuda or cuda:N, got `{device}`")
+    return device
+
+
 PRECISION = env_precision()
+DEVICE = env_device()
 BATCH = env_positive_int("BENCH_BATCH", 8)
 IMAGE = env_image_size()
 
@@ -117,7 +128,9 @@ def vision_config() -> CLIPVisionConfig:
 def autocast() -> torch.autocast:
     """The region for forward passes and losses: bf16 CPU autocast when `PRECISION` is `bf16`,
     a disabled (fp32) one otherwise."""
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=PRECISION == "bf16")
+    return torch.autocast(
+        DEVICE.split(":")[0], dtype=torch.bfloat16, enabled=PRECISION == "bf16"
+    )
 
 
 class SerialLoraAttention(nn.Module):
@@ -143,7 +156,7 @@ class SerialLoraAttention(nn.Module):
     def merged(self) -> nn.Module:
         """The wrapped attention with `W <- W (I + s B A)` folded into q/k/v (biases unchanged)."""
         update = self.scale * self.serial_lora_B.weight @ self.serial_lora_A.weight
-        eye = torch.eye(update.shape[0], dtype=update.dtype)
+        eye = torch.eye(update.shape[0], dtype=update.dtype, device=update.device)
         for proj in (self.attn.q_proj, self.attn.k_proj, self.attn.v_proj):
             proj.weight.copy_(proj.weight @ (eye + update))
         return self.attn
@@ -170,7 +183,7 @@ def merge_serial_lora(model: CLIPVisionModel) -> CLIPVisionModel:
 
 
 def build(method: str) -> nn.Module:
-    """The tower with `method`'s adapters (`base`: none)."""
+    """The tower with `method`'s adapters (`base`: none), on `DEVICE`."""
     model = CLIPVisionModel(vision_config())
     if method == "lora":
         config = LoraConfig(
@@ -179,12 +192,12 @@ def build(method: str) -> nn.Module:
             lora_dropout=0.0,
             target_modules=["q_proj", "k_proj", "v_proj", "out_proj"],
         )
-        return get_peft_model(model, config)
-    if method == "serial_lora":
-        return add_serial_lora(model)
-    if method == "base":
-        return model
-    raise SystemExit(f"unknown method `{method}`; cases: {CASES + PROFILE_CASES}")
+        model = get_peft_model(model, config)
+    elif method == "serial_lora":
+        model = add_serial_lora(model)
+    elif method != "base":
+        raise SystemExit(f"unknown method `{method}`; cases: {CASES + PROFILE_CASES}")
+    return model.to(DEVICE)
 
 
 def train_step(model: nn.Module, pixels: torch.Tensor):
@@ -210,13 +223,21 @@ def warm_up(step) -> None:
         step()
 
 
+def synchronize() -> None:
+    """Waits for the device's queued work (CUDA); nothing on the CPU."""
+    if DEVICE.startswith("cuda"):
+        torch.cuda.synchronize(DEVICE)
+
+
 def median_ms(step) -> float:
     """Median wall time of `step()` in milliseconds, after the warm-up calls."""
     warm_up(step)
     times = []
     for _ in range(ITERS):
+        synchronize()
         start = time.perf_counter()
         step()
+        synchronize()
         times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
 
@@ -302,6 +323,7 @@ def run(case: str, pixels: torch.Tensor, threads: int) -> None:
             "method": method,
             "rank": 0 if adapter == "base" else RANK,
             "precision": PRECISION,
+            "device": DEVICE,
             "median_step_ms": ms,
             "images_per_s": BATCH * 1e3 / ms,
             "peak_rss_mb": peak_rss_mb(),
@@ -323,6 +345,7 @@ def main() -> None:
     torch.manual_seed(0)
     config = vision_config()
     pixels = torch.randn(BATCH, config.num_channels, config.image_size, config.image_size)
+    pixels = pixels.to(DEVICE)
     for case in sys.argv[1:] or CASES:
         run(case, pixels, threads)
 

@@ -20,7 +20,9 @@
 //!
 //! Environment: `BENCH_THREADS` (torch threads, default: the number of cores), `BENCH_PRECISION`
 //! (`fp32` or `bf16`: bf16 autocast with the frozen matrices stored in bf16, as `--precision bf16`
-//! runs), `BENCH_BATCH` (default 8), `BENCH_IMAGE` (pixels, a multiple of 16, default 224),
+//! runs), `BENCH_BATCH` (default 8), `BENCH_IMAGE` (pixels, at least 16, default 224; the patch
+//! convolution drops a remainder, as for 56 px), `BENCH_DEVICE` (`cpu`, `cuda`, `cuda:N`; on CUDA
+//! every timed call ends with a synchronisation),
 //! `BENCH_ITERS` (timed iterations, default 5, after 2 warm-ups), `BENCH_TINY=1` (2 blocks of width
 //! 64 at 32 px, 1 warm-up and 2 timed iterations, for checking).
 
@@ -46,6 +48,7 @@ struct Setup {
     vision: VisionConfig,
     batch: i64,
     precision: Precision,
+    device: Device,
     warmup: usize,
     iters: usize,
     threads: i32,
@@ -79,8 +82,8 @@ impl Setup {
         };
         vision.image_size = env_or("BENCH_IMAGE", vision.image_size);
         assert!(
-            vision.image_size > 0 && vision.image_size % vision.patch_size == 0,
-            "BENCH_IMAGE must be a positive multiple of {}",
+            vision.image_size >= vision.patch_size,
+            "BENCH_IMAGE must be at least the patch size {}",
             vision.patch_size
         );
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as i32);
@@ -94,6 +97,8 @@ impl Setup {
             vision,
             batch: env_or("BENCH_BATCH", 8),
             precision,
+            device: serial_lora::parse_device(&env_or("BENCH_DEVICE", "cpu".to_string()))
+                .unwrap_or_else(|e| panic!("BENCH_DEVICE: {e}")),
             warmup,
             iters: env_or("BENCH_ITERS", iters),
             threads: env_or("BENCH_THREADS", cores),
@@ -110,11 +115,18 @@ impl Setup {
     /// run's precision.
     fn build(&self, config: Option<AdapterConfig>) -> (ModelStore, VisionTransformer) {
         let plan = config.as_ref().map(AdapterPlan::from);
-        ModelStore::build(Device::Cpu, plan, |root| {
+        ModelStore::build(self.device, plan, |root| {
             VisionTransformer::new(root, &self.vision)
                 .map_err(|e| serial_lora::Error::config("vision tower", e.to_string()))
         })
         .expect("vision tower builds")
+    }
+
+    /// Waits for the device's queued work (CUDA); nothing on the CPU.
+    fn synchronize(&self) {
+        if let Device::Cuda(i) = self.device {
+            tch::Cuda::synchronize(i as i64);
+        }
     }
 
     /// Median wall time of `f` in milliseconds, after the warm-up calls.
@@ -122,8 +134,10 @@ impl Setup {
         (0..self.warmup).for_each(|_| f());
         let mut times: Vec<f64> = (0..self.iters)
             .map(|_| {
+                self.synchronize();
                 let start = Instant::now();
                 f();
+                self.synchronize();
                 start.elapsed().as_secs_f64() * 1e3
             })
             .collect();
@@ -144,6 +158,7 @@ impl Setup {
             "method": method,
             "rank": rank,
             "precision": self.precision.as_str(),
+            "device": format!("{:?}", self.device).to_lowercase(),
             "threads": self.threads,
             "batch": self.batch,
             "image_size": self.vision.image_size,
@@ -207,7 +222,7 @@ impl Setup {
         if method.ends_with("_merged") {
             store.merge();
         }
-        let _autocast = autocast(self.precision, Device::Cpu).expect("autocast");
+        let _autocast = autocast(self.precision, self.device).expect("autocast");
         store_frozen(&store, self.precision);
         let flops = self.forward_flops(method.trim_end_matches("_merged"), rank);
         let mut line = match kind {
@@ -290,8 +305,8 @@ impl Setup {
             self.vision.hidden_size,
             self.vision.intermediate_size,
         );
-        let a = Tensor::randn([rows, d], (kind, Device::Cpu));
-        let b = Tensor::randn([d, m], (kind, Device::Cpu));
+        let a = Tensor::randn([rows, d], (kind, self.device));
+        let b = Tensor::randn([d, m], (kind, self.device));
         let repeats = 10;
         let ms = self.median_ms(|| {
             for _ in 0..repeats {
@@ -369,7 +384,7 @@ fn main() {
     let v = &setup.vision;
     let pixels = Tensor::randn(
         [setup.batch, v.num_channels, v.image_size, v.image_size],
-        (Kind::Float, Device::Cpu),
+        (Kind::Float, setup.device),
     );
     for case in &cases {
         setup.run(case, &pixels);

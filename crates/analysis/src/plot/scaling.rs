@@ -69,6 +69,22 @@ fn format_ms(ms: &f64) -> String {
     }
 }
 
+/// The values 1, 2 and 5 × 10^k between `lo` and `hi`: a log axis's labelled ticks.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    let mut decade = 10f64.powf(lo.log10().floor());
+    while decade <= hi {
+        for step in [1.0, 2.0, 5.0] {
+            let tick = decade * step;
+            if (lo..=hi).contains(&tick) {
+                ticks.push(tick);
+            }
+        }
+        decade *= 10.0;
+    }
+    ticks
+}
+
 fn panel(
     area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
     path: &Path,
@@ -104,7 +120,9 @@ fn panel(
                 .log_scale()
                 .with_key_points(key_points),
             // Room above the lines for the legend.
-            (y_lo / 1.5..y_hi * 4.0).log_scale(),
+            (y_lo / 1.5..y_hi * 4.0)
+                .log_scale()
+                .with_key_points(log_ticks(y_lo / 1.5, y_hi * 4.0)),
         )
         .map_err(&err)?;
     chart
