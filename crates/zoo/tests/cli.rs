@@ -27,9 +27,28 @@ fn flag(name: &str) -> &Path {
     Path::new(name)
 }
 
+/// `zoo forward` on the fixture folder `dir`'s own inputs into `out`, with `extra` flags.
+fn on_fixture(dir: &Path, out: &Path, extra: &[&str]) -> Output {
+    let inputs = dir.join("inputs.safetensors");
+    let mut args = vec![
+        flag("--model"),
+        dir,
+        flag("--inputs"),
+        &inputs,
+        flag("--out"),
+        out,
+    ];
+    args.extend(extra.iter().map(|a| flag(a)));
+    zoo(&args)
+}
+
 /// Runs `zoo forward` and returns its stderr, asserting that it failed cleanly.
 fn failure(args: &[&Path]) -> String {
-    let out = zoo(args);
+    failed(zoo(args))
+}
+
+/// The stderr of a finished `zoo forward`, asserting that it failed cleanly.
+fn failed(out: Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "expected failure, got success");
     assert!(
@@ -349,23 +368,8 @@ fn info_says_what_libtorch_sees() {
 #[test]
 fn threads_set_libtorchs_intra_op_threads_and_zero_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = fixture("dinov2");
-    let (inputs, out) = (
-        dir.join("inputs.safetensors"),
-        tmp.path().join("out.safetensors"),
-    );
-    let run = |threads: &str| {
-        zoo(&[
-            flag("--model"),
-            &dir,
-            flag("--inputs"),
-            &inputs,
-            flag("--out"),
-            &out,
-            flag("--threads"),
-            flag(threads),
-        ])
-    };
+    let (dir, out) = (fixture("dinov2"), tmp.path().join("out.safetensors"));
+    let run = |threads: &str| on_fixture(&dir, &out, &["--threads", threads]);
     let one = run("1");
     assert!(
         one.status.success(),
@@ -386,21 +390,8 @@ fn threads_set_libtorchs_intra_op_threads_and_zero_is_refused() {
 #[test]
 fn bf16_forward_stays_within_bf16_rounding_of_the_reference() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = fixture("clip");
-    let (inputs, out) = (
-        dir.join("inputs.safetensors"),
-        tmp.path().join("out.safetensors"),
-    );
-    let run = zoo(&[
-        flag("--model"),
-        &dir,
-        flag("--inputs"),
-        &inputs,
-        flag("--out"),
-        &out,
-        flag("--precision"),
-        flag("bf16"),
-    ]);
+    let (dir, out) = (fixture("clip"), tmp.path().join("out.safetensors"));
+    let run = on_fixture(&dir, &out, &["--precision", "bf16"]);
     assert!(
         run.status.success(),
         "{}",
@@ -419,15 +410,6 @@ fn bf16_forward_stays_within_bf16_rounding_of_the_reference() {
         worst > TOLERANCE,
         "bf16 must actually compute in bf16 ({worst:e})"
     );
-    let bad = failure(&[
-        flag("--model"),
-        &dir,
-        flag("--inputs"),
-        &inputs,
-        flag("--out"),
-        &out,
-        flag("--precision"),
-        flag("fp8"),
-    ]);
+    let bad = failed(on_fixture(&dir, &out, &["--precision", "fp8"]));
     assert!(bad.contains("fp8") && bad.contains("bf16"), "{bad}");
 }

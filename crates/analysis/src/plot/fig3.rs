@@ -98,14 +98,7 @@ fn panel(
             });
     }
     if legend {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((font::FAMILY, style::LABEL))
-            .draw()
-            .map_err(&err)?;
+        style::legend(&mut chart, SeriesLabelPosition::LowerLeft, path)?;
     }
     Ok(())
 }

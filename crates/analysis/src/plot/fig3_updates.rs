@@ -189,14 +189,7 @@ fn panel(
         }
     }
     if !labelled.is_empty() {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((font::FAMILY, style::LABEL))
-            .draw()
-            .map_err(&err)?;
+        style::legend(&mut chart, SeriesLabelPosition::LowerLeft, path)?;
     }
     if let Some(note) = note {
         let (w, _) = area.dim_in_pixel();

@@ -294,13 +294,6 @@ fn panel<P: RankPoint>(
             }))
             .map_err(&err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((font::FAMILY, style::LABEL))
-        .draw()
-        .map_err(&err)?;
+    style::legend(&mut chart, SeriesLabelPosition::LowerRight, path)?;
     Ok(())
 }

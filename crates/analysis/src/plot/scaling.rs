@@ -165,13 +165,6 @@ fn panel(
             .draw_series(points.iter().map(|&xy| Circle::new(xy, 4, color.filled())))
             .map_err(&err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((font::FAMILY, style::LABEL))
-        .draw()
-        .map_err(&err)?;
+    style::legend(&mut chart, SeriesLabelPosition::UpperLeft, path)?;
     Ok(())
 }

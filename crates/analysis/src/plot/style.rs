@@ -55,6 +55,27 @@ pub fn color(method: Option<Method>) -> RGBColor {
     }
 }
 
+/// Draws `chart`'s series legend at `position` in the figures' one style (a white box with a black
+/// border, label-sized text); errors become [`Error::Plot`] naming `path`.
+pub fn legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    path: &Path,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((font::FAMILY, LABEL))
+        .draw()
+        .map_err(plot_error(path))
+}
+
 /// Turns any plotters error into an [`Error::Plot`] naming `path`.
 pub fn plot_error<E: Display>(path: &Path) -> impl Fn(E) -> Error + '_ {
     move |e| Error::Plot {
