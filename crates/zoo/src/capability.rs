@@ -75,7 +75,9 @@ impl ImageEncoder for crate::dinov2::Dinov2Model {
     }
 
     fn features(&self, pixel_values: &Tensor, train: bool) -> Tensor {
-        self.pooled_t(pixel_values, train)
+        // The full forward, not a class-token-only last block: the committed DINOv2 reference was
+        // made with it, and at the embedded default's 5 tokens the saving would be nil.
+        self.forward_t(pixel_values, None, train).pooler_output
     }
 }
 

@@ -181,12 +181,4 @@ impl Dinov2Model {
             pooler_output,
         }
     }
-
-    /// `pooler_output` alone (no masked patches): the same values, with the last block computing
-    /// the class token only.
-    pub fn pooled_t(&self, pixel_values: &Tensor, train: bool) -> Tensor {
-        let x = self.embeddings.forward(pixel_values, None);
-        let class = self.encoder.forward_t_rows(&x, 1, train);
-        self.layernorm.forward(&class).select(1, 0)
-    }
 }
