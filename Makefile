@@ -33,7 +33,7 @@ lint: setup
 # Adapter block costs (results/bench/adapters.csv), then the CLIP ViT-B/16 vision tower side by side
 # with transformers + peft in fp32 and bf16, the GEMM peak, per-operator profiles and the scaling
 # sweep (results/bench/vit_b16*.csv with the targets in vit_b16_targets.csv, figures/bench_scaling.png;
-# tools/bench/vit_b16.sh). About 15 minutes; run it on an idle machine.
+# tools/bench/vit_b16.sh). About 30 minutes; run it on an idle machine.
 bench: setup
 	$(CARGO) bench -p serial-lora --bench adapters
 	bash tools/bench/vit_b16.sh
