@@ -115,25 +115,27 @@ impl AdamW {
         tch::no_grad(|| {
             let grads: Vec<Tensor> = self.params.iter().map(|p| p.value.grad()).collect();
             let defined = || grads.iter().filter(|g| g.defined());
-            let norm = || {
+            if let Some(scaler) = &self.scaler {
+                defined().for_each(|g| {
+                    let _ = g.shallow_clone().g_mul_scalar_(1.0 / scaler.scale);
+                });
+            }
+            // The global gradient norm, computed once for the overflow check and the clipping.
+            let norm = (self.scaler.is_some() || self.config.grad_clip.is_some()).then(|| {
                 defined()
                     .map(|g| g.square().sum(tch::Kind::Double))
                     .fold(Tensor::from(0.0f64), |a, b| a + b)
                     .sqrt()
                     .double_value(&[])
-            };
+            });
             if let Some(scaler) = &mut self.scaler {
-                defined().for_each(|g| {
-                    let _ = g.shallow_clone().g_mul_scalar_(1.0 / scaler.scale);
-                });
-                let overflowed = !norm().is_finite();
+                let overflowed = !norm.is_some_and(f64::is_finite);
                 scaler.update(overflowed);
                 if overflowed {
                     return;
                 }
             }
-            if let Some(max) = self.config.grad_clip {
-                let total = norm();
+            if let (Some(max), Some(total)) = (self.config.grad_clip, norm) {
                 let coef = max / (total + 1e-6);
                 if coef < 1.0 {
                     defined().for_each(|g| {
