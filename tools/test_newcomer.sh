@@ -6,7 +6,8 @@
 #   2. `make reproduce-clip QUICK=1`: the QUICK grid, tables, figures and the comparison with the
 #      committed reference, which must show every cell reproduced (same seeds, same machine kind);
 #   3. every promised file exists and is readable;
-#   4. `make reproduce-gen QUICK=1`: the generation QUICK grid, its figures and an exact comparison.
+#   4. `make reproduce-gen QUICK=1`: the generation QUICK grid, its figures and an exact comparison;
+#   5. with SERIAL_LORA_DATA (real data sets), `make reproduce-clip QUICK=1 CIFAR10=…`, exact too.
 # Run by `make test` after the Rust tests (which build the binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,4 +85,25 @@ cells=$(awk -F, 'NR > 1 && $1 == "tiny-mmdit-fashion-quick"' results/comparison/
 exact=$(awk -F, 'NR > 1 && $1 == "tiny-mmdit-fashion-quick" && $NF == "exact"' results/comparison/generation.csv | wc -l)
 echo "test-newcomer: $exact of $cells QUICK generation cells reproduce the reference exactly"
 [ "$cells" -gt 0 ] && [ "$exact" -eq "$cells" ] || fail "see results/comparison/generation.csv"
+echo "test-newcomer: 5. make reproduce-clip QUICK=1 CIFAR10=… (real data, when given)"
+# SERIAL_LORA_DATA: the folder of real data sets (.ci/run sets it to ../shared/data when present).
+if [ -n "${SERIAL_LORA_DATA:-}" ] && [ -d "$SERIAL_LORA_DATA/cifar10" ]; then
+  start=$(date +%s)
+  make --no-print-directory reproduce-clip QUICK=1 CIFAR10="$SERIAL_LORA_DATA/cifar10" CARGO=true
+  echo "test-newcomer: reproduce-clip QUICK=1 CIFAR10=… took $(($(date +%s) - start)) s"
+  need figures/fig5_dinov2-s14-cifar10-quick.png figures/loss_dinov2-s14-cifar10-quick.png \
+    results/rank_sweep/dinov2-s14-cifar10-quick.csv
+  if grep -rl "$SERIAL_LORA_DATA" results/classification figures results/comparison; then
+    fail "the files above hold the data path"
+  fi
+  cmp <(grep '^dinov2-s14-cifar10-quick,' results/classification/lr_selection.csv | sort) \
+    <(grep '^dinov2-s14-cifar10-quick,' results/reference/classification/lr_selection.csv | sort) ||
+    fail "the QUICK CIFAR-10 learning-rate selection differs from the reference's"
+  cells=$(awk -F, 'NR > 1 && $1 == "dinov2-s14-cifar10-quick"' results/comparison/classification.csv | wc -l)
+  exact=$(awk -F, 'NR > 1 && $1 == "dinov2-s14-cifar10-quick" && $NF == "exact"' results/comparison/classification.csv | wc -l)
+  echo "test-newcomer: $exact of $cells QUICK CIFAR-10 cells reproduce the reference exactly"
+  [ "$cells" -gt 0 ] && [ "$exact" -eq "$cells" ] || fail "see results/comparison/classification.csv"
+else
+  echo "test-newcomer: skipping the CIFAR-10 QUICK grid: SERIAL_LORA_DATA is not set or has no cifar10/ (.ci/run sets it when ../shared/data exists)"
+fi
 echo "test-newcomer: PASS"

@@ -119,7 +119,10 @@ pub struct RunSpec {
     pub model_dir: PathBuf,
     /// Data set name (`folder:` paths relative to the repository root when inside it).
     pub dataset: String,
-    /// CoOp data root, if any (relative to the repository root when inside it).
+    /// The root of named data sets (CIFAR-10, CoOp layout), if any. Never written to
+    /// `config.json`: the data set's name identifies the data, so run folders, configurations and
+    /// committed tables hold no machine's data path.
+    #[serde(default, skip_serializing)]
     pub data_root: Option<PathBuf>,
     /// Shots per class.
     pub shots: usize,
@@ -193,6 +196,10 @@ impl runner::Experiment for Experiment {
             ("ranks", self.ranks.is_empty()),
         ])?;
         let mut checks = Checks::new();
+        checks.path_component("backbone", &self.backbone);
+        if self.datasets.iter().any(String::is_empty) {
+            checks.problem("field `datasets` holds an empty name");
+        }
         checks
             .all_at_least("shots", &self.shots, 1)
             .all_at_least("ranks", &self.ranks, 1)

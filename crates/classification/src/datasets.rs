@@ -4,12 +4,12 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use data::{
-    default_assets_dir, digits, faces, fashion_mnist, load_image_folder, stratified_split,
-    ClipDataset, Dataset,
+    default_assets_dir, digits, faces, fashion_mnist, load_cifar10, load_image_folder,
+    stratified_split, ClipDataset, Dataset, CIFAR10,
 };
 
-/// Loads `name`: a packaged set (`fashion-mnist`, `digits`, `faces`), a CLIP data set under
-/// `data_root` (CoOp layout), or `folder:<path>` (class-per-folder `train/` and `test/`; a
+/// Loads `name`: a packaged set (`fashion-mnist`, `digits`, `faces`), `cifar10` or a CLIP data
+/// set under `data_root` (class-per-folder / CoOp layout), or `folder:<path>` (class-per-folder `train/` and `test/`; a
 /// relative path is taken from `root`, the repository root).
 pub fn load(name: &str, data_root: Option<&Path>, root: &Path) -> Result<Dataset> {
     let assets = default_assets_dir();
@@ -17,6 +17,9 @@ pub fn load(name: &str, data_root: Option<&Path>, root: &Path) -> Result<Dataset
         "fashion-mnist" => fashion_mnist::load(&assets)?,
         "digits" => digits::load(&assets)?,
         "faces" => faces::load(&assets)?,
+        CIFAR10 => load_cifar10(data_root.with_context(|| {
+            format!("data set `{CIFAR10}` needs `--data-root DIR` (make: CIFAR10=DIR)")
+        })?)?,
         _ => {
             if let Some(path) = name.strip_prefix("folder:") {
                 load_image_folder(&formats::paths::resolve(Path::new(path), root))?
@@ -26,7 +29,7 @@ pub fn load(name: &str, data_root: Option<&Path>, root: &Path) -> Result<Dataset
                 })?;
                 set.load(root)?
             } else {
-                bail!("unknown data set `{name}`: use fashion-mnist, digits, faces, a CLIP data set name or folder:<path>")
+                bail!("unknown data set `{name}`: use fashion-mnist, digits, faces, cifar10, a CLIP data set name or folder:<path>")
             }
         }
     };

@@ -193,3 +193,64 @@ fn errors_print_their_message_chain_without_a_backtrace() {
         "{stderr}"
     );
 }
+
+#[test]
+fn names_that_would_leave_the_results_folder_are_refused_before_any_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("deep/results");
+    let config = file(dir.path(), &[]);
+    let absolute = dir.path().join("elsewhere").display().to_string();
+    for (backbone, reason) in [
+        ("../../x", "path separator"),
+        (absolute.as_str(), "path separator"),
+        ("..", "outside"),
+        ("", "is empty"),
+        ("a\0b", "control character"),
+        ("a\nb", "control character"),
+    ] {
+        // From the command line …
+        let args = grid(&config, &results, &["--backbone", backbone]);
+        let err = format!(
+            "{:#}",
+            runner::select::<Classification>(&args, |_| {}).unwrap_err()
+        );
+        assert!(
+            err.contains("field `backbone`") && err.contains(reason),
+            "{backbone:?}: {err}"
+        );
+        assert_eq!(
+            runner::engine::main::<Classification>(&args, |_| {}),
+            ExitCode::FAILURE
+        );
+        // … and from the experiment file.
+        let escaped = backbone.replace('\\', "\\\\").replace('\n', "\\n").replace('\0', "\\u0000");
+        let edited = file(
+            dir.path(),
+            &[("backbone = \"tiny-dinov2\"", &format!("backbone = \"{escaped}\""))],
+        );
+        let err = format!(
+            "{:#}",
+            runner::select::<Classification>(&grid(&edited, &results, &[]), |_| {}).unwrap_err()
+        );
+        assert!(err.contains("field `backbone`"), "{backbone:?}: {err}");
+    }
+    let written: Vec<_> = walk(dir.path())
+        .into_iter()
+        .filter(|p| !p.ends_with("tiny.toml"))
+        .collect();
+    assert!(written.is_empty(), "nothing is written: {written:?}");
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -1,6 +1,7 @@
 //! Learning-rate selection through the runner: `--select` trains every candidate on part of the
 //! few-shot pool, scores it on the held-out rest and writes `lr_selection.csv`; the grid then
-//! trains each method with its chosen values, and refuses to start without a selection.
+//! trains each method with its chosen values. A grid run whose choice is missing selects first,
+//! for exactly the (data set, method) pairs it needs; listing or sharding refuses instead.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -65,13 +66,36 @@ fn the_grid_trains_with_the_learning_rates_chosen_on_validation() {
     let results = dir.path().join("results");
 
     assert_eq!(
-        run(&config, &results, &[]),
+        run(&config, &results, &["--method", "lora", "--list"]),
         ExitCode::FAILURE,
-        "no selection yet"
+        "no selection yet: a listing cannot select first"
     );
+    assert_eq!(
+        run(&config, &results, &["--method", "lora", "--shard", "0/2"]),
+        ExitCode::FAILURE,
+        "nor can one shard of several"
+    );
+    // One method on new data in one command: its selection first, then its runs, nothing else.
+    assert_eq!(
+        run(&config, &results, &["--method", "lora"]),
+        ExitCode::SUCCESS
+    );
+    let task = results.join("classification");
+    let mut reader = csv::Reader::from_path(task.join("lr_selection.csv")).unwrap();
+    let rows: Vec<Row> = reader.deserialize().map(Result::unwrap).collect();
+    assert!(
+        rows.len() == 2 && rows.iter().all(|r| r.method == "lora"),
+        "only LoRA's two candidates were selected"
+    );
+    let lora_run = task.join("tiny-dinov2_faces_2shot_lora_r4_seed3");
+    assert!(lora_run.join("summary.json").is_file(), "LoRA's run finished");
+    assert!(
+        !task.join("tiny-dinov2_faces_2shot_lora_plus_r4_seed3").exists(),
+        "LoRA+ was not asked for"
+    );
+
     assert_eq!(run(&config, &results, &["--select"]), ExitCode::SUCCESS);
 
-    let task = results.join("classification");
     let mut reader = csv::Reader::from_path(task.join("lr_selection.csv")).unwrap();
     let rows: Vec<Row> = reader.deserialize().map(Result::unwrap).collect();
     assert_eq!(

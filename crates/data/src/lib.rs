@@ -4,7 +4,7 @@
 //! that a runner turns into tensors. The usual flow:
 //!
 //! 1. load a [`Dataset`]: [`ClipDataset::load`] (CoOp / CLIP-LoRA layout), [`load_image_folder`]
-//!    (`root/{train,test}/<class>/*`), or a packaged set ([`fashion_mnist::load`],
+//!    (`root/{train,test}/<class>/*`), [`load_cifar10`] (CIFAR-10 under a data root), or a packaged set ([`fashion_mnist::load`],
 //!    [`digits::load`], [`faces::load`] from [`default_assets_dir`]);
 //! 2. draw the k-shot training subset with [`FewShot::sample`] (record its `indices`);
 //! 3. build a [`Preprocess`] for the backbone and size;
@@ -37,6 +37,7 @@ pub use instances::{
     check_box, load_instance_folder, load_instance_image, stardist_nuclei, Instance, InstanceImage,
     RegionSplit,
 };
+pub use layouts::cifar10::{cifar10_dir, load_cifar10, CIFAR10, CIFAR10_CLASSES};
 pub use layouts::clip_sets::ClipDataset;
 pub use layouts::folder::load_image_folder;
 pub use loader::TrainLoader;

@@ -81,6 +81,16 @@ impl Checks {
         self
     }
 
+    /// `value` goes into a file name: it must be one safe path component (see
+    /// [`crate::paths::check_component`]).
+    pub fn path_component(&mut self, field: &str, value: &str) -> &mut Self {
+        if let Err(reason) = crate::paths::check_component(value) {
+            self.problems
+                .push(format!("field `{field}` = {value:?} {reason}"));
+        }
+        self
+    }
+
     /// A problem that is not a simple range (e.g. two fields that must agree).
     pub fn problem(&mut self, message: impl Into<String>) -> &mut Self {
         self.problems.push(message.into());

@@ -102,3 +102,19 @@ mod tests {
         );
     }
 }
+
+/// Whether `name` can be used as one file or folder name inside a folder the user gave: not empty,
+/// not `.` or `..`, no `/` or `\`, no control character (NUL, newline, …). The error says why.
+pub fn check_component(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        Err("is empty")
+    } else if name == "." || name == ".." {
+        Err("would name a folder outside the run's own")
+    } else if name.contains(['/', '\\']) {
+        Err("holds a path separator (`/` or `\\`)")
+    } else if name.chars().any(char::is_control) {
+        Err("holds a control character (NUL, newline, …)")
+    } else {
+        Ok(())
+    }
+}

@@ -3,7 +3,8 @@
 //! runs then train with. Each method gets its own learning rate (and λ for the `+` variants),
 //! scored on data held out of the training pool, never on the test set.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -203,9 +204,9 @@ pub fn write_table(
         .into_inner()
         .map_err(|e| Error::parse(path, e.to_string()))?;
     write_atomic(path, &bytes)?;
-    Ok(Selected {
-        path: path.to_path_buf(),
-        chosen: chosen
+    Ok(Selected::new(
+        path,
+        chosen
             .into_iter()
             .map(|(key, c)| {
                 let hyper = Hyper {
@@ -215,7 +216,7 @@ pub fn write_table(
                 (key, hyper)
             })
             .collect(),
-    })
+    ))
 }
 
 /// A score for ranking, higher is better: a diverged candidate's NaN ranks below every number.
@@ -241,7 +242,17 @@ fn key(c: &Candidate) -> Key {
 pub struct Selected {
     path: PathBuf,
     chosen: BTreeMap<Key, Hyper>,
+    /// Lenient: [`Selected::get`] answers a missing entry with a placeholder and records it.
+    lenient: bool,
+    missing: RefCell<BTreeSet<(String, Method)>>,
 }
+
+/// What a lenient [`Selected::get`] answers for an entry it does not hold: never trained, because
+/// the runs that asked for it are either filtered out or refused ([`Selected::missing`]).
+const PLACEHOLDER: Hyper = Hyper {
+    lr: 1e-3,
+    plus_ratio: 1.0,
+};
 
 /// A selection table as read back: the name of its score column (`validation_accuracy`, …) and
 /// every row with its `chosen` mark.
@@ -322,18 +333,56 @@ impl Selected {
                 (key(&c), hyper)
             })
             .collect();
-        Ok(Self {
+        Ok(Self::new(path, chosen))
+    }
+
+    /// A strict table at `path` holding `chosen`.
+    fn new(path: &Path, chosen: BTreeMap<Key, Hyper>) -> Self {
+        Self {
             path: path.to_path_buf(),
             chosen,
-        })
+            lenient: false,
+            missing: RefCell::default(),
+        }
+    }
+
+    /// Like [`Selected::read`], but a missing table is an empty one, and [`Selected::get`] answers
+    /// what the table lacks with a placeholder while recording it in [`Selected::missing`]: a grid
+    /// can then be expanded in full and filtered before anyone asks whether the runs that remain
+    /// have their choices.
+    pub fn read_lenient(path: &Path) -> Result<Self> {
+        let mut selected = if path.is_file() {
+            Self::read(path)?
+        } else {
+            Self::new(path, BTreeMap::new())
+        };
+        selected.lenient = true;
+        Ok(selected)
+    }
+
+    /// The (data set, method) pairs a lenient [`Selected::get`] was asked for and did not hold.
+    pub fn missing(&self) -> BTreeSet<(String, Method)> {
+        self.missing.borrow().clone()
+    }
+
+    /// The selection table's path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The chosen values of (`backbone`, `dataset`, `method`), or an error naming the table.
     pub fn get(&self, backbone: &str, dataset: &str, method: Method) -> Result<Hyper> {
-        self.chosen
+        let found = self
+            .chosen
             .get(&(backbone.to_string(), dataset.to_string(), method))
-            .copied()
-            .ok_or_else(|| {
+            .copied();
+        if found.is_none() && self.lenient {
+            self.missing
+                .borrow_mut()
+                .insert((dataset.to_string(), method));
+            return Ok(PLACEHOLDER);
+        }
+        found.ok_or_else(|| {
                 Error::parse(
                     &self.path,
                     format!(

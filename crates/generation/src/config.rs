@@ -202,6 +202,10 @@ impl runner::Experiment for Experiment {
             );
         }
         let mut checks = Checks::new();
+        checks.path_component("backbone", &self.backbone);
+        if self.dataset.is_empty() {
+            checks.problem("field `dataset` is empty");
+        }
         checks
             .all_at_least("ranks", &self.ranks, 1)
             .at_least("instance_images", self.instance_images, 2)

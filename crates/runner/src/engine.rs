@@ -3,14 +3,15 @@
 //! goes on past a failed run, and `summary.csv` is collected from the run folders at the end.
 
 use std::io::Write;
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use formats::run::{read_json, run_dirs, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE};
 use formats::selection::{write_table, Candidate, LR_SELECTION_FILE, SELECTION_FOLDER};
-use formats::{RunHeader, Selected, SummaryRow};
+use formats::{Method, RunHeader, Selected, SummaryRow};
 use serial_lora::{AdamW, LossScaler};
 
 use crate::args::GridArgs;
@@ -43,7 +44,7 @@ const DIVERGED_FILE: &str = "diverged.json";
 
 /// A runner's `main`: parses nothing itself, runs what `args` select, prints a report and returns
 /// the exit code (non-zero when a run failed). `adjust` applies the task's own flags.
-pub fn main<T: Task>(args: &GridArgs, adjust: impl FnOnce(&mut T::Experiment)) -> ExitCode {
+pub fn main<T: Task>(args: &GridArgs, adjust: impl Fn(&mut T::Experiment)) -> ExitCode {
     match run_grid::<T>(args, adjust) {
         Ok(code) => code,
         Err(e) => {
@@ -53,25 +54,50 @@ pub fn main<T: Task>(args: &GridArgs, adjust: impl FnOnce(&mut T::Experiment)) -
     }
 }
 
-/// The selected runs of the experiment in `args`.
+/// The selected runs of the experiment in `args`. A grid stage whose selected runs lack their
+/// chosen learning rate is refused, naming the first missing (data set, method).
 pub fn select<T: Task>(
     args: &GridArgs,
-    adjust: impl FnOnce(&mut T::Experiment),
+    adjust: impl Fn(&mut T::Experiment),
 ) -> Result<(T::Experiment, Vec<T::Spec>)> {
-    let config = args
-        .config
-        .as_deref()
-        .context("--config experiments/<name>.toml is required")?;
-    let mut experiment: T::Experiment = crate::experiment::read_toml(config)?;
-    experiment.apply(&args.overrides());
-    adjust(&mut experiment);
-    experiment
-        .validate()
-        .with_context(|| format!("{}: invalid experiment", config.display()))?;
+    let expanded = expand::<T>(args, &adjust)?;
+    expanded.refuse_pending()?;
+    Ok((expanded.experiment, expanded.runs))
+}
+
+/// An experiment's selected runs, and what they still lack.
+struct Expanded<T: Task> {
+    experiment: T::Experiment,
+    runs: Vec<T::Spec>,
+    /// (data set, method) pairs of selected grid runs without a chosen learning rate yet.
+    pending: BTreeSet<(String, Method)>,
+    /// The selection table the grid reads.
+    table: PathBuf,
+}
+
+impl<T: Task> Expanded<T> {
+    fn refuse_pending(&self) -> Result<()> {
+        match self.pending.first() {
+            Some((dataset, method)) => bail!(
+                "{}: no chosen learning rate for data set `{dataset}` and method `{method}`: run \
+                 the selection first (the same command with --select), or run the grid without \
+                 --list/--slurm/--shard/--run-index, which selects first",
+                self.table.display()
+            ),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Reads the experiment, applies the command line and expands the runs `args` select. The
+/// grid stage of an experiment with `[select]` is expanded against the selection table
+/// leniently, so only the runs that remain after filtering need their choices (`pending`).
+fn expand<T: Task>(args: &GridArgs, adjust: &impl Fn(&mut T::Experiment)) -> Result<Expanded<T>> {
+    let (config, experiment) = read_experiment::<T>(args, adjust)?;
     let root = formats::paths::repo_root();
     let table = args.results.join(T::NAME).join(LR_SELECTION_FILE);
     let selected = match experiment.selection() {
-        Some(_) if !args.select => Some(Selected::read(&table)?),
+        Some(_) if !args.select => Some(Selected::read_lenient(&table)?),
         _ => None,
     };
     let stage = match (args.select, experiment.selection()) {
@@ -82,6 +108,9 @@ pub fn select<T: Task>(
     let all = experiment
         .runs(&root, stage)
         .with_context(|| format!("{}: invalid experiment", config.display()))?;
+    for spec in &all {
+        check_run_name(&spec.name())?;
+    }
     let total = all.len();
     let mut runs: Vec<T::Spec> = all
         .into_iter()
@@ -102,10 +131,93 @@ pub fn select<T: Task>(
         }
         runs = vec![runs.swap_remove(i)];
     }
-    Ok((experiment, runs))
+    let missing = selected.map(|s| s.missing()).unwrap_or_default();
+    let pending = runs
+        .iter()
+        .map(|r| {
+            let c = r.coords();
+            (c.dataset, c.method)
+        })
+        .filter(|pair| missing.contains(pair))
+        .collect();
+    Ok(Expanded {
+        experiment,
+        runs,
+        pending,
+        table,
+    })
 }
 
-fn run_grid<T: Task>(args: &GridArgs, adjust: impl FnOnce(&mut T::Experiment)) -> Result<ExitCode> {
+/// The experiment file of `args` with the command line's values applied, validated.
+fn read_experiment<'a, T: Task>(
+    args: &'a GridArgs,
+    adjust: &impl Fn(&mut T::Experiment),
+) -> Result<(&'a Path, T::Experiment)> {
+    let config = args
+        .config
+        .as_deref()
+        .context("--config experiments/<name>.toml is required")?;
+    let mut experiment: T::Experiment = crate::experiment::read_toml(config)?;
+    experiment.apply(&args.overrides());
+    adjust(&mut experiment);
+    experiment
+        .validate()
+        .with_context(|| format!("{}: invalid experiment", config.display()))?;
+    Ok((config, experiment))
+}
+
+/// Runs the learning-rate selection of exactly the `pending` (data set, method) pairs, then
+/// writes the selection table: what a grid needs before its runs can start.
+fn select_first<T: Task>(
+    args: &GridArgs,
+    adjust: &impl Fn(&mut T::Experiment),
+    pending: &BTreeSet<(String, Method)>,
+) -> Result<()> {
+    let select_args = GridArgs {
+        select: true,
+        ..args.clone()
+    };
+    let (_, experiment) = read_experiment::<T>(args, adjust)?;
+    let section = experiment
+        .selection()
+        .context("selecting first needs a [select] section")?;
+    let root = formats::paths::repo_root();
+    let runs: Vec<T::Spec> = experiment
+        .runs(&root, Stage::Select(section))?
+        .into_iter()
+        .filter(|r| {
+            let c = r.coords();
+            pending.contains(&(c.dataset, c.method))
+        })
+        .collect();
+    let pairs: Vec<String> = pending
+        .iter()
+        .map(|(d, m)| format!("{m} on {d}"))
+        .collect();
+    eprintln!(
+        "selecting first: no chosen learning rate yet for {}; running their {} selection run(s) (--select)",
+        pairs.join(", "),
+        runs.len()
+    );
+    if let Some(code) = run_all::<T>(&select_args, &runs)? {
+        bail!("the learning-rate selection did not finish ({code:?}); rerun the same command");
+    }
+    collect_selection::<T>(&args.results)
+}
+
+/// A run folder's name must stay inside `<results>/<task>/`: one safe path component, under
+/// `selection/` for a selection run.
+fn check_run_name(name: &str) -> Result<()> {
+    let own = name.strip_prefix("selection/").unwrap_or(name);
+    formats::paths::check_component(own).map_err(|reason| {
+        anyhow::anyhow!(
+            "run name {name:?} (made of the backbone, data set and method names) {reason}; \
+             rename what the experiment file or the command line gives"
+        )
+    })
+}
+
+fn run_grid<T: Task>(args: &GridArgs, adjust: impl Fn(&mut T::Experiment)) -> Result<ExitCode> {
     if let Some(n) = args.threads {
         if n == 0 {
             bail!("--threads must be at least 1");
@@ -116,7 +228,15 @@ fn run_grid<T: Task>(args: &GridArgs, adjust: impl FnOnce(&mut T::Experiment)) -
         collect_stage::<T>(args)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let (experiment, runs) = select::<T>(args, adjust)?;
+    let mut expanded = expand::<T>(args, &adjust)?;
+    let alone = !(args.list || args.slurm || args.shard.1 > 1 || args.run_index.is_some());
+    if !expanded.pending.is_empty() && alone {
+        check_writable(&args.results.join(T::NAME))?;
+        select_first::<T>(args, &adjust, &expanded.pending)?;
+        expanded = expand::<T>(args, &adjust)?;
+    }
+    expanded.refuse_pending()?;
+    let (experiment, runs) = (expanded.experiment, expanded.runs);
     if args.list {
         let mut out = std::io::stdout().lock();
         for spec in &runs {
@@ -134,6 +254,19 @@ fn run_grid<T: Task>(args: &GridArgs, adjust: impl FnOnce(&mut T::Experiment)) -
         return Ok(ExitCode::SUCCESS);
     }
     check_writable(&args.results.join(T::NAME))?;
+    if let Some(code) = run_all::<T>(args, &runs)? {
+        return Ok(code);
+    }
+    if !args.no_collect {
+        collect_stage::<T>(args)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `runs` one after another, going on past failures; `Some(code)` when the caller should
+/// stop with it (a run failed, or the step budget paused one), `None` when every run finished
+/// (or was busy in another process, which is reported).
+fn run_all<T: Task>(args: &GridArgs, runs: &[T::Spec]) -> Result<Option<ExitCode>> {
     let mut failed = Vec::new();
     let mut busy = Vec::new();
     for (i, spec) in runs.iter().enumerate() {
@@ -144,7 +277,7 @@ fn run_grid<T: Task>(args: &GridArgs, adjust: impl FnOnce(&mut T::Experiment)) -
             Ok(Outcome::Busy) => busy.push(spec.name()),
             Ok(Outcome::Paused) => {
                 eprintln!("stopped at the step budget; run the same command again to resume");
-                return Ok(ExitCode::SUCCESS);
+                return Ok(Some(ExitCode::SUCCESS));
             }
             Err(e) => {
                 eprintln!("[{}/{}] {} FAILED: {e:#}", i + 1, runs.len(), spec.name());
@@ -152,20 +285,20 @@ fn run_grid<T: Task>(args: &GridArgs, adjust: impl FnOnce(&mut T::Experiment)) -
             }
         }
     }
-    if !args.no_collect {
-        collect_stage::<T>(args)?;
-    }
     for name in &busy {
         eprintln!("skipped {name}: another process is running it");
     }
     if failed.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(None);
+    }
+    if !args.no_collect {
+        collect_stage::<T>(args)?;
     }
     eprintln!("{} of {} run(s) failed:", failed.len(), runs.len());
     for (name, error) in &failed {
         eprintln!("  {name}: {error}");
     }
-    Ok(ExitCode::FAILURE)
+    Ok(Some(ExitCode::FAILURE))
 }
 
 /// Fails, before any run starts, when `dir` cannot be created or written.

@@ -184,6 +184,10 @@ impl runner::Experiment for Experiment {
         }
         self.check_prompt()?;
         let mut checks = Checks::new();
+        checks.path_component("backbone", &self.backbone);
+        if self.dataset.is_empty() {
+            checks.problem("field `dataset` is empty");
+        }
         checks
             .all_at_least("ranks", &self.ranks, 1)
             .at_least("iters", self.iters, 1)

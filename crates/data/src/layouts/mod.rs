@@ -1,6 +1,7 @@
 //! On-disk data set layouts: the CLIP few-shot sets (CoOp / CLIP-LoRA) and plain class folders.
 
 mod aircraft;
+pub mod cifar10;
 pub mod clip_sets;
 mod coop_split;
 pub mod folder;
