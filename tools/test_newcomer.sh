@@ -7,7 +7,8 @@
 #      committed reference, which must show every cell reproduced (same seeds, same machine kind);
 #   3. every promised file exists and is readable;
 #   4. `make reproduce-gen QUICK=1`: the generation QUICK grid, its figures and an exact comparison;
-#   5. with SERIAL_LORA_DATA (real data sets), `make reproduce-clip QUICK=1 CIFAR10=…`, exact too.
+#   5. with SERIAL_LORA_DATA (real data sets), `make reproduce-clip QUICK=1 CIFAR10=…`, exact too;
+#   6. the README's own-data example as written, on a generated class-per-folder set.
 # Run by `make test` after the Rust tests (which build the binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -106,4 +107,26 @@ if [ -n "${SERIAL_LORA_DATA:-}" ] && [ -d "$SERIAL_LORA_DATA/cifar10" ]; then
 else
   echo "test-newcomer: skipping the CIFAR-10 QUICK grid: SERIAL_LORA_DATA is not set or has no cifar10/ (.ci/run sets it when ../shared/data exists)"
 fi
+echo "test-newcomer: 6. the README's own-data example, as written, on a small class-per-folder set"
+own=$tmp/own-data
+.venv/bin/python - "$own" <<'PY'
+import sys, pathlib
+import numpy as np
+from PIL import Image
+root, rng = pathlib.Path(sys.argv[1]), np.random.default_rng(0)
+for label, name in enumerate(["disc", "stripes"]):
+    for split, n in [("train", 16), ("test", 4)]:
+        (root / split / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            y, x = np.mgrid[:28, :28]
+            shape = (x - 14) ** 2 + (y - 14) ** 2 < 60 if label == 0 else (x // 4) % 2 == 0
+            pixels = shape * 200 + rng.integers(0, 40, (28, 28))
+            Image.fromarray(pixels.astype("uint8")).save(root / split / name / f"{i}.png")
+PY
+example=$(grep -m1 -- '--dataset folder:DIR --method' README.md) || fail "the README has no own-data example"
+eval "${example//DIR/$own}"
+run=results/classification/dinov2-s14-quick_folder_${own//[^A-Za-z0-9-]/_}_16shot_serial_lora_r8_seed1
+need "$run/summary.json" "$run/config.json"
+methods=$(grep ",folder_\|,folder:" results/classification/lr_selection.csv | cut -d, -f3 | sort -u)
+[ "$methods" = "serial_lora" ] || fail "the own-data example selected for: $methods (want serial_lora only)"
 echo "test-newcomer: PASS"
