@@ -223,10 +223,16 @@ fn names_that_would_leave_the_results_folder_are_refused_before_any_run() {
             ExitCode::FAILURE
         );
         // … and from the experiment file.
-        let escaped = backbone.replace('\\', "\\\\").replace('\n', "\\n").replace('\0', "\\u0000");
+        let escaped = backbone
+            .replace('\\', "\\\\")
+            .replace('\n', "\\n")
+            .replace('\0', "\\u0000");
         let edited = file(
             dir.path(),
-            &[("backbone = \"tiny-dinov2\"", &format!("backbone = \"{escaped}\""))],
+            &[(
+                "backbone = \"tiny-dinov2\"",
+                &format!("backbone = \"{escaped}\""),
+            )],
         );
         let err = format!(
             "{:#}",

@@ -43,9 +43,7 @@ fn cifar_run(data_root: Option<&Path>) -> classification::RunSpec {
     );
     let mut experiment = read_experiment(&file);
     experiment.data_root = data_root.map(Path::to_path_buf);
-    let runs = experiment
-        .runs(&formats::paths::repo_root(), None)
-        .unwrap();
+    let runs = experiment.runs(&formats::paths::repo_root(), None).unwrap();
     assert_eq!(runs.len(), 1);
     runs.into_iter().next().unwrap()
 }
@@ -87,7 +85,10 @@ fn cifar10_without_a_data_root_or_with_a_corrupt_image_stops_before_training() {
     let err = run_one::<Classification>(&cifar_run(None), results.path(), None)
         .err()
         .expect("no data root");
-    assert!(format!("{err:#}").contains("needs `--data-root DIR`"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("needs `--data-root DIR`"),
+        "{err:#}"
+    );
 
     let data_root = tempfile::tempdir().unwrap();
     cifar_fixture(data_root.path());

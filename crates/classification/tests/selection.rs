@@ -88,9 +88,14 @@ fn the_grid_trains_with_the_learning_rates_chosen_on_validation() {
         "only LoRA's two candidates were selected"
     );
     let lora_run = task.join("tiny-dinov2_faces_2shot_lora_r4_seed3");
-    assert!(lora_run.join("summary.json").is_file(), "LoRA's run finished");
     assert!(
-        !task.join("tiny-dinov2_faces_2shot_lora_plus_r4_seed3").exists(),
+        lora_run.join("summary.json").is_file(),
+        "LoRA's run finished"
+    );
+    assert!(
+        !task
+            .join("tiny-dinov2_faces_2shot_lora_plus_r4_seed3")
+            .exists(),
         "LoRA+ was not asked for"
     );
 

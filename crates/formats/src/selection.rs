@@ -383,14 +383,14 @@ impl Selected {
             return Ok(PLACEHOLDER);
         }
         found.ok_or_else(|| {
-                Error::parse(
-                    &self.path,
-                    format!(
-                        "no chosen learning rate for backbone `{backbone}`, data set `{dataset}` \
+            Error::parse(
+                &self.path,
+                format!(
+                    "no chosen learning rate for backbone `{backbone}`, data set `{dataset}` \
                          and method `{method}`: run the selection with these (--select)"
-                    ),
-                )
-            })
+                ),
+            )
+        })
     }
 }
 

@@ -2,8 +2,8 @@
 //! its identity, train with checkpoints, metrics and progress, and write its summary; the grid
 //! goes on past a failed run, and `summary.csv` is collected from the run folders at the end.
 
-use std::io::Write;
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -190,10 +190,7 @@ fn select_first<T: Task>(
             pending.contains(&(c.dataset, c.method))
         })
         .collect();
-    let pairs: Vec<String> = pending
-        .iter()
-        .map(|(d, m)| format!("{m} on {d}"))
-        .collect();
+    let pairs: Vec<String> = pending.iter().map(|(d, m)| format!("{m} on {d}")).collect();
     eprintln!(
         "selecting first: no chosen learning rate yet for {}; running their {} selection run(s) (--select)",
         pairs.join(", "),

@@ -175,3 +175,63 @@ pub use formats::atomic::{write_atomic, write_atomic_with};
 pub fn save_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
     write_atomic_with(path, |tmp| Ok(Tensor::write_safetensors(tensors, tmp)?))
 }
+
+/// Writes `dst` as a copy of the safetensors file `src` in which the tensors named in `replace`
+/// take their new values, each stored in the dtype and shape the original had; every other tensor
+/// and the file's `__metadata__` are copied byte for byte. Atomic; a replacement of another shape
+/// or for a name the file lacks is an error naming both.
+pub fn rewrite_tensors(src: &Path, dst: &Path, replace: &BTreeMap<String, Tensor>) -> Result<()> {
+    let bytes = read_file(src)?;
+    let file = parse(src, &bytes)?;
+    let (_, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| Error::Safetensors {
+        path: src.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mismatch = |problem: TensorProblem| Error::Mismatch {
+        path: src.to_path_buf(),
+        context: Some(format!("rewriting into {}", dst.display())),
+        problems: vec![problem],
+    };
+    let mut new_data: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for (name, value) in replace {
+        let view = file
+            .tensor(name)
+            .map_err(|_| mismatch(TensorProblem::Unexpected { name: name.clone() }))?;
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        if value.size() != shape {
+            return Err(mismatch(TensorProblem::Shape {
+                name: name.clone(),
+                expected: shape,
+                found: value.size(),
+            }));
+        }
+        let kind = kind_of(view.dtype()).ok_or_else(|| {
+            mismatch(TensorProblem::Dtype {
+                name: name.clone(),
+                expected: "a libtorch dtype".into(),
+                found: format!("{:?}", view.dtype()),
+            })
+        })?;
+        let stored = value.to_device(tch::Device::Cpu).to_kind(kind).contiguous();
+        let mut data = vec![0u8; view.data().len()];
+        stored.f_copy_data_u8(&mut data, stored.numel())?;
+        new_data.insert(name.clone(), data);
+    }
+    let mut views = Vec::new();
+    for (name, view) in file.tensors() {
+        let data = new_data.get(&name).map_or(view.data(), Vec::as_slice);
+        let view = safetensors::tensor::TensorView::new(view.dtype(), view.shape().to_vec(), data)
+            .map_err(|e| Error::Safetensors {
+                path: src.to_path_buf(),
+                message: format!("tensor `{name}`: {e}"),
+            })?;
+        views.push((name, view));
+    }
+    let info = metadata.metadata().clone();
+    write_atomic_with(dst, |tmp| {
+        safetensors::serialize_to_file(views, info, tmp).map_err(|e| Error::Safetensors {
+            path: dst.to_path_buf(),
+            message: e.to_string(),
+        })
+    })
+}

@@ -31,6 +31,7 @@ pub mod checkpoint;
 pub mod clip;
 pub mod dinov2;
 pub mod error;
+pub mod export;
 mod input;
 mod json;
 pub mod mmdit;

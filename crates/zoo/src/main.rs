@@ -4,6 +4,7 @@
 //! ```text
 //! zoo forward --model DIR --inputs IN.safetensors --out OUT.safetensors [--adapter ADIR] [--merge]
 //!             [--device cpu|cuda[:N]] [--threads N] [--precision fp32|bf16|fp16]
+//! zoo merge --model DIR --adapter ADIR --out OUT   (or: zoo merge --run RUN_DIR --out OUT)
 //! zoo info
 //! ```
 //! The architecture comes from `DIR/config.json` (`model_type`: clip, clip_vision_model,
@@ -11,7 +12,7 @@
 //! AutoencoderKL); sharded checkpoints (`<weights>.index.json`) load too;
 //! inputs and outputs carry transformers' (diffusers') names (see `zoo::Model::forward`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -65,6 +66,24 @@ enum Command {
         /// precision (after any merge); outputs are written as fp32.
         #[arg(long, default_value = "fp32")]
         precision: Precision,
+    },
+    /// Writes a complete model folder in the base's own format (transformers or diffusers) with
+    /// the adapter merged into its weights (LoRA: W + s·BA; Serial LoRA: W(I + s·BA)); every
+    /// other tensor and file is the base's, byte for byte, in the base's dtype.
+    Merge {
+        /// The base model folder (as for `forward`); with `--run`, read from the run's config.json.
+        #[arg(long, required_unless_present = "run", conflicts_with = "run")]
+        model: Option<PathBuf>,
+        /// The adapter folder (ours or PEFT's); with `--run`, the run folder itself.
+        #[arg(long, required_unless_present = "run", conflicts_with = "run")]
+        adapter: Option<PathBuf>,
+        /// A finished run folder (classification, segmentation or generation): its base model
+        /// and its adapter.
+        #[arg(long)]
+        run: Option<PathBuf>,
+        /// The new model folder (must not exist).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Prints what the linked libtorch sees: CUDA availability and devices, cuDNN, intra-op
     /// threads, and whether a bf16 matrix product runs on each device.
@@ -130,12 +149,63 @@ fn forward(
     Ok(())
 }
 
+/// The base model folder and adapter of a run folder: `model_dir` of its config.json (relative
+/// to the repository root when stored so; a diffusers pipeline folder's `transformer/`).
+fn run_model(run: &Path) -> zoo::Result<(PathBuf, PathBuf)> {
+    let config = run.join("config.json");
+    let text = std::fs::read_to_string(&config).map_err(|e| zoo::Error::io(&config, e))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| zoo::Error::config(&config, e.to_string()))?;
+    let stored = value["model_dir"].as_str().ok_or_else(|| {
+        zoo::Error::config(&config, "field `model_dir`: missing (not a run folder?)")
+    })?;
+    let mut model = formats::paths::resolve(Path::new(stored), &formats::paths::repo_root());
+    if !model.join("config.json").is_file() && model.join("transformer/config.json").is_file() {
+        model = model.join("transformer");
+    }
+    if !run.join(serial_lora::ADAPTER_CONFIG).is_file() {
+        return Err(zoo::Error::config(
+            run,
+            "holds no adapter (adapter_config.json): the run has not finished, or its method has none",
+        ));
+    }
+    Ok((model, run.to_path_buf()))
+}
+
+fn merge(
+    model: Option<PathBuf>,
+    adapter: Option<PathBuf>,
+    run: Option<PathBuf>,
+    out: &Path,
+) -> zoo::Result<()> {
+    let (model, adapter) = match (run, model, adapter) {
+        (Some(run), _, _) => run_model(&run)?,
+        (None, Some(model), Some(adapter)) => (model, adapter),
+        _ => unreachable!("clap requires --run or both --model and --adapter"),
+    };
+    let export = zoo::export::export_merged(&model, &adapter, out)?;
+    println!(
+        "{}: {} merged weight(s), {} tensor(s) copied from {}",
+        export.out.display(),
+        export.merged.len(),
+        export.copied,
+        model.display()
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Info => {
             info().iter().for_each(|line| println!("{line}"));
             Ok(())
         }
+        Command::Merge {
+            model,
+            adapter,
+            run,
+            out,
+        } => merge(model, adapter, run, &out),
         Command::Forward {
             model,
             inputs,
