@@ -83,8 +83,7 @@ fn cifar10_runs_by_name_and_records_no_data_path() {
 fn cifar10_without_a_data_root_or_with_a_corrupt_image_stops_before_training() {
     let results = tempfile::tempdir().unwrap();
     let err = run_one::<Classification>(&cifar_run(None), results.path(), None)
-        .err()
-        .expect("no data root");
+        .expect_err("no data root");
     assert!(
         format!("{err:#}").contains("needs `--data-root DIR`"),
         "{err:#}"
@@ -95,9 +94,7 @@ fn cifar10_without_a_data_root_or_with_a_corrupt_image_stops_before_training() {
     let bad = data_root.path().join("cifar10/test/horse/1.png");
     std::fs::write(&bad, b"\x89PNG\r\n\x1a\nnot a png").unwrap();
     let spec = cifar_run(Some(data_root.path()));
-    let err = run_one::<Classification>(&spec, results.path(), None)
-        .err()
-        .expect("corrupt image");
+    let err = run_one::<Classification>(&spec, results.path(), None).expect_err("corrupt image");
     let msg = format!("{err:#}");
     assert!(msg.contains("test/horse/1.png"), "{msg}");
     let run_dir = results.path().join("classification").join(spec.name());

@@ -70,6 +70,22 @@ pub fn resolve(stored: &Path, root: &Path) -> PathBuf {
     normalize(&root.join(stored))
 }
 
+/// Whether `name` can be used as one file or folder name inside a folder the user gave: not empty,
+/// not `.` or `..`, no `/` or `\`, no control character (NUL, newline, …). The error says why.
+pub fn check_component(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        Err("is empty")
+    } else if name == "." || name == ".." {
+        Err("would name a folder outside the run's own")
+    } else if name.contains(['/', '\\']) {
+        Err("holds a path separator (`/` or `\\`)")
+    } else if name.chars().any(char::is_control) {
+        Err("holds a control character (NUL, newline, …)")
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,20 +117,14 @@ mod tests {
             PathBuf::from("/repo/weights")
         );
     }
-}
 
-/// Whether `name` can be used as one file or folder name inside a folder the user gave: not empty,
-/// not `.` or `..`, no `/` or `\`, no control character (NUL, newline, …). The error says why.
-pub fn check_component(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() {
-        Err("is empty")
-    } else if name == "." || name == ".." {
-        Err("would name a folder outside the run's own")
-    } else if name.contains(['/', '\\']) {
-        Err("holds a path separator (`/` or `\\`)")
-    } else if name.chars().any(char::is_control) {
-        Err("holds a control character (NUL, newline, …)")
-    } else {
-        Ok(())
+    #[test]
+    fn only_plain_names_are_path_components() {
+        for good in ["dinov2-s14", "a b", "cifar10_112px", "…"] {
+            assert_eq!(check_component(good), Ok(()), "{good}");
+        }
+        for bad in ["", ".", "..", "a/b", "/abs", "a\\b", "a\0b", "a\nb"] {
+            assert!(check_component(bad).is_err(), "{bad:?}");
+        }
     }
 }
