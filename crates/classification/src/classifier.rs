@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use data::{eval_batches, Item, Preprocess};
 use runner::images_to_tensor;
 use tch::{nn, Device, Kind, Tensor};
@@ -41,6 +41,11 @@ enum Head {
     /// Cosine head `[classes, d]`, trainable, in its own var store.
     Cosine { vars: nn::VarStore, weight: Tensor },
 }
+
+/// The file a run's trained cosine head is saved in.
+pub const HEAD_FILE: &str = "head.safetensors";
+/// The head's tensor name in [`HEAD_FILE`].
+const HEAD_KEY: &str = "classifier.weight";
 
 /// Backbone + head, producing `logit_scale · cos(image, class)` logits.
 pub struct Classifier {
@@ -81,11 +86,66 @@ impl Classifier {
         };
         if let Head::Cosine { .. } = classifier.head {
             let means = classifier.class_means(train, classnames.len(), pre)?;
-            let vars = nn::VarStore::new(device);
-            let weight = (vars.root() / "classifier").var_copy("weight", &means);
-            classifier.head = Head::Cosine { vars, weight };
+            classifier.head = Self::cosine_head(&means, device);
         }
         Ok(classifier)
+    }
+
+    /// The classifier a finished run in `run_dir` trained: `loaded` (the backbone with the run's
+    /// adapter) and, without a text tower, the cosine head it saved ([`Classifier::save_head`]).
+    pub fn restore(
+        loaded: Loaded,
+        device: Device,
+        classnames: &[String],
+        template: &str,
+        logit_scale: f64,
+        model_dir: &Path,
+        run_dir: &Path,
+    ) -> Result<Self> {
+        image_encoder(&loaded.model, model_dir)?;
+        let head = match loaded.model.clip() {
+            Some(_) => Self::text_head(classnames, template, model_dir, device)?,
+            None => {
+                let path = run_dir.join(HEAD_FILE);
+                let weight = serial_lora::checkpoint::read_tensors(&path)?
+                    .remove(HEAD_KEY)
+                    .with_context(|| format!("{}: no `{HEAD_KEY}` tensor", path.display()))?;
+                if weight.size() != [classnames.len() as i64, weight.size()[1]] {
+                    bail!(
+                        "{}: `{HEAD_KEY}` has {} rows for {} classes",
+                        path.display(),
+                        weight.size()[0],
+                        classnames.len()
+                    );
+                }
+                Self::cosine_head(&weight.to_device(device), device)
+            }
+        };
+        Ok(Self {
+            loaded,
+            head,
+            logit_scale,
+            device,
+        })
+    }
+
+    /// A trainable cosine head holding `weight` `[classes, d]`.
+    fn cosine_head(weight: &Tensor, device: Device) -> Head {
+        let vars = nn::VarStore::new(device);
+        let weight = (vars.root() / "classifier").var_copy("weight", weight);
+        Head::Cosine { vars, weight }
+    }
+
+    /// Saves the trained cosine head as `dir/head.safetensors` (nothing for CLIP's text head, which
+    /// the text tower and the class names rebuild).
+    pub fn save_head(&self, dir: &Path) -> Result<()> {
+        if let Head::Cosine { weight, .. } = &self.head {
+            serial_lora::checkpoint::save_tensors(
+                &dir.join(HEAD_FILE),
+                &[(HEAD_KEY.to_string(), weight.to_device(Device::Cpu).detach())],
+            )?;
+        }
+        Ok(())
     }
 
     fn text_head(

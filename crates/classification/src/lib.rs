@@ -6,10 +6,13 @@
 //! classifier, adapters in both towers); a backbone without a text tower (DINOv2) trains a cosine
 //! head initialised from the few-shot class means alongside its adapters. Each run writes
 //! `results/classification/<run>/`; `results/classification/summary.csv` is collected from them.
+//! `classification predict --run RUN --images PATH…` classifies new images with a finished run
+//! ([`predict`]).
 
 pub mod classifier;
 pub mod config;
 pub mod datasets;
+pub mod predict;
 pub mod summary;
 pub mod task;
 

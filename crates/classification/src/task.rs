@@ -15,6 +15,9 @@ use crate::config::{Experiment, RunSpec};
 use crate::datasets;
 use crate::summary::Summary;
 
+/// The class names of a run, in label order (`classes.json` in its folder).
+pub const CLASSES_FILE: &str = "classes.json";
+
 /// The task: `results/classification/`.
 pub struct Classification;
 
@@ -45,6 +48,7 @@ impl Run {
         let dataset = datasets::load(&spec.dataset, data_root.as_deref(), ctx.root)?;
         let fewshot = FewShot::sample(&dataset, spec.shots, spec.seed)?;
         ctx.dir.write_json("fewshot.json", &fewshot)?;
+        ctx.dir.write_json(CLASSES_FILE, &dataset.classnames)?;
         let (train, test) = match spec.validation_per_class {
             Some(held) => {
                 let (train, validation) = fewshot.hold_out(held)?;
@@ -180,6 +184,7 @@ impl runner::Session for Run {
         if self.spec.adapter.is_some() {
             store.save_adapter(dir.path())?;
         }
+        self.classifier.save_head(dir.path())?;
         Ok(Summary {
             backbone: self.spec.backbone.clone(),
             dataset: self.spec.dataset.clone(),
