@@ -8,7 +8,8 @@
 #   3. every promised file exists and is readable;
 #   4. `make reproduce-gen QUICK=1`: the generation QUICK grid, its figures and an exact comparison;
 #   5. with SERIAL_LORA_DATA (real data sets), `make reproduce-clip QUICK=1 CIFAR10=…`, exact too;
-#   6. the README's own-data example as written, on a generated class-per-folder set.
+#   6. the README's own-data example as written, on a generated class-per-folder set;
+#   7. the README's predict example on that run: its accuracy on the test images is the run's.
 # Run by `make test` after the Rust tests (which build the binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -129,4 +130,14 @@ run=results/classification/dinov2-s14-quick_folder_${own//[^A-Za-z0-9-]/_}_16sho
 need "$run/summary.json" "$run/config.json"
 methods=$(grep ",folder_\|,folder:" results/classification/lr_selection.csv | cut -d, -f3 | sort -u)
 [ "$methods" = "serial_lora" ] || fail "the own-data example selected for: $methods (want serial_lora only)"
+echo "test-newcomer: 7. the README's predict example, as written, on the same run"
+while IFS= read -r line; do
+  eval "${line//DIR/$own}"
+done < <(sed -n '/^# after the own-data example above/,/^```/p' README.md | grep -v '^#\|^```')
+[ "$run" = "$(./target/release/classification --config experiments/dinov2_packaged_quick.toml --dataset folder:"$own" --method serial_lora --rank 8 --list)" ] || fail "--list names another run"
+accuracy=$(jq -r .accuracy "$run/summary.json" 2>/dev/null || grep -o '"accuracy": [0-9.]*' "$run/summary.json" | grep -o '[0-9.]*$')
+[ "$(($(wc -l < predictions.csv) - 1))" -eq 8 ] || fail "predictions.csv: want 8 rows"
+correct=$(awk -F, 'NR > 1 && $2 == $NF' predictions.csv | wc -l)
+python3 -c "import sys; sys.exit(0 if abs($correct / 8 - $accuracy) < 1e-9 else 1)" ||
+  fail "predict's accuracy $correct/8 differs from the run's $accuracy"
 echo "test-newcomer: PASS"
