@@ -1,6 +1,7 @@
 //! The loss figure: training loss (mean over seeds, log axis) against step, one panel per data
-//! set, one line per method in its colour; Serial LoRA (+) at its parameter-matched rank dashed;
-//! one legend under the panels.
+//! set, per method in its colour the logged points (faint) and their exponential moving average
+//! (the line, [`SMOOTHING`]); Serial LoRA (+) at its parameter-matched rank dashed; one legend
+//! under the panels.
 //! It shows whether the loss has levelled off at the chosen learning rates.
 
 use std::collections::BTreeMap;
@@ -37,6 +38,43 @@ pub fn curve_label(curve: &Curve) -> String {
     format!("{}{rank}{matched}", curve.method.label())
 }
 
+/// The weight of the past in the plotted moving average of the logged loss (in log space, so the
+/// line follows the log axis): each logged point moves the line by 40 % of its distance.
+pub const SMOOTHING: f64 = 0.6;
+
+/// The exponential moving average of `points` (`(step, loss)`, loss > 0) in log space, starting at
+/// the first point.
+pub fn smoothed(points: &[(u64, f64)]) -> Vec<(f64, f64)> {
+    let mut average: Option<f64> = None;
+    points
+        .iter()
+        .map(|&(step, loss)| {
+            let log = loss.ln();
+            let next = average.map_or(log, |a| SMOOTHING * a + (1.0 - SMOOTHING) * log);
+            average = Some(next);
+            (step as f64, next.exp())
+        })
+        .collect()
+}
+
+/// Tick values for a log axis over `lo..hi`: 1, 2, 5 × 10ᵏ, or, when fewer than three of those
+/// fall inside (a range within a decade), 1, 1.5, 2, 3, 5, 7 × 10ᵏ; never crowded.
+pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let within = |mantissas: &[f64]| -> Vec<f64> {
+        let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+        (first..=last)
+            .flat_map(|k| mantissas.iter().map(move |m| m * 10f64.powi(k)))
+            .filter(|v| (lo..=hi).contains(v))
+            .collect()
+    };
+    let coarse = within(&[1.0, 2.0, 5.0]);
+    if coarse.len() >= 3 {
+        coarse
+    } else {
+        within(&[1.0, 1.5, 2.0, 3.0, 5.0, 7.0])
+    }
+}
+
 /// `2 seeds` or `1–3 seeds`.
 fn seeds_note(curves: &[Curve]) -> String {
     let lo = curves.iter().map(|c| c.seeds).min().unwrap_or(0);
@@ -70,7 +108,7 @@ pub fn draw(path: &Path, backbone: &str, curves: &[Curve]) -> Result<PathBuf> {
     style::save_png(path, size, |root| {
         let err = plot_error(path);
         let title = format!(
-            "Training loss: {backbone} (mean over {})",
+            "Training loss: {backbone} (mean over {}; line: moving average)",
             seeds_note(curves)
         );
         let body = root
@@ -138,13 +176,19 @@ fn panel(
         .margin(12)
         .x_label_area_size(48)
         .y_label_area_size(70)
-        .build_cartesian_2d(0.0..max_step as f64, (lo * 0.8..hi * 1.25).log_scale())
+        .build_cartesian_2d(
+            0.0..max_step as f64,
+            (lo * 0.8..hi * 1.25)
+                .log_scale()
+                .with_key_points(log_ticks(lo * 0.8, hi * 1.25)),
+        )
         .map_err(&err)?;
     chart
         .configure_mesh()
         .x_desc("step")
         .y_desc("training loss (log scale)")
         .x_label_formatter(&|x| format!("{x:.0}"))
+        .light_line_style(WHITE.mix(0.0))
         .y_label_formatter(&|y| {
             if *y >= 0.1 {
                 format!("{y:.2}")
@@ -158,7 +202,12 @@ fn panel(
         .map_err(&err)?;
     for curve in lines {
         let color = style::color(Some(curve.method));
-        let xy = curve.points.iter().map(|&(s, l)| (s as f64, l));
+        let raw = curve
+            .points
+            .iter()
+            .map(|&(s, l)| Circle::new((s as f64, l), 2, color.mix(0.35).filled()));
+        chart.draw_series(raw).map_err(&err)?;
+        let xy = smoothed(&curve.points).into_iter();
         let series = if curve.matched.is_some() {
             chart.draw_series(DashedLineSeries::new(xy, 8, 5, color.stroke_width(2)))
         } else {
@@ -167,4 +216,27 @@ fn panel(
         series.map_err(&err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_moving_average_starts_at_the_first_point_and_moves_by_its_weight_in_log_space() {
+        let line = smoothed(&[(10, 1.0), (20, 0.01), (30, 0.01)]);
+        assert_eq!(line[0], (10.0, 1.0));
+        let expected = (0.4 * 0.01f64.ln()).exp();
+        assert!((line[1].1 - expected).abs() < 1e-12, "{line:?}");
+        assert!(line[2].1 < line[1].1 && line[2].1 > 0.01);
+        assert!(smoothed(&[]).is_empty());
+    }
+
+    #[test]
+    fn log_ticks_are_round_and_never_crowded() {
+        assert_eq!(log_ticks(0.05, 2.5), [0.05, 0.1, 0.2, 0.5, 1.0, 2.0]);
+        let narrow = log_ticks(0.09, 0.35);
+        assert_eq!(narrow.len(), 4, "{narrow:?}");
+        assert!((narrow[0] - 0.1).abs() < 1e-12 && (narrow[3] - 0.3).abs() < 1e-12);
+    }
 }
