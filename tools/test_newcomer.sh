@@ -126,7 +126,7 @@ for label, name in enumerate(["disc", "stripes"]):
 PY
 example=$(grep -m1 -- '--dataset folder:DIR --method' README.md) || fail "the README has no own-data example"
 eval "${example//DIR/$own}"
-run=results/classification/dinov2-s14-quick_folder_${own//[^A-Za-z0-9-]/_}_16shot_serial_lora_r8_seed1
+run=$(./target/release/classification --config experiments/dinov2_packaged_quick.toml --dataset folder:"$own" --method serial_lora --rank 8 --list)
 need "$run/summary.json" "$run/config.json"
 methods=$(grep ",folder_\|,folder:" results/classification/lr_selection.csv | cut -d, -f3 | sort -u)
 [ "$methods" = "serial_lora" ] || fail "the own-data example selected for: $methods (want serial_lora only)"
