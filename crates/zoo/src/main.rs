@@ -163,6 +163,13 @@ fn run_model(run: &Path) -> zoo::Result<(PathBuf, PathBuf)> {
     if !model.join("config.json").is_file() && model.join("transformer/config.json").is_file() {
         model = model.join("transformer");
     }
+    if value["train_decoder"].as_bool() == Some(true) {
+        return Err(zoo::Error::config(
+            &config,
+            "field `train_decoder`: the run also trained SAM's mask decoder, which its adapter \
+             does not hold, so a merged export would lose it (not supported yet)",
+        ));
+    }
     if !run.join(serial_lora::ADAPTER_CONFIG).is_file() {
         return Err(zoo::Error::config(
             run,

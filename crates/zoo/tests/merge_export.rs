@@ -210,6 +210,20 @@ fn a_run_folder_exports_in_one_command_and_nothing_is_overwritten() {
         "{stderr}"
     );
 
+    // A segmentation run that also trained the mask decoder cannot be exported from its adapter.
+    let decoder = serde_json::json!({ "model_dir": model, "train_decoder": true });
+    std::fs::write(run.join("config.json"), decoder.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_zoo"))
+        .args(["merge", "--run"])
+        .arg(&run)
+        .arg("--out")
+        .arg(tmp.path().join("never"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("train_decoder"), "{stderr}");
+    std::fs::write(run.join("config.json"), config.to_string()).unwrap();
+
     std::fs::remove_file(run.join("adapter_config.json")).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_zoo"))
         .args(["merge", "--run"])
