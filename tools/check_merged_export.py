@@ -8,23 +8,16 @@ tolerance (relative to the largest reference value); prints the largest differen
 """
 
 import json
+import pathlib
 import sys
 
 import torch
 from safetensors.torch import load_file
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "fixtures"))
+from make_zoo_fixtures import outputs_of  # noqa: E402  (the fixtures' own output flattening)
+
 TOLERANCE = 1e-5
-
-
-def outputs_of(out) -> dict[str, torch.Tensor]:
-    """Every tensor of a transformers output, flattened with dotted names."""
-    flat = {}
-    for key, value in out.items():
-        if isinstance(value, torch.Tensor):
-            flat[key] = value
-        elif hasattr(value, "items"):
-            flat.update({f"{key}.{k}": v for k, v in outputs_of(value).items()})
-    return flat
 
 
 def reference_outputs(folder: str, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

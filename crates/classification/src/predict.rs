@@ -145,55 +145,33 @@ fn list_inputs(paths: &[PathBuf], classnames: &[String]) -> Result<Vec<Input>> {
         if !path.is_dir() {
             bail!("{}: no such image file or folder", path.display());
         }
-        let subfolders = entries(path, Path::is_dir)?;
-        let labelled =
-            !subfolders.is_empty() && subfolders.iter().all(|d| class_of(d, classnames).is_some());
-        if labelled {
-            for folder in &subfolders {
-                for file in entries(folder, is_image)? {
-                    inputs.push(Input {
-                        path: file,
-                        label: class_of(folder, classnames),
-                    });
+        let folders = data::subfolders(path)?;
+        let classes: Option<Vec<usize>> = folders
+            .iter()
+            .map(|d| classnames.iter().position(|c| c == d))
+            .collect();
+        match classes.filter(|c| !c.is_empty()) {
+            Some(classes) => {
+                for (folder, label) in folders.iter().zip(classes) {
+                    for file in data::image_files(&path.join(folder))? {
+                        inputs.push(Input {
+                            path: file,
+                            label: Some(label),
+                        });
+                    }
                 }
             }
-        } else {
-            for file in entries(path, is_image)? {
-                inputs.push(Input {
-                    path: file,
-                    label: None,
-                });
-            }
+            None => inputs.extend(
+                data::image_files(path)?
+                    .into_iter()
+                    .map(|path| Input { path, label: None }),
+            ),
         }
     }
     if inputs.is_empty() {
         bail!("no images in {paths:?} (files this build decodes: JPEG, PNG, BMP, GIF, TIFF, WebP)");
     }
     Ok(inputs)
-}
-
-fn class_of(folder: &Path, classnames: &[String]) -> Option<usize> {
-    let name = folder.file_name()?.to_string_lossy();
-    classnames.iter().position(|c| *c == name)
-}
-
-fn is_image(path: &Path) -> bool {
-    path.is_file() && image::ImageFormat::from_path(path).is_ok_and(|f| f.reading_enabled())
-}
-
-/// Sorted entries of `dir` (not hidden) that satisfy `keep`.
-fn entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .filter(|p| keep(p))
-        .collect();
-    out.sort();
-    Ok(out)
 }
 
 fn write_csv(

@@ -40,6 +40,7 @@ pub use instances::{
 pub use layouts::cifar10::{cifar10_dir, load_cifar10, CIFAR10, CIFAR10_CLASSES};
 pub use layouts::clip_sets::ClipDataset;
 pub use layouts::folder::load_image_folder;
+pub use layouts::fs::{image_files, subfolders};
 pub use loader::TrainLoader;
 pub use normalize::{Backbone, Normalization};
 pub use packaged::{default_assets_dir, digits, faces, fashion_mnist};

@@ -27,6 +27,23 @@ fn zoo(args: &[&Path]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs `zoo merge --run RUN --out OUT`, which must fail; its stderr.
+fn merge_run_fails(run: &Path, out: &Path) -> String {
+    let result = Command::new(env!("CARGO_BIN_EXE_zoo"))
+        .args(["merge", "--run"])
+        .arg(run)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        !result.status.success(),
+        "zoo merge --run {} succeeded",
+        run.display()
+    );
+    String::from_utf8_lossy(&result.stderr).into_owned()
+}
+
 /// Writes an adapter of `config` for the model in `model` with random `A` and `B` into `dir`.
 fn random_adapter(model: &Path, config: &AdapterConfig, dir: &Path) {
     tch::manual_seed(11);
@@ -196,15 +213,7 @@ fn a_run_folder_exports_in_one_command_and_nothing_is_overwritten() {
         std::fs::read(by_adapter.join("model.safetensors")).unwrap()
     );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_zoo"))
-        .args(["merge", "--run"])
-        .arg(&run)
-        .arg("--out")
-        .arg(&by_run)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let stderr = merge_run_fails(&run, &by_run);
     assert!(
         stderr.contains("already exists") && stderr.lines().count() == 1,
         "{stderr}"
@@ -213,26 +222,12 @@ fn a_run_folder_exports_in_one_command_and_nothing_is_overwritten() {
     // A segmentation run that also trained the mask decoder cannot be exported from its adapter.
     let decoder = serde_json::json!({ "model_dir": model, "train_decoder": true });
     std::fs::write(run.join("config.json"), decoder.to_string()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_zoo"))
-        .args(["merge", "--run"])
-        .arg(&run)
-        .arg("--out")
-        .arg(tmp.path().join("never"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = merge_run_fails(&run, &tmp.path().join("never"));
     assert!(stderr.contains("train_decoder"), "{stderr}");
     std::fs::write(run.join("config.json"), config.to_string()).unwrap();
 
     std::fs::remove_file(run.join("adapter_config.json")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_zoo"))
-        .args(["merge", "--run"])
-        .arg(&run)
-        .arg("--out")
-        .arg(tmp.path().join("never"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = merge_run_fails(&run, &tmp.path().join("never"));
     assert!(stderr.contains("holds no adapter"), "{stderr}");
     assert!(!tmp.path().join("never").exists());
 }

@@ -32,20 +32,24 @@ fn sorted_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBu
     Ok(out)
 }
 
-/// Names of the sub-folders of `dir`, sorted.
-pub(crate) fn subfolders(dir: &Path) -> Result<Vec<String>> {
+/// Names of the sub-folders of `dir`, sorted (hidden ones skipped).
+pub fn subfolders(dir: &Path) -> Result<Vec<String>> {
     Ok(sorted_entries(dir, Path::is_dir)?
         .iter()
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect())
 }
 
-/// Image files (by extension, formats this build decodes) of a class folder, sorted; an empty
-/// class is an error naming the folder.
-pub(crate) fn class_images(dir: &Path) -> Result<Vec<PathBuf>> {
-    let files = sorted_entries(dir, |p| {
+/// Image files (by extension, formats this build decodes) of `dir`, sorted, hidden ones skipped.
+pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    sorted_entries(dir, |p| {
         p.is_file() && image::ImageFormat::from_path(p).is_ok_and(|f| f.reading_enabled())
-    })?;
+    })
+}
+
+/// [`image_files`] of a class folder; an empty class is an error naming the folder.
+pub(crate) fn class_images(dir: &Path) -> Result<Vec<PathBuf>> {
+    let files = image_files(dir)?;
     if files.is_empty() {
         return Err(DataError::EmptyClass {
             path: dir.to_path_buf(),

@@ -5,5 +5,5 @@ pub mod cifar10;
 pub mod clip_sets;
 mod coop_split;
 pub mod folder;
-mod fs;
+pub mod fs;
 mod imagenet;
