@@ -43,3 +43,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         std::fs::write(tmp, bytes).map_err(|e| Error::io(tmp, e))
     })
 }
+
+/// Writes `rows` as a CSV file (a header of their field names, then one line per row),
+/// atomically.
+pub fn write_csv<T: serde::Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    let csv_error = |e: csv::Error| Error::parse(path, e.to_string());
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer.serialize(row).map_err(csv_error)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| Error::parse(path, e.to_string()))?;
+    write_atomic(path, &bytes)
+}

@@ -3,6 +3,7 @@
 //! a pre-trained model saved in diffusers' layout.
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 use formats::atomic::write_atomic;
@@ -17,6 +18,10 @@ use crate::config::RunSpec;
 
 /// The fixed position table: a buffer in diffusers, never trained.
 const POS_TABLE: &str = "pos_embed.pos_embed";
+/// libtorch's initialisers draw from its process-global generator: a `pretrain` model is seeded
+/// and built under this lock, so runs started together in one process get their seed's weights.
+/// Nothing else in the task draws from that generator ([`serial_lora::rng::Draws`]).
+static SEEDED_INIT: Mutex<()> = Mutex::new(());
 /// Folder of a `pretrain` run's model, in diffusers' layout.
 pub const MODEL_FOLDER: &str = "model";
 /// Builds the run's model: random (seeded) for `pretrain`, else the checkpoint in `dir`; every
@@ -32,6 +37,7 @@ pub fn build_model(spec: &RunSpec, dir: &Path, device: Device) -> Result<(ModelS
     };
     let (mut store, model) = match spec.method {
         Method::Pretrain => {
+            let _init = SEEDED_INIT.lock().unwrap_or_else(|e| e.into_inner());
             tch::manual_seed(spec.seed as i64);
             ModelStore::build(device, None, |root| {
                 architecture

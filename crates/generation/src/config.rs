@@ -74,6 +74,11 @@ pub struct Experiment {
     /// The flow-matching objective.
     #[serde(default)]
     pub flow: FlowSection,
+    /// Keep a moving average of the trained weights with this decay ceiling and sample, score
+    /// and save it instead of the last weights (DiT/SD3 practice; [`runner::ema::Ema`]); none
+    /// when absent.
+    #[serde(default)]
+    pub ema_decay: Option<f64>,
     /// Prior preservation (DreamBooth's class images), if used.
     #[serde(default)]
     pub prior: Option<PriorSection>,
@@ -139,6 +144,9 @@ pub struct RunSpec {
     pub checkpoint_every: usize,
     /// The flow-matching objective.
     pub flow: FlowSection,
+    /// Decay ceiling of the moving average of the weights (absent: none is kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ema_decay: Option<f64>,
     /// Prior preservation.
     pub prior: Option<PriorSection>,
     /// Sampling and evaluation.
@@ -213,6 +221,11 @@ impl runner::Experiment for Experiment {
             .at_least("batch_size", self.batch_size, 1)
             .at_least("checkpoint_every", self.checkpoint_every, 1);
         self.flow.check(&mut checks);
+        if let Some(decay) = self.ema_decay {
+            checks
+                .positive("ema_decay", decay)
+                .half_open("ema_decay", decay, 0.0, 1.0);
+        }
         if let Some(prior) = &self.prior {
             prior.check(&mut checks);
         }
@@ -305,6 +318,10 @@ impl runner::RunSpec for RunSpec {
         self.precision
     }
 
+    fn ema_decay(&self) -> Option<f64> {
+        self.ema_decay
+    }
+
     fn scores_validation(&self) -> bool {
         self.validation_fraction.is_some()
     }
@@ -373,6 +390,7 @@ impl Experiment {
             batch_size: self.batch_size,
             checkpoint_every: self.checkpoint_every,
             flow: self.flow.clone(),
+            ema_decay: self.ema_decay,
             prior: self.prior.clone(),
             sampling: self.sampling.clone(),
             validation_fraction,

@@ -33,11 +33,46 @@ pub struct ClassifierRecord {
     pub steps: usize,
 }
 
-/// The feature model, the real features of the personalised class and the classifier.
-pub struct Evaluator {
+/// The measuring instrument of FD and KID: a DINOv2 image encoder seeing images at one size.
+pub struct FeatureModel {
     encoder: Loaded,
     size: i64,
     device: Device,
+}
+
+impl FeatureModel {
+    /// The image encoder in `dir`, fed `size`-pixel images, on `device`.
+    pub fn open(dir: &Path, size: i64, device: Device) -> Result<Self> {
+        let encoder = zoo::build(dir, None, device)
+            .with_context(|| format!("feature model {}", dir.display()))?;
+        let check = encoder
+            .model
+            .image_encoder()
+            .with_context(|| format!("feature model {}: not an image encoder", dir.display()))?;
+        check.check_size(size)?;
+        Ok(Self {
+            encoder,
+            size,
+            device,
+        })
+    }
+
+    fn encoder(&self) -> &dyn ImageEncoder {
+        self.encoder
+            .model
+            .image_encoder()
+            .expect("checked when the feature model was opened")
+    }
+
+    /// Features `[N, d]` (fp64, CPU) of images `[N, C, H, W]` in `[−1, 1]` ([`encode`]).
+    pub fn features(&self, images: &Tensor) -> Tensor {
+        encode(self.encoder(), self.size, self.device, images)
+    }
+}
+
+/// The feature model, the real features of the personalised class and the classifier.
+pub struct Evaluator {
+    features: FeatureModel,
     real: Tensor,
     classifier: Option<PixelClassifier>,
     /// The classifier's accuracy on the real test images (none with a single class).
@@ -67,15 +102,7 @@ impl Evaluator {
         results: &Path,
         device: Device,
     ) -> Result<Self> {
-        let encoder = zoo::build(feature_model, None, device)
-            .with_context(|| format!("feature model {}", feature_model.display()))?;
-        let check = encoder.model.image_encoder().with_context(|| {
-            format!(
-                "feature model {}: not an image encoder",
-                feature_model.display()
-            )
-        })?;
-        check.check_size(size)?;
+        let features = FeatureModel::open(feature_model, size, device)?;
         let dir = eval_dir(results);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let model_name = feature_model
@@ -96,9 +123,9 @@ impl Evaluator {
                     "features of {} real images (once per results folder)",
                     real.size()[0]
                 );
-                let features = encode(check, size, device, &real);
-                save_tensors(&real_file, &[("features".into(), features.shallow_clone())])?;
-                features
+                let real = features.features(&real);
+                save_tensors(&real_file, &[("features".into(), real.shallow_clone())])?;
+                real
             }
         };
         let (classifier, classifier_accuracy) = if images.classnames.len() > 1 {
@@ -108,25 +135,16 @@ impl Evaluator {
             (None, None)
         };
         Ok(Self {
-            encoder,
-            size,
-            device,
+            features,
             real,
             classifier,
             classifier_accuracy,
         })
     }
 
-    fn encoder(&self) -> &dyn ImageEncoder {
-        self.encoder
-            .model
-            .image_encoder()
-            .expect("checked when the evaluator was made")
-    }
-
     /// Features `[N, d]` (fp64, CPU) of images `[N, 1, H, W]` in `[−1, 1]` ([`encode`]).
     pub fn features(&self, images: &Tensor) -> Tensor {
-        encode(self.encoder(), self.size, self.device, images)
+        self.features.features(images)
     }
 
     /// FD, KID and the share labelled `label` of `samples` `[N, 1, H, W]`.

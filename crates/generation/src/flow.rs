@@ -7,6 +7,7 @@ use std::f64::consts::PI;
 
 use formats::check::Checks;
 use serde::{Deserialize, Serialize};
+use serial_lora::rng::Draws;
 use tch::{Device, Kind, Tensor};
 use zoo::mmdit::FlowMatchEulerDiscreteScheduler;
 
@@ -78,28 +79,28 @@ impl FlowSection {
         }
     }
 
-    /// `u ∈ [0, 1)` per sample from the scheme's density (torch's global generator: callers seed it).
-    fn density(&self, n: i64) -> Tensor {
-        let options = (Kind::Double, Device::Cpu);
+    /// `u ∈ [0, 1)` per sample from the scheme's density, drawn from `draws`.
+    fn density(&self, n: i64, draws: &mut Draws) -> Tensor {
         match self.weighting_scheme {
             WeightingScheme::LogitNormal => {
-                (Tensor::randn([n], options) * self.logit_std + self.logit_mean).sigmoid()
+                (draws.normal(&[n]).to_kind(Kind::Double) * self.logit_std + self.logit_mean)
+                    .sigmoid()
             }
             WeightingScheme::Mode => {
-                let v = Tensor::rand([n], options);
+                let v = draws.uniform(n);
                 let cos2 = (&v * (PI / 2.0)).cos().square();
                 1.0 - &v - (cos2 - 1.0 + &v) * self.mode_scale
             }
-            _ => Tensor::rand([n], options),
+            _ => draws.uniform(n),
         }
     }
 
     /// `n` noise levels σ: `table[(u·N) as index]` of the scheduler's decreasing training table
-    /// (as the script indexes `scheduler.timesteps`), fp32 on `device`.
-    pub fn draw_sigmas(&self, n: i64, device: Device) -> Tensor {
+    /// (as the script indexes `scheduler.timesteps`), fp32 on `device`, drawn from `draws`.
+    pub fn draw_sigmas(&self, n: i64, device: Device, draws: &mut Draws) -> Tensor {
         let table = self.scheduler().train_sigmas();
         let last = table.len() as i64 - 1;
-        let index = (self.density(n) * table.len() as f64)
+        let index = (self.density(n, draws) * table.len() as f64)
             .to_kind(Kind::Int64)
             .clamp(0, last);
         Tensor::from_slice(&table)
@@ -147,9 +148,8 @@ mod tests {
 
     #[test]
     fn sigmas_come_from_the_shifted_table_and_logit_normal_centres_them() {
-        tch::manual_seed(0);
         let flow = FlowSection::default();
-        let sigmas = flow.draw_sigmas(4000, Device::Cpu);
+        let sigmas = flow.draw_sigmas(4000, Device::Cpu, &mut Draws::new("sigmas"));
         let table = flow.scheduler().train_sigmas();
         let values = Vec::<f32>::try_from(&sigmas).unwrap();
         assert!(values.iter().all(|s| table.contains(s)));
@@ -163,9 +163,9 @@ mod tests {
 
     #[test]
     fn a_perfect_model_has_zero_loss_under_either_target() {
-        tch::manual_seed(1);
-        let x = Tensor::randn([3, 1, 4, 4], (Kind::Float, Device::Cpu));
-        let noise = Tensor::randn([3, 1, 4, 4], (Kind::Float, Device::Cpu));
+        let mut draws = Draws::new("perfect");
+        let x = draws.normal(&[3, 1, 4, 4]);
+        let noise = draws.normal(&[3, 1, 4, 4]);
         let sigmas = Tensor::from_slice(&[0.2f32, 0.5, 0.9]);
         for precondition_outputs in [true, false] {
             let flow = FlowSection {

@@ -15,6 +15,7 @@
 //! collected from them. A killed run resumes from its checkpoint and ends the same.
 
 pub mod base;
+pub mod calibrate;
 pub mod config;
 pub mod data;
 pub mod eval;
@@ -25,11 +26,13 @@ pub mod metrics;
 pub mod models;
 pub mod prior;
 pub mod prompts;
+pub mod sample;
 pub mod sampling;
 pub mod space;
 pub mod summary;
 pub mod task;
 pub mod train_set;
+pub mod trained;
 
 pub use config::{Experiment, RunSpec};
 pub use summary::Summary;

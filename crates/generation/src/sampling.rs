@@ -4,6 +4,7 @@
 
 use formats::check::Checks;
 use serde::{Deserialize, Serialize};
+use serial_lora::rng::Draws;
 use tch::{Device, Kind, Tensor};
 use zoo::mmdit::{self, FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel};
 
@@ -54,6 +55,12 @@ impl SamplingSection {
     }
 }
 
+/// The starting noise `[1, C, H, W]` of the sample with seed `seed`: `N(0, I)` from the stream
+/// `sample:<seed>`, the same in every run, thread and batch.
+pub fn sample_noise(seed: u64, [c, h, w]: [i64; 3]) -> Tensor {
+    Draws::new(&format!("sample:{seed}")).normal(&[1, c, h, w])
+}
+
 /// A model, its prompts and the sampling settings: draws samples of one prompt at a time.
 pub struct Sampler<'a> {
     /// The (adapted) model.
@@ -70,7 +77,7 @@ pub struct Sampler<'a> {
 
 impl Sampler<'_> {
     /// `n` samples `[n, C, H, W]` of prompt row `prompt`, clamped to `[−1, 1]`, on the CPU: sample
-    /// `i` starts from `N(0, I)` drawn under seed `first_seed + i`.
+    /// `i` starts from [`sample_noise`]`(first_seed + i)`.
     pub fn generate(&self, prompt: i64, n: usize, first_seed: u64) -> Tensor {
         let device = self.conditioning.device();
         let schedule = self.scheduler.set_timesteps(self.section.steps);
@@ -81,10 +88,7 @@ impl Sampler<'_> {
             for start in (0..n).step_by(batch) {
                 let rows = batch.min(n - start);
                 let noise: Vec<Tensor> = (start..start + rows)
-                    .map(|i| {
-                        tch::manual_seed((first_seed + i as u64) as i64);
-                        Tensor::randn([1, c, h, w], (Kind::Float, Device::Cpu))
-                    })
+                    .map(|i| sample_noise(first_seed + i as u64, [c, h, w]))
                     .collect();
                 let latents = Tensor::cat(&noise, 0).to_device(device);
                 let options = (Kind::Int64, device);
@@ -103,5 +107,20 @@ impl Sampler<'_> {
             }
         });
         Tensor::cat(&out, 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_seed_gives_the_same_noise_whatever_the_global_generator_did() {
+        let first = sample_noise(7, [1, 4, 4]);
+        tch::manual_seed(123);
+        let _ = Tensor::randn([64], (Kind::Float, Device::Cpu));
+        assert!(first.equal(&sample_noise(7, [1, 4, 4])));
+        assert!(!first.equal(&sample_noise(8, [1, 4, 4])));
+        assert_eq!(first.size(), [1, 1, 4, 4]);
     }
 }

@@ -11,6 +11,7 @@ use formats::paths::resolve;
 use formats::Method;
 use runner::{RunContext, RunDir, StepOutput, TrainStats};
 use serial_lora::checkpoint::save_tensors;
+use serial_lora::rng::Draws;
 use serial_lora::ModelStore;
 use tch::{nn::VarStore, Device, Kind, Tensor};
 use zoo::Model;
@@ -29,8 +30,8 @@ use crate::train_set::{training_images, TrainSet};
 
 /// A grid run's instance samples shown in its grid, as a tensor file (Figure 4 reads it).
 pub const SAMPLES_FILE: &str = "samples.safetensors";
-/// Seed of the fixed noise and noise levels that score held-out instance images.
-const VALIDATION_SEED: i64 = 12_345;
+/// Key of the fixed noise and noise levels that score held-out instance images.
+const VALIDATION_KEY: &str = "validation:12345";
 /// Noise draws per held-out instance image in the validation loss.
 const VALIDATION_DRAWS: i64 = 32;
 /// Seeds of the prior-preservation class images start here (apart from the evaluation seeds).
@@ -194,18 +195,14 @@ impl Run {
         })
     }
 
-    /// A random batch of `set` (rows drawn with replacement), on the run's device, with condition
-    /// dropout applied to the prompts.
-    fn batch(&self, set: &TrainSet) -> (Tensor, Tensor) {
-        let rows = Tensor::randint(
-            set.count(),
-            [self.spec.batch_size as i64],
-            (Kind::Int64, Device::Cpu),
-        );
+    /// A random batch of `set` (rows drawn with replacement from `draws`), on the run's device,
+    /// with condition dropout applied to the prompts.
+    fn batch(&self, set: &TrainSet, draws: &mut Draws) -> (Tensor, Tensor) {
+        let rows = draws.below(set.count(), self.spec.batch_size as i64);
         let mut prompts = set.prompts.index_select(0, &rows);
         let p = self.spec.flow.condition_dropout;
         if p > 0.0 {
-            let drop = Tensor::rand([rows.size()[0]], (Kind::Float, Device::Cpu)).lt(p);
+            let drop = draws.uniform(rows.size()[0]).lt(p);
             prompts = prompts.where_self(
                 &drop.logical_not(),
                 &prompts.full_like(self.conditioning.empty()),
@@ -226,10 +223,13 @@ impl Run {
             .index(&self.spec.instance_prompt)
             .expect("encoded");
         tch::no_grad(|| {
-            tch::manual_seed(VALIDATION_SEED);
+            let mut draws = Draws::new(VALIDATION_KEY);
             let x = images.repeat([VALIDATION_DRAWS, 1, 1, 1]);
-            let noise = x.randn_like();
-            let sigmas = self.spec.flow.draw_sigmas(x.size()[0], Device::Cpu);
+            let noise = draws.normal(&x.size());
+            let sigmas = self
+                .spec
+                .flow
+                .draw_sigmas(x.size()[0], Device::Cpu, &mut draws);
             let prompts = Tensor::full([n * VALIDATION_DRAWS], prompt, (Kind::Int64, Device::Cpu));
             self.loss(
                 &x.to_device(self.device),
@@ -243,16 +243,10 @@ impl Run {
         })
     }
 
-    /// Before training step `step`, every `sampling.every` steps: the grid of the instance prompt's
-    /// (for `pretrain`: each class prompt's) first samples in `progress/step_<step>.png`.
+    /// The grid of the instance prompt's (for `pretrain`: each class prompt's) first samples in
+    /// `progress/step_<step>.png`.
     fn progress_grid(&self, step: usize) -> Result<()> {
         let sampling = &self.spec.sampling;
-        let Some(every) = sampling.every else {
-            return Ok(());
-        };
-        if step == 0 || !step.is_multiple_of(every) {
-            return Ok(());
-        }
         let sampler = self.sampler();
         let columns = 8;
         let images = if self.spec.method == Method::Pretrain {
@@ -288,20 +282,34 @@ impl runner::Session for Run {
         vec![self.store.adapters(), self.store.base()]
     }
 
+    /// Every `sampling.every` steps (when set).
+    fn snapshot_due(&self, step: usize) -> bool {
+        self.spec
+            .sampling
+            .every
+            .is_some_and(|every| step > 0 && step.is_multiple_of(every))
+    }
+
+    fn snapshot(&self, step: usize) -> Result<()> {
+        self.progress_grid(step)
+    }
+
     fn step(&mut self, step: usize) -> Result<StepOutput> {
-        self.progress_grid(step)?;
-        // Every draw of a step comes from a generator seeded by (seed, step): a resumed run draws
-        // what an uninterrupted one would.
-        tch::manual_seed((self.spec.seed as i64) * 1_000_003 + step as i64);
-        let (mut x, mut prompts) = self.batch(&self.train);
+        // Every draw of a step comes from a stream keyed by (seed, step): a resumed run draws
+        // what an uninterrupted one would, and nothing else in the process changes it.
+        let mut draws = Draws::new(&format!("{}:step:{step}", self.spec.seed));
+        let (mut x, mut prompts) = self.batch(&self.train, &mut draws);
         let instances = x.size()[0];
         if let Some(prior) = &self.prior {
-            let (px, pp) = self.batch(prior);
+            let (px, pp) = self.batch(prior, &mut draws);
             x = Tensor::cat(&[x, px], 0);
             prompts = Tensor::cat(&[prompts, pp], 0);
         }
-        let noise = x.randn_like();
-        let sigmas = self.spec.flow.draw_sigmas(x.size()[0], self.device);
+        let noise = draws.normal(&x.size()).to_device(self.device);
+        let sigmas = self
+            .spec
+            .flow
+            .draw_sigmas(x.size()[0], self.device, &mut draws);
         let per_sample = self.loss(&x, &prompts, &noise, &sigmas, true);
         let loss = match &self.spec.prior {
             Some(prior) => {

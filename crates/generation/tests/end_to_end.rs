@@ -1,19 +1,15 @@
 //! The generation runner end to end on tiny models: a random MMDiT pre-trained for a few steps on
 //! Fashion-MNIST (needs `make setup`) with the zoo's tiny BERT as text encoder and its tiny DINOv2
 //! as feature model, then personalised by every method, the learning-rate selection stage, a
-//! resumed run, and bad input. Runs draw from libtorch's global generator (seeded per step and per
-//! sample), so the tests take a lock and run one at a time.
+//! resumed run, and bad input. Runs draw from their own keyed streams (per step, per sample), so
+//! the tests run in parallel.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use formats::selection::{Table, LR_SELECTION_FILE};
 use formats::Method;
 use generation::{Experiment, Generation, RunSpec, Summary};
 use runner::{collect_selection, run_one, Experiment as _, Outcome, Stage};
-
-/// One run at a time (libtorch's global generator).
-static GLOBAL_RNG: Mutex<()> = Mutex::new(());
 
 /// A 28×28 one-channel MMDiT: patch 7 (a 4×4 grid), width 8, two blocks, text width 16 (the tiny
 /// BERT's).
@@ -125,7 +121,6 @@ fn pretrained(results: &Path) -> PathBuf {
 
 #[test]
 fn pretraining_then_every_method_writes_its_files_and_scores() {
-    let _lock = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
     let results = tempfile::tempdir().unwrap();
     let model = pretrained(results.path());
     for file in ["config.json", "diffusion_pytorch_model.safetensors"] {
@@ -192,7 +187,6 @@ fn pretraining_then_every_method_writes_its_files_and_scores() {
 
 #[test]
 fn selection_scores_held_out_instances_and_chooses_the_lowest_loss() {
-    let _lock = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
     let results = tempfile::tempdir().unwrap();
     let model = pretrained(results.path());
     let e = parse(&experiment(
@@ -248,7 +242,6 @@ fn selection_scores_held_out_instances_and_chooses_the_lowest_loss() {
 
 #[test]
 fn a_resumed_run_ends_as_an_uninterrupted_one() {
-    let _lock = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
     let results = tempfile::tempdir().unwrap();
     let model = pretrained(results.path());
     let spec = runs(&experiment(&model, r#"["serial_lora"]"#, 4, ""))[0].clone();
@@ -278,9 +271,48 @@ fn a_resumed_run_ends_as_an_uninterrupted_one() {
     assert_eq!(resumed.instance_accuracy, straight.instance_accuracy);
 }
 
+/// The saved `pretrain` model's tensor file under `results`, trained `iters` steps with `extra`
+/// lines, paused once after `pause` steps when given.
+fn pretrained_weights(iters: usize, extra: &str, pause: Option<usize>) -> Vec<u8> {
+    let results = tempfile::tempdir().unwrap();
+    let config = results.path().join("tiny-config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.json"), TINY_MMDIT).unwrap();
+    let spec = &runs(&experiment(&config, r#"["pretrain"]"#, iters, extra))[0];
+    if let Some(pause) = pause {
+        assert!(finished(spec, results.path(), Some(pause)).is_none());
+        let checkpoint = results.path().join("generation").join(spec.name());
+        let ema = checkpoint.join("checkpoint/ema.safetensors");
+        assert_eq!(
+            ema.is_file(),
+            extra.contains("ema_decay"),
+            "{}",
+            ema.display()
+        );
+    }
+    finished(spec, results.path(), None).expect("finished");
+    let dir = results.path().join("generation").join(spec.name());
+    std::fs::read(dir.join("model/diffusion_pytorch_model.safetensors")).unwrap()
+}
+
+#[test]
+fn the_moving_average_is_saved_resumed_and_becomes_the_model() {
+    let ema = "ema_decay = 0.5\n";
+    let straight = pretrained_weights(4, ema, None);
+    assert_eq!(
+        pretrained_weights(4, ema, Some(2)),
+        straight,
+        "a run paused at step 2 resumes its average"
+    );
+    assert_ne!(
+        pretrained_weights(4, "", None),
+        straight,
+        "the saved model is the average, not the last weights"
+    );
+}
+
 #[test]
 fn bad_input_is_named() {
-    let _lock = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
     let results = tempfile::tempdir().unwrap();
     let config = results.path().join("rgb");
     std::fs::create_dir_all(&config).unwrap();
@@ -324,7 +356,6 @@ fn bad_input_is_named() {
 
 #[test]
 fn prior_preservation_samples_class_images_from_the_base_and_trains_on_both() {
-    let _lock = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
     let results = tempfile::tempdir().unwrap();
     let model = pretrained(results.path());
     let prior = "[prior]\nclass_prompt = \"a photo of a shoe\"\nimages = 3\nweight = 1.0\n";
@@ -349,4 +380,110 @@ fn prior_preservation_samples_class_images_from_the_base_and_trains_on_both() {
     let without = &runs(&experiment(&model_plain, r#"["lora"]"#, 2, ""))[0];
     let t = finished(without, plain.path(), None).expect("finished");
     assert_ne!(s.fd_dinov2, t.fd_dinov2, "the prior term changes training");
+}
+
+#[test]
+fn sample_redraws_a_runs_samples_and_refuses_what_it_cannot_draw() {
+    use generation::sample::{sample, SampleRequest};
+    use generation::trained::TrainedRun;
+
+    let results = tempfile::tempdir().unwrap();
+    let model = pretrained(results.path());
+    let spec = runs(&experiment(&model, r#"["lora"]"#, 2, ""))[0].clone();
+    finished(&spec, results.path(), None).expect("finished");
+    let dir = results.path().join("generation").join(spec.name());
+    let shown = serial_lora::checkpoint::read_tensors(&dir.join(generation::task::SAMPLES_FILE))
+        .unwrap()
+        .remove("samples")
+        .unwrap();
+    let n = shown.size()[0] as usize;
+    let prompts = [spec.instance_prompt.clone()];
+    let run = TrainedRun::open(&dir, &prompts, tch::Device::Cpu).unwrap();
+    let again = run
+        .generate(&spec.instance_prompt, n, spec.sampling.seed, &spec.sampling)
+        .unwrap();
+    assert!(again.equal(&shown), "the run's samples, drawn again");
+
+    let out = results.path().join("drawn");
+    // The same images in the same batches: the same pixels.
+    let request = SampleRequest {
+        prompt: spec.instance_prompt.clone(),
+        n,
+        seed: spec.sampling.seed,
+        steps: None,
+        guidance: None,
+    };
+    let files = sample(&dir, &request, &out, tch::Device::Cpu).unwrap();
+    assert_eq!(files.len(), n + 1);
+    let first = image::open(&files[0]).unwrap().to_luma8();
+    let expected = ((shown.get(0).get(0) + 1.0) * 127.5)
+        .clamp(0.0, 255.0)
+        .round()
+        .to_kind(tch::Kind::Uint8);
+    assert_eq!(
+        first.as_raw().as_slice(),
+        Vec::<u8>::try_from(expected.flatten(0, -1)).unwrap()
+    );
+    assert!(out.join("grid.png").is_file());
+    let err = sample(&dir, &request, &out, tch::Device::Cpu).unwrap_err();
+    assert!(err.to_string().contains("sample_0.png exists"), "{err}");
+
+    let full = runs(&experiment(&model, r#"["full"]"#, 1, ""))[0].clone();
+    finished(&full, results.path(), None).expect("finished");
+    let full_dir = results.path().join("generation").join(full.name());
+    let err = sample(
+        &full_dir,
+        &request,
+        &results.path().join("f"),
+        tch::Device::Cpu,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("keeps no weights"), "{err}");
+    let err = sample(
+        &model,
+        &request,
+        &results.path().join("g"),
+        tch::Device::Cpu,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("not a finished generation run"),
+        "{err}"
+    );
+}
+
+#[test]
+fn calibrate_chooses_among_the_candidates_and_writes_the_floor() {
+    use generation::calibrate::{calibrate, CalibrationRequest};
+
+    let results = tempfile::tempdir().unwrap();
+    let model = pretrained(results.path());
+    let run_dir = model.parent().unwrap().to_path_buf();
+    let out = results.path().join("calibration");
+    let request = CalibrationRequest {
+        steps: vec![1, 2],
+        guidance: vec![1.0, 2.0],
+        per_class: 4,
+    };
+    calibrate(&run_dir, &request, &out, tch::Device::Cpu).unwrap();
+    let choice: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("calibration.json")).unwrap())
+            .unwrap();
+    assert!([1, 2].contains(&choice["steps"].as_u64().unwrap()));
+    assert!([1.0, 2.0].contains(&choice["guidance"].as_f64().unwrap()));
+    assert_eq!(
+        choice["per_class"].as_array().unwrap().len(),
+        9,
+        "every seen class"
+    );
+    assert_eq!(choice["held_out_floor_fd"].as_array().unwrap().len(), 3);
+    let floor = std::fs::read_to_string(out.join("fd_floor.csv")).unwrap();
+    assert_eq!(floor.lines().count(), 1 + 9 + 3, "{floor}");
+    let rows = std::fs::read_to_string(out.join("calibration.csv")).unwrap();
+    // Two step counts at the run's guidance (2.0), then guidance 1.0 at the chosen steps (2.0
+    // there is already scored), nine classes each.
+    assert_eq!(rows.lines().count(), 1 + 3 * 9, "{rows}");
+    assert!(out.join("classes.png").is_file());
+    let err = calibrate(&run_dir, &request, &out, tch::Device::Cpu).unwrap_err();
+    assert!(err.to_string().contains("exists"), "{err}");
 }

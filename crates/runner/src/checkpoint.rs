@@ -7,11 +7,14 @@ use anyhow::{bail, Context, Result};
 use formats::atomic::write_atomic;
 use serial_lora::checkpoint::{load_into, non_finite, read_tensors, save_tensors};
 use serial_lora::AdamW;
+
+use crate::ema::Ema;
 use tch::{nn::VarStore, Tensor};
 
 const VARS: &str = "variables.safetensors";
 const OPTIMIZER: &str = "optimizer.safetensors";
 const STEP: &str = "step.json";
+const EMA: &str = "ema.safetensors";
 
 /// `<run>/checkpoint/`: written into `checkpoint.tmp/` and swapped in by renames, so a kill at any
 /// moment leaves either the previous or the new checkpoint whole (`checkpoint.old/` in between).
@@ -63,14 +66,15 @@ impl Checkpoint {
         self.dir.with_file_name(format!("checkpoint.{suffix}"))
     }
 
-    /// Saves the trainable variables of `stores`, the optimiser state, `step` (steps done) and
-    /// the training seconds spent so far.
+    /// Saves the trainable variables of `stores`, the optimiser state, the moving average when
+    /// the run keeps one, `step` (steps done) and the training seconds spent so far.
     pub fn save(
         &self,
         step: usize,
         train_seconds: f64,
         stores: &[&VarStore],
         optimizer: &AdamW,
+        ema: Option<&Ema>,
     ) -> Result<()> {
         check_finite(step, stores, optimizer)?;
         let tmp = self.sibling("tmp");
@@ -82,6 +86,9 @@ impl Checkpoint {
             .collect();
         save_tensors(&tmp.join(VARS), &vars)?;
         save_tensors(&tmp.join(OPTIMIZER), &optimizer.state())?;
+        if let Some(ema) = ema {
+            save_tensors(&tmp.join(EMA), &ema.state())?;
+        }
         write_atomic(
             &tmp.join(STEP),
             serde_json::json!({ "step": step, "train_seconds": train_seconds })
@@ -100,12 +107,13 @@ impl Checkpoint {
         Ok(())
     }
 
-    /// Restores the latest checkpoint into `stores` and `optimizer`, returning its step and
-    /// training seconds; `None` when there is none (a fresh run).
+    /// Restores the latest checkpoint into `stores`, `optimizer` and the moving average,
+    /// returning its step and training seconds; `None` when there is none (a fresh run).
     pub fn load(
         &self,
         stores: &[&VarStore],
         optimizer: &mut AdamW,
+        ema: Option<&mut Ema>,
     ) -> Result<Option<(usize, f64)>> {
         let dir = [self.dir.clone(), self.sibling("old")]
             .into_iter()
@@ -131,6 +139,12 @@ impl Checkpoint {
         optimizer
             .load_state(&state)
             .with_context(|| format!("{}", dir.join(OPTIMIZER).display()))?;
+        if let Some(ema) = ema {
+            let path = dir.join(EMA);
+            let state: BTreeMap<String, Tensor> = read_tensors(&path)?;
+            ema.load_state(&state)
+                .with_context(|| format!("{}", path.display()))?;
+        }
         Ok(Some((step, seconds)))
     }
 

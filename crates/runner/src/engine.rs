@@ -16,6 +16,7 @@ use serial_lora::{AdamW, LossScaler};
 
 use crate::args::GridArgs;
 use crate::checkpoint::Checkpoint;
+use crate::ema::Ema;
 use crate::lock::RunLock;
 use crate::memory::{peak_rss_mb, reset_peak_rss};
 use crate::progress::run_bar;
@@ -469,9 +470,10 @@ fn train<S: RunSpec, R: Session>(
     let stores = session.trainable();
     let mut optimizer = AdamW::new(&stores, spec.optim().clone())?
         .with_loss_scaler(LossScaler::for_precision(spec.precision()));
+    let mut ema = spec.ema_decay().map(|decay| Ema::new(&stores, decay));
     let checkpoint = Checkpoint::new(dir.path());
     let (start, mut seconds) = checkpoint
-        .load(&stores, &mut optimizer)?
+        .load(&stores, &mut optimizer, ema.as_mut())?
         .unwrap_or((0, 0.0));
     drop(stores);
     let mut columns = vec!["step", "loss", "lr"];
@@ -485,6 +487,12 @@ fn train<S: RunSpec, R: Session>(
     let end = budget.map_or(total, |b| total.min(start + b));
     for step in start..end {
         let clock = Instant::now();
+        if session.snapshot_due(step) {
+            match ema.as_mut() {
+                Some(ema) => ema.with_average(|| session.snapshot(step))?,
+                None => session.snapshot(step)?,
+            }
+        }
         session.store().set_step(step as u64);
         let out = session.step(step)?;
         let lr = optimizer.step(&out.loss).with_context(|| {
@@ -495,6 +503,9 @@ fn train<S: RunSpec, R: Session>(
                 step + 1
             )
         })?;
+        if let Some(ema) = ema.as_mut() {
+            ema.update(step);
+        }
         seconds += clock.elapsed().as_secs_f64();
         let done = step + 1;
         if done % LOG_EVERY == 0 || done == total {
@@ -510,7 +521,13 @@ fn train<S: RunSpec, R: Session>(
         }
         if done < total && (done % spec.checkpoint_every() == 0 || done == end) {
             metrics.flush()?;
-            checkpoint.save(done, seconds, &session.trainable(), &optimizer)?;
+            checkpoint.save(
+                done,
+                seconds,
+                &session.trainable(),
+                &optimizer,
+                ema.as_ref(),
+            )?;
         }
         bar.inc(1);
     }
@@ -518,6 +535,9 @@ fn train<S: RunSpec, R: Session>(
     metrics.flush()?;
     if end < total {
         return Ok(None);
+    }
+    if let Some(ema) = ema.as_mut() {
+        ema.swap();
     }
     Ok(Some((total, seconds)))
 }

@@ -9,7 +9,8 @@
 //! * one owner per run ([`RunLock`]), and run identity: a run folder belongs to one full resolved
 //!   configuration; a rerun with any setting changed is refused, naming the fields;
 //! * training: AdamW with LoRA+ groups, dropout masks keyed by step (no global RNG), resumable
-//!   [`Checkpoint`]s that also keep the training time, `metrics.csv`, a progress bar per run, peak
+//!   [`Checkpoint`]s that also keep the training time, an optional moving average of the weights
+//!   ([`ema::Ema`]), `metrics.csv`, a progress bar per run, peak
 //!   memory, a step budget;
 //! * learning-rate selection (`--select`, an experiment's `[select]`): each method's candidates
 //!   scored on a validation split, `lr_selection.csv`, and the grid trained with the chosen values;
@@ -19,6 +20,7 @@
 
 mod args;
 mod checkpoint;
+pub mod ema;
 pub mod engine;
 mod experiment;
 mod lock;

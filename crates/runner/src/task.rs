@@ -41,6 +41,11 @@ pub trait RunSpec: Serialize + DeserializeOwned + Clone {
     fn optim(&self) -> &OptimConfig;
     /// The run's arithmetic (fp32, or bf16/fp16 autocast).
     fn precision(&self) -> Precision;
+    /// The ceiling of the decay of a moving average of the trainable weights kept during
+    /// training and used for the finished model ([`crate::ema::Ema`]); none by default.
+    fn ema_decay(&self) -> Option<f64> {
+        None
+    }
     /// Whether this is a selection run (scored on a validation split): its divergence is a
     /// result, recorded, rather than a failure.
     fn scores_validation(&self) -> bool;
@@ -137,9 +142,19 @@ pub trait Session {
     fn skip_to(&mut self, _step: usize) -> Result<()> {
         Ok(())
     }
+    /// Whether to write a view of the model (e.g. sample grids) before training step `step`.
+    fn snapshot_due(&self, _step: usize) -> bool {
+        false
+    }
+    /// Writes the view of the model before training step `step`; the engine puts the moving
+    /// average of the weights in place for it when the run keeps one.
+    fn snapshot(&self, _step: usize) -> Result<()> {
+        Ok(())
+    }
     /// The loss of training step `step` (0-based); the engine back-propagates it.
     fn step(&mut self, step: usize) -> Result<StepOutput>;
-    /// After the last step: evaluates, saves what the run keeps in `dir`, and reports.
+    /// After the last step (with the moving average of the weights in place when the run keeps
+    /// one): evaluates, saves what the run keeps in `dir`, and reports.
     fn finish(&mut self, dir: &RunDir, stats: &TrainStats) -> Result<Self::Summary>;
 }
 
