@@ -9,7 +9,8 @@
 #   4. `make reproduce-gen QUICK=1`: the generation QUICK grid, its figures and an exact comparison;
 #   5. with SERIAL_LORA_DATA (real data sets), `make reproduce-clip QUICK=1 CIFAR10=…`, exact too;
 #   6. the README's own-data example as written, on a generated class-per-folder set;
-#   7. the README's predict example on that run: its accuracy on the test images is the run's.
+#   7. the README's predict example on that run: its accuracy on the test images is the run's;
+#   8. the README's merge, segmentation predict and generation sample examples, as written.
 # Run by `make test` after the Rust tests (which build the binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -140,4 +141,20 @@ accuracy=$(jq -r .accuracy "$run/summary.json" 2>/dev/null || grep -o '"accuracy
 correct=$(awk -F, 'NR > 1 && $2 == $NF' predictions.csv | wc -l)
 python3 -c "import sys; sys.exit(0 if abs($correct / 8 - $accuracy) < 1e-9 else 1)" ||
   fail "predict's accuracy $correct/8 differs from the run's $accuracy"
+echo "test-newcomer: 8. the README's merge, segment and sample examples, as written"
+# Every line of a README example block that starts with the given comment, run as written.
+readme_example() {
+  sed -n "/^$1/,/^\`\`\`/p" README.md | grep -v '^#\|^```\|DIR' | grep . ||
+    fail "the README has no example starting with: $1"
+}
+while IFS= read -r line; do eval "$line"; done < <(readme_example '# after make reproduce-clip QUICK=1: the Serial LoRA run')
+need results/exports/dinov2-serial/config.json results/exports/dinov2-serial/model.safetensors
+while IFS= read -r line; do eval "$line"; done < <(readme_example '# a committed box-prompted run segments')
+need results/predicted/img2d_labels.png results/predicted/img2d_overlay.png
+.venv/bin/python -c "
+import numpy as np; from PIL import Image
+labels = set(np.unique(np.array(Image.open('results/predicted/img2d_labels.png'))))
+assert labels <= {0, 1, 2} and {1, 2} <= labels, labels" || fail "img2d_labels.png should label both boxes"
+while IFS= read -r line; do eval "$line"; done < <(readme_example '# after make reproduce-gen QUICK=1: the Serial LoRA run')
+need results/samples/sks-boot/grid.png results/samples/sks-boot/sample_0.png results/samples/sks-boot/sample_7.png
 echo "test-newcomer: PASS"

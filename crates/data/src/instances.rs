@@ -466,6 +466,29 @@ pub fn load_instance_image(image: &Path, mask: &Path) -> Result<InstanceImage> {
     })
 }
 
+/// An image read as the segmentation data sets read theirs: grey values as stored (colour
+/// converted to luma), row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GreyImage {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Pixel values as stored.
+    pub pixels: Vec<f32>,
+}
+
+/// Reads `path` as [`load_instance_image`] reads an image (any supported format; an unreadable
+/// file is named).
+pub fn load_grey_image(path: &Path) -> Result<GreyImage> {
+    let grey = decode(path, Role::Image)?;
+    Ok(GreyImage {
+        width: grey.width,
+        height: grey.height,
+        pixels: grey.values.into_iter().map(|v| v as f32).collect(),
+    })
+}
+
 /// stardist 0.9.2's `img2d.tif` and `mask2d.tif` (relative to the assets folder) and their sha256.
 const STARDIST: [(&str, &str); 2] = [
     (

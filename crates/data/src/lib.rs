@@ -34,8 +34,8 @@ pub use dataset::{class_counts, Dataset};
 pub use error::{DataError, Result};
 pub use fewshot::FewShot;
 pub use instances::{
-    check_box, load_instance_folder, load_instance_image, stardist_nuclei, Instance, InstanceImage,
-    RegionSplit,
+    check_box, load_grey_image, load_instance_folder, load_instance_image, stardist_nuclei,
+    GreyImage, Instance, InstanceImage, RegionSplit,
 };
 pub use layouts::cifar10::{cifar10_dir, load_cifar10, CIFAR10, CIFAR10_CLASSES};
 pub use layouts::clip_sets::ClipDataset;

@@ -18,6 +18,7 @@ use tch::{Device, Tensor};
 use crate::config::{Prompt, RunSpec};
 use crate::predict::{predict, segmenter};
 use crate::samples::{Sample, SegData};
+use crate::segment::save_png;
 use crate::summary::Summary;
 use crate::task::DECODER_FILE;
 
@@ -70,6 +71,27 @@ fn colour(k: usize) -> [f32; 3] {
     [f(5.0), f(3.0), f(1.0)]
 }
 
+/// A grey value in `[0, 1]` with mask `k`'s colour blended in (when it has one).
+fn blend(grey: f32, k: Option<usize>) -> Rgb<u8> {
+    let g = grey.clamp(0.0, 1.0);
+    let mut px = [g, g, g];
+    if let Some(k) = k {
+        let c = colour(k);
+        px = [0, 1, 2].map(|i| 0.45 * px[i] + 0.55 * c[i]);
+    }
+    Rgb(px.map(|c| (c * 255.0).round() as u8))
+}
+
+/// A `width × height` image of `grey` (row-major, in `[0, 1]`) with each non-zero label of
+/// `labels` blended in its colour (label `k` as mask `k − 1` of a figure panel).
+pub fn overlay(grey: &[f32], labels: &[u32], width: usize, height: usize) -> RgbImage {
+    RgbImage::from_fn(width as u32, height as u32, |x, y| {
+        let at = y as usize * width + x as usize;
+        let k = labels[at].checked_sub(1).map(|k| k as usize);
+        blend(grey[at], k)
+    })
+}
+
 /// Draws `grey` with `masks` `[P, S, S]` (binary) blended in at (`x`, `y`).
 fn panel(canvas: &mut RgbImage, x: u32, y: u32, grey: &[f32], masks: Option<&Tensor>) {
     let s = (grey.len() as f64).sqrt() as usize;
@@ -80,20 +102,10 @@ fn panel(canvas: &mut RgbImage, x: u32, y: u32, grey: &[f32], masks: Option<&Ten
     });
     for v in 0..s {
         for u in 0..s {
-            let g = grey[v * s + u].clamp(0.0, 1.0);
-            let mut px = [g, g, g];
-            if let Some(k) = masks
+            let k = masks
                 .iter()
-                .position(|m| m.get(v * s + u).is_some_and(|&p| p > 0.5))
-            {
-                let c = colour(k);
-                px = [0, 1, 2].map(|i| 0.45 * px[i] + 0.55 * c[i]);
-            }
-            canvas.put_pixel(
-                x + u as u32,
-                y + v as u32,
-                Rgb(px.map(|c| (c * 255.0).round() as u8)),
-            );
+                .position(|m| m.get(v * s + u).is_some_and(|&p| p > 0.5));
+            canvas.put_pixel(x + u as u32, y + v as u32, blend(grey[v * s + u], k));
         }
     }
 }
@@ -210,15 +222,7 @@ pub fn draw(runs: &[PathBuf], out: &Path) -> Result<()> {
     let mut masks = vec![None, Some(&sample.masks)];
     masks.extend(preds.iter().map(Some));
     let canvas = compose(&sample.grey, &masks, &titles)?;
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let tmp = out.with_extension("tmp.png");
-    canvas
-        .save(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
-    Ok(())
+    save_png(out, &image::DynamicImage::ImageRgb8(canvas))
 }
 
 fn read_spec(run: &Path) -> Result<RunSpec> {

@@ -18,6 +18,7 @@ pub mod figure;
 pub mod metrics;
 pub mod predict;
 pub mod samples;
+pub mod segment;
 pub mod summary;
 pub mod task;
 

@@ -1,10 +1,12 @@
-//! Command line of the segmentation runner: run the experiment's grid (default), or draw `figure` 4.
+//! Command line of the segmentation runner: run the experiment's grid (default), draw `figure` 4,
+//! or `predict` label maps and overlays of new images with a finished run.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use runner::GridArgs;
+use segmentation::segment::segment_images;
 use segmentation::{figure, Experiment, Segmentation};
 
 /// Box-prompted or prompt-free segmentation with LoRA, Serial LoRA and their + variants (SAM,
@@ -32,21 +34,65 @@ enum Command {
         #[arg(long, default_value = "figures/fig4_segmentation.png")]
         out: PathBuf,
     },
+    /// Label maps (<stem>_labels.png) and overlays (<stem>_overlay.png) of new images with a
+    /// finished run, segmented as it was evaluated.
+    Predict {
+        /// The run folder.
+        #[arg(long)]
+        run: PathBuf,
+        /// Image files or folders of images.
+        #[arg(long, num_args = 1.., required = true)]
+        images: Vec<PathBuf>,
+        /// Box prompts (box-prompted runs): JSON {"<file name>": [[x0, y0, x1, y1], …]}.
+        #[arg(long)]
+        boxes: Option<PathBuf>,
+        /// Output folder (created; existing files are never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// Device: cpu, cuda, cuda:N, mps.
+        #[arg(long, default_value = "cpu", value_parser = serial_lora::parse_device)]
+        device: tch::Device,
+    },
+}
+
+/// Prints `done` on success, the error on failure.
+fn report(result: anyhow::Result<String>) -> ExitCode {
+    match result {
+        Ok(done) => {
+            println!("{done}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Some(Command::Figure { runs, out }) = args.command {
-        return match figure::draw(&runs, &out) {
-            Ok(()) => {
-                println!("figure: {}", out.display());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::FAILURE
-            }
-        };
+    match args.command {
+        Some(Command::Figure { runs, out }) => {
+            return report(figure::draw(&runs, &out).map(|()| format!("figure: {}", out.display())))
+        }
+        Some(Command::Predict {
+            run,
+            images,
+            boxes,
+            out,
+            device,
+        }) => {
+            return report(
+                segment_images(&run, &images, boxes.as_deref(), &out, device).map(|files| {
+                    format!(
+                        "{} image(s): label maps and overlays in {}",
+                        files.len() / 2,
+                        out.display()
+                    )
+                }),
+            )
+        }
+        None => {}
     }
     let train_decoder = args.train_decoder;
     runner::engine::main::<Segmentation>(&args.grid, |e: &mut Experiment| {

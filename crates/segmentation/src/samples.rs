@@ -264,7 +264,7 @@ fn step_rng(seed: u64, step: usize) -> ChaCha8Rng {
 
 /// Starts of windows of `size` at stride `size / 2` over `[from, to)`, the last flush with `to`
 /// (one window at `from` when the span is narrower than `size`).
-fn tile_starts(from: usize, to: usize, size: usize) -> Vec<usize> {
+pub(crate) fn tile_starts(from: usize, to: usize, size: usize) -> Vec<usize> {
     let last = to.saturating_sub(size).max(from);
     let mut v: Vec<usize> = (from..last + 1).step_by((size / 2).max(1)).collect();
     if v.last() != Some(&last) {
@@ -275,7 +275,7 @@ fn tile_starts(from: usize, to: usize, size: usize) -> Vec<usize> {
 
 /// The encoder input `[1, 3, S, S]` of a square grey crop in `[0, 1]`: grey repeated to RGB, then
 /// scaled as `norm` says.
-fn pixels(grey: &[f32], norm: Normalize) -> Tensor {
+pub(crate) fn pixels(grey: &[f32], norm: Normalize) -> Tensor {
     let s = (grey.len() as f64).sqrt() as i64;
     let g = Tensor::from_slice(grey)
         .view([1, 1, s, s])

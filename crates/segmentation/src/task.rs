@@ -22,7 +22,7 @@ use crate::samples::{Sample, SegData};
 use crate::summary::Summary;
 
 /// Prefix of the mask decoder's variables (trained whole when `train_decoder`).
-const DECODER: &str = "mask_decoder.";
+pub(crate) const DECODER: &str = "mask_decoder.";
 /// File of the trained mask decoder in a run folder (when `train_decoder`).
 pub const DECODER_FILE: &str = "mask_decoder.safetensors";
 

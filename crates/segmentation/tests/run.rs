@@ -190,3 +190,149 @@ fn bad_data_and_overrides_are_reported() {
     );
     assert!(e.contains("rank"), "{e}");
 }
+
+/// Writes each sample's grey crop as an 8-bit PNG `tile<i>.png` in `dir` (the crops are the data's
+/// 8-bit values over 255, so the PNG holds them exactly).
+fn write_tiles(dir: &Path, samples: &[segmentation::samples::Sample]) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    samples
+        .iter()
+        .enumerate()
+        .map(|(i, sample)| {
+            let s = (sample.grey.len() as f64).sqrt() as u32;
+            let path = dir.join(format!("tile{i}.png"));
+            image::GrayImage::from_fn(s, s, |x, y| {
+                image::Luma([(sample.grey[(y * s + x) as usize] * 255.0).round() as u8])
+            })
+            .save(&path)
+            .unwrap();
+            path
+        })
+        .collect()
+}
+
+#[test]
+fn predict_on_the_test_tiles_reproduces_the_reported_dice() {
+    use segmentation::segment::segment_images;
+
+    let data = blobs();
+    let spec = experiment_with(data.path(), "prompt = \"none\"")
+        .runs(&formats::paths::repo_root(), None)
+        .unwrap()
+        .remove(0);
+    let results = tempfile::tempdir().unwrap();
+    let summary = run(&spec, results.path(), None).unwrap();
+    let folder = results.path().join("segmentation").join(spec.name());
+    let seg_data =
+        segmentation::samples::SegData::load(&spec.dataset, &formats::paths::repo_root(), None)
+            .unwrap();
+    let tiles = seg_data.semantic_test_samples(64, spec.normalize).unwrap();
+    let inputs = write_tiles(&results.path().join("tiles"), &tiles);
+    let out = results.path().join("predicted");
+    let files = segment_images(&folder, &inputs, None, &out, tch::Device::Cpu).unwrap();
+    assert_eq!(files.len(), 2 * tiles.len());
+    let mut dice = 0.0;
+    for (i, tile) in tiles.iter().enumerate() {
+        let labels = image::open(out.join(format!("tile{i}_labels.png")))
+            .unwrap()
+            .to_luma8();
+        let target = Vec::<f32>::try_from(tile.masks.flatten(0, -1)).unwrap();
+        let (mut inter, mut a, mut b) = (0.0, 0.0, 0.0);
+        for (&l, &t) in labels.as_raw().iter().zip(&target) {
+            assert!(l <= 1, "a prompt-free label map holds 0 and 1");
+            let p = f64::from(l);
+            inter += p * f64::from(t);
+            a += p;
+            b += f64::from(t);
+        }
+        dice += 2.0 * inter / (a + b).max(1e-12);
+        assert!(out.join(format!("tile{i}_overlay.png")).is_file());
+    }
+    let dice = dice / tiles.len() as f64;
+    assert!(
+        (dice - summary.test.dice).abs() < 1e-9,
+        "{dice} vs {}",
+        summary.test.dice
+    );
+
+    // Refusals: files already there, boxes for a prompt-free run, a run without its decoder.
+    let err = segment_images(&folder, &inputs, None, &out, tch::Device::Cpu).unwrap_err();
+    assert!(err.to_string().contains("exists"), "{err}");
+    let boxes = results.path().join("boxes.json");
+    std::fs::write(&boxes, "{}").unwrap();
+    let err = segment_images(&folder, &inputs, Some(&boxes), &out, tch::Device::Cpu).unwrap_err();
+    assert!(err.to_string().contains("takes no --boxes"), "{err}");
+    std::fs::remove_file(folder.join("mask_decoder.safetensors")).unwrap();
+    let err = segment_images(
+        &folder,
+        &inputs,
+        None,
+        &results.path().join("x"),
+        tch::Device::Cpu,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("mask_decoder.safetensors: missing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn predict_with_boxes_labels_each_instance() {
+    use segmentation::segment::segment_images;
+
+    let data = blobs();
+    let spec = experiment(data.path())
+        .runs(&formats::paths::repo_root(), None)
+        .unwrap()
+        .remove(0);
+    let results = tempfile::tempdir().unwrap();
+    run(&spec, results.path(), None).unwrap();
+    let folder = results.path().join("segmentation").join(spec.name());
+    let image = data.path().join("images/a.png");
+    let out = results.path().join("predicted");
+    let err = segment_images(
+        &folder,
+        std::slice::from_ref(&image),
+        None,
+        &out,
+        tch::Device::Cpu,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("--boxes"), "{err}");
+    let boxes = results.path().join("boxes.json");
+    std::fs::write(&boxes, r#"{"a.png": [[5, 7, 15, 17], [45, 41, 55, 51]]}"#).unwrap();
+    segment_images(
+        &folder,
+        std::slice::from_ref(&image),
+        Some(&boxes),
+        &out,
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    let labels = image::open(out.join("a_labels.png")).unwrap().to_luma8();
+    assert_eq!(labels.dimensions(), (64, 64));
+    assert!(labels.as_raw().iter().all(|&l| l <= 2));
+    // A box outside the image is named; so is an image the boxes file leaves out.
+    std::fs::write(&boxes, r#"{"a.png": [[5, 7, 70, 17]]}"#).unwrap();
+    let err = segment_images(
+        &folder,
+        std::slice::from_ref(&image),
+        Some(&boxes),
+        &results.path().join("y"),
+        tch::Device::Cpu,
+    )
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("box 1"), "{err:#}");
+    std::fs::write(&boxes, r#"{"b.png": []}"#).unwrap();
+    let err = segment_images(
+        &folder,
+        &[image],
+        Some(&boxes),
+        &results.path().join("z"),
+        tch::Device::Cpu,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no entry for a.png"), "{err}");
+}
