@@ -164,12 +164,15 @@ reproduce-gen: setup
 	$(BIN)/analysis report --task generation
 	@echo "reproduce-gen: results/generation/summary.csv, lr_selection.csv and report/, $(GEN_FIG4), figures/fig5_<backbone>.png, figures/fig3_<backbone>.png, figures/loss_<backbone>.png, results/comparison/generation.csv"
 
-# Re-makes the committed base model (about 20 minutes; one run, so one process on every core):
-# results/generation/<run>/model/.
+# Re-makes the committed base model (3,000 steps: about 35 minutes on one core; one run, so one
+# process on every core): results/generation/<run>/model/ (the EMA weights), then calibrates its
+# sampler and FD floor (generation calibrate) into results/generation/base-calibration/.
+PRETRAIN_RUN = $$($(BIN)/generation --config experiments/generation_pretrain.toml --list)
 pretrain-gen: setup
 	$(CARGO) build --release -p generation
 	$(BIN)/generation --config experiments/generation_pretrain.toml
-	@echo "pretrain-gen: the base model is in $$($(BIN)/generation --config experiments/generation_pretrain.toml --list)/model; personalise it with make reproduce-gen GEN_BASE=<that folder>"
+	test -f results/generation/base-calibration/calibration.json || $(BIN)/generation calibrate --run $(PRETRAIN_RUN) --out results/generation/base-calibration
+	@echo "pretrain-gen: the base model is in $(PRETRAIN_RUN)/model, its calibration in results/generation/base-calibration; personalise it with make reproduce-gen GEN_BASE=<that folder>"
 
 # One-node Slurm on localhost: the QUICK grid as a job array vs a local run (not part of make test).
 test-cluster: setup

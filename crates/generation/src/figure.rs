@@ -200,13 +200,57 @@ pub fn draw(runs: &[PathBuf], out: &Path) -> Result<()> {
         titles.push(title_of(run)?);
         panels.push(panel_of(run)?);
     }
-    let canvas = compose(&panels, &titles)?;
+    write_png(compose(&panels, &titles)?, out)
+}
+
+/// Writes `canvas` to `out` (PNG, atomically).
+fn write_png(canvas: RgbImage, out: &Path) -> Result<()> {
     let mut png = Vec::new();
     DynamicImage::ImageRgb8(canvas)
         .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
         .with_context(|| format!("encoding {}", out.display()))?;
     formats::atomic::write_atomic(out, &png)?;
     Ok(())
+}
+
+/// The progress figure of a run: its `progress/step_<N>.png` sample grids (each class prompt's
+/// first samples for `pretrain`, drawn from the moving average when the run keeps one) side by
+/// side in step order, upscaled 2×, titled `step N`; written to `out` (PNG, atomically).
+pub fn draw_progress(run: &Path, out: &Path) -> Result<()> {
+    let dir = run.join("progress");
+    let entries = std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+    let mut steps: Vec<(usize, PathBuf)> = Vec::new();
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("reading {}", dir.display()))?
+            .path();
+        let step = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("step_")?.strip_suffix(".png")?.parse().ok());
+        if let Some(step) = step {
+            steps.push((step, path));
+        }
+    }
+    if steps.is_empty() {
+        bail!("{}: no step_<N>.png (set sampling.every)", dir.display());
+    }
+    steps.sort();
+    let mut panels = Vec::with_capacity(steps.len());
+    for (_, path) in &steps {
+        let img = image::open(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .to_rgb8();
+        let (w, h) = img.dimensions();
+        panels.push(image::imageops::resize(
+            &img,
+            2 * w,
+            2 * h,
+            image::imageops::FilterType::Nearest,
+        ));
+    }
+    let titles: Vec<String> = steps.iter().map(|(s, _)| format!("step {s}")).collect();
+    write_png(compose(&panels, &titles)?, out)
 }
 
 #[cfg(test)]

@@ -33,6 +33,15 @@ enum Command {
         #[arg(long, default_value = "figures/fig4_generation.png")]
         out: PathBuf,
     },
+    /// A run's progress grids (progress/step_<N>.png) side by side, titled with their steps.
+    Progress {
+        /// The run folder.
+        #[arg(long)]
+        run: PathBuf,
+        /// Output PNG.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Images of a prompt from a finished run (its adapter on its base; a pretrain run's model;
     /// the base for zero_shot): sample_<seed>.png each and grid.png in --out.
     Sample {
@@ -104,6 +113,9 @@ fn main() -> ExitCode {
     match args.command {
         Some(Command::Figure { runs, out }) => {
             report(figure::draw(&runs, &out).map(|()| format!("figure: {}", out.display())))
+        }
+        Some(Command::Progress { run, out }) => {
+            report(figure::draw_progress(&run, &out).map(|()| format!("figure: {}", out.display())))
         }
         Some(Command::Sample {
             run,

@@ -252,6 +252,12 @@ fn a_resumed_run_ends_as_an_uninterrupted_one() {
         dir.join("progress/step_2.png").is_file(),
         "a sample grid every 2 steps"
     );
+    let progress = results.path().join("progress.png");
+    generation::figure::draw_progress(&dir, &progress).unwrap();
+    let grid = image::open(dir.join("progress/step_2.png")).unwrap();
+    let figure = image::open(&progress).unwrap();
+    assert_eq!(figure.width(), 2 * grid.width(), "one panel, upscaled 2×");
+    assert!(figure.height() > 2 * grid.height(), "under its title");
 
     let again = tempfile::tempdir().unwrap();
     let model_again = pretrained(again.path());
