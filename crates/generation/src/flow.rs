@@ -183,6 +183,31 @@ mod tests {
     }
 
     #[test]
+    fn the_objective_field_switches_the_target() {
+        let mut draws = Draws::new("targets");
+        let x = draws.normal(&[2, 1, 3, 3]);
+        let noise = draws.normal(&[2, 1, 3, 3]);
+        let pred = draws.normal(&[2, 1, 3, 3]);
+        let sigmas = Tensor::from_slice(&[0.3f32, 0.8]);
+        let s = sigmas.view([-1, 1, 1, 1]);
+        let noisy = (1.0 - &s) * &x + &s * &noise;
+        let per_sample = |t: Tensor| t.square().flatten(1, -1).mean_dim(1, false, Kind::Float);
+        let loss = |precondition_outputs| {
+            FlowSection {
+                precondition_outputs,
+                ..Default::default()
+            }
+            .loss(&x, &noise, &sigmas, |_, _| pred.shallow_clone())
+        };
+        // Velocity: ‖v̂ − (ε − x)‖²; preconditioned: ‖(x_σ − σ·v̂) − x‖² = σ²·‖v̂ − (ε − x)‖².
+        let velocity = per_sample(&pred - (&noise - &x));
+        let preconditioned = per_sample(&noisy - &s * &pred - &x);
+        assert!(loss(false).allclose(&velocity, 1e-6, 1e-6, false));
+        assert!(loss(true).allclose(&preconditioned, 1e-6, 1e-6, false));
+        assert!(preconditioned.allclose(&(&velocity * sigmas.square()), 1e-5, 1e-6, false));
+    }
+
+    #[test]
     fn weights_follow_the_script() {
         let sigmas = Tensor::from_slice(&[0.5f64]);
         let weight = |weighting_scheme| {
