@@ -97,8 +97,8 @@ pub enum DataError {
         /// The class folder (or class name) without images.
         path: PathBuf,
     },
-    /// An image file could not be opened or decoded.
-    #[error("cannot decode image {path}: {source}")]
+    /// An image file could not be opened or decoded (the decoder's message on one line).
+    #[error("cannot decode image {path}: {}", one_line(source))]
     Image {
         /// The image file.
         path: PathBuf,
@@ -152,6 +152,17 @@ pub enum DataError {
     /// A parameter is invalid (zero size, zero batch, bad range …).
     #[error("invalid parameter: {0}")]
     InvalidParam(String),
+}
+
+/// `error`'s message with its lines (some decoders write several) joined by `: `.
+fn one_line(error: &impl std::fmt::Display) -> String {
+    error
+        .to_string()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// Shorthand for results of this crate.

@@ -141,22 +141,61 @@ fn first_columns<T: Copy>(values: &[T], stride: usize, width: usize) -> Vec<T> {
 }
 
 /// A decoded single-channel raster.
-struct Grey {
-    width: usize,
-    height: usize,
-    values: Vec<f64>,
+pub(crate) struct Grey {
+    /// Width in pixels.
+    pub(crate) width: usize,
+    /// Height in pixels.
+    pub(crate) height: usize,
+    /// The values, row-major.
+    pub(crate) values: Vec<f64>,
 }
 
-/// What a raster is read as: an image (grey values, colour converted to luma) or a mask (one
-/// integer label per pixel, checked strictly).
+/// What a raster is read as: an image (grey values, colour converted to luma), an instance mask
+/// or a semantic class map (one integer label per pixel, both checked strictly).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
     Image,
     Mask,
+    ClassMap,
+}
+
+impl Role {
+    /// Whether the raster holds labels (strict decoding: lossless, single-channel, integers).
+    fn is_labels(self) -> bool {
+        self != Role::Image
+    }
+
+    /// What the raster is called in errors.
+    fn noun(self) -> &'static str {
+        match self {
+            Role::ClassMap => "label map",
+            _ => "mask",
+        }
+    }
+
+    /// What lossy compression or mixed channels would corrupt.
+    fn harm(self) -> &'static str {
+        match self {
+            Role::ClassMap => "wrong class labels",
+            _ => "extra instances",
+        }
+    }
+
+    /// The advice a rejected label raster ends with.
+    fn advice(self) -> &'static str {
+        match self {
+            Role::ClassMap => SAVE_CLASS_MAP,
+            _ => SAVE_LOSSLESS,
+        }
+    }
 }
 
 /// The advice every rejected mask ends with.
 const SAVE_LOSSLESS: &str = "save label masks losslessly as single-channel (grey) PNG or TIFF, one integer label per pixel (0 = background)";
+
+/// The advice every rejected class map ends with.
+const SAVE_CLASS_MAP: &str =
+    "save class label maps losslessly as single-channel (grey) PNG, one class index per pixel";
 
 /// TIFF compression schemes that lose information: a label map stored with them gains noise labels.
 fn lossy_tiff_compression(code: u16) -> Option<&'static str> {
@@ -205,14 +244,17 @@ fn decode_tiff(path: &Path, bytes: &[u8], role: Role) -> Result<Grey> {
     let bad = |reason: String| DataError::malformed(path, reason);
     let mut decoder =
         Decoder::new(std::io::Cursor::new(bytes)).map_err(|e| bad(format!("TIFF: {e}")))?;
-    if role == Role::Mask {
+    if role.is_labels() {
         let compression = decoder
             .find_tag_unsigned::<u16>(Tag::Compression)
             .map_err(|e| bad(format!("TIFF: {e}")))?;
         if let Some(name) = compression.and_then(lossy_tiff_compression) {
             return Err(bad(format!(
-                "mask is a TIFF with lossy {name} compression, whose artefacts turn into extra \
-                 instances; {SAVE_LOSSLESS} (TIFF uncompressed, LZW or deflate)"
+                "{} is a TIFF with lossy {name} compression, whose artefacts turn into {}; {} \
+                 (TIFF uncompressed, LZW or deflate)",
+                role.noun(),
+                role.harm(),
+                role.advice()
             )));
         }
     }
@@ -249,12 +291,17 @@ fn decode_tiff(path: &Path, bytes: &[u8], role: Role) -> Result<Grey> {
 /// last one alpha when `alpha`): colour channels must agree and alpha must be opaque (`opaque`),
 /// else the label map would be a lossy mix of channels.
 fn single_channel<T: Copy + Into<f64>>(
+    role: Role,
     raw: &[T],
     width: usize,
     channels: usize,
     alpha: bool,
     opaque: f64,
 ) -> std::result::Result<Vec<f64>, String> {
+    let (noun, merged) = match role {
+        Role::ClassMap => ("label map", "mix up classes"),
+        _ => ("mask", "merge or split instances"),
+    };
     let colour = channels - usize::from(alpha);
     raw.chunks_exact(channels)
         .enumerate()
@@ -263,17 +310,17 @@ fn single_channel<T: Copy + Into<f64>>(
             let (x, y) = (i % width, i / width);
             if alpha && px[colour].into() != opaque {
                 return Err(format!(
-                    "mask has a transparency (alpha) channel that is not opaque (pixel ({x}, {y}) \
-                     has alpha {}); a label map must be a single channel",
+                    "{noun} has a transparency (alpha) channel that is not opaque (pixel ({x}, \
+                     {y}) has alpha {}); a label map must be a single channel",
                     px[colour].into()
                 ));
             }
             if px[1..colour].iter().any(|&v| v.into() != first) {
                 let values: Vec<f64> = px[..colour].iter().map(|&v| v.into()).collect();
                 return Err(format!(
-                    "mask is a colour image whose channels differ (pixel ({x}, {y}) is {values:?}); \
-                     an RGB or indexed (palette) mask is not a label map, and reading it as grey \
-                     would merge or split instances"
+                    "{noun} is a colour image whose channels differ (pixel ({x}, {y}) is \
+                     {values:?}); an RGB or indexed (palette) {noun} is not a label map, and \
+                     reading it as grey would {merged}"
                 ));
             }
             Ok(first)
@@ -282,29 +329,30 @@ fn single_channel<T: Copy + Into<f64>>(
 }
 
 /// The labels of a mask decoded by `image` (no luma conversion: the stored values themselves).
-fn mask_values(img: &image::DynamicImage) -> std::result::Result<Vec<f64>, String> {
+fn mask_values(role: Role, img: &image::DynamicImage) -> std::result::Result<Vec<f64>, String> {
     use image::DynamicImage as D;
     let w = img.width() as usize;
     match img {
-        D::ImageLuma8(b) => single_channel(b.as_raw(), w, 1, false, 255.0),
-        D::ImageLumaA8(b) => single_channel(b.as_raw(), w, 2, true, 255.0),
-        D::ImageRgb8(b) => single_channel(b.as_raw(), w, 3, false, 255.0),
-        D::ImageRgba8(b) => single_channel(b.as_raw(), w, 4, true, 255.0),
-        D::ImageLuma16(b) => single_channel(b.as_raw(), w, 1, false, 65535.0),
-        D::ImageLumaA16(b) => single_channel(b.as_raw(), w, 2, true, 65535.0),
-        D::ImageRgb16(b) => single_channel(b.as_raw(), w, 3, false, 65535.0),
-        D::ImageRgba16(b) => single_channel(b.as_raw(), w, 4, true, 65535.0),
-        D::ImageRgb32F(b) => single_channel(b.as_raw(), w, 3, false, 1.0),
-        D::ImageRgba32F(b) => single_channel(b.as_raw(), w, 4, true, 1.0),
+        D::ImageLuma8(b) => single_channel(role, b.as_raw(), w, 1, false, 255.0),
+        D::ImageLumaA8(b) => single_channel(role, b.as_raw(), w, 2, true, 255.0),
+        D::ImageRgb8(b) => single_channel(role, b.as_raw(), w, 3, false, 255.0),
+        D::ImageRgba8(b) => single_channel(role, b.as_raw(), w, 4, true, 255.0),
+        D::ImageLuma16(b) => single_channel(role, b.as_raw(), w, 1, false, 65535.0),
+        D::ImageLumaA16(b) => single_channel(role, b.as_raw(), w, 2, true, 65535.0),
+        D::ImageRgb16(b) => single_channel(role, b.as_raw(), w, 3, false, 65535.0),
+        D::ImageRgba16(b) => single_channel(role, b.as_raw(), w, 4, true, 65535.0),
+        D::ImageRgb32F(b) => single_channel(role, b.as_raw(), w, 3, false, 1.0),
+        D::ImageRgba32F(b) => single_channel(role, b.as_raw(), w, 4, true, 1.0),
         other => Err(format!(
-            "mask has an unsupported pixel layout {:?}",
+            "{} has an unsupported pixel layout {:?}",
+            role.noun(),
             other.color()
         )),
     }
 }
 
 /// Checks that every value of a mask is an integer label in `0..=u32::MAX`.
-fn check_labels(path: &Path, grey: &Grey) -> Result<()> {
+fn check_labels(path: &Path, grey: &Grey, role: Role) -> Result<()> {
     let bad = grey
         .values
         .iter()
@@ -314,11 +362,13 @@ fn check_labels(path: &Path, grey: &Grey) -> Result<()> {
         Some(i) => Err(DataError::malformed(
             path,
             format!(
-                "mask value {} at pixel ({}, {}) is not an integer label in 0..={}; {SAVE_LOSSLESS}",
+                "{} value {} at pixel ({}, {}) is not an integer label in 0..={}; {}",
+                role.noun(),
                 grey.values[i],
                 i % grey.width,
                 i / grey.width,
-                u32::MAX
+                u32::MAX,
+                role.advice()
             ),
         )),
     }
@@ -332,7 +382,7 @@ fn decode(path: &Path, role: Role) -> Result<Grey> {
     let format = image::guess_format(&bytes)
         .ok()
         .or_else(|| ImageFormat::from_path(path).ok());
-    if role == Role::Mask {
+    if role.is_labels() {
         let lossy = match format {
             Some(ImageFormat::Jpeg) => Some("JPEG"),
             Some(ImageFormat::WebP) if webp_is_lossy(&bytes) == Some(true) => Some("lossy WebP"),
@@ -342,8 +392,10 @@ fn decode(path: &Path, role: Role) -> Result<Grey> {
             return Err(DataError::malformed(
                 path,
                 format!(
-                    "mask is stored as {kind}, whose compression noise turns into extra \
-                     instances; {SAVE_LOSSLESS}"
+                    "{} is stored as {kind}, whose compression noise turns into {}; {}",
+                    role.noun(),
+                    role.harm(),
+                    role.advice()
                 ),
             ));
         }
@@ -367,8 +419,8 @@ fn decode(path: &Path, role: Role) -> Result<Grey> {
                 .into_iter()
                 .map(f64::from)
                 .collect(),
-            Role::Mask => mask_values(&img).map_err(|reason| {
-                DataError::malformed(path, format!("{reason}; {SAVE_LOSSLESS}"))
+            Role::Mask | Role::ClassMap => mask_values(role, &img).map_err(|reason| {
+                DataError::malformed(path, format!("{reason}; {}", role.advice()))
             })?,
         };
         Grey {
@@ -377,10 +429,18 @@ fn decode(path: &Path, role: Role) -> Result<Grey> {
             values,
         }
     };
-    if role == Role::Mask {
-        check_labels(path, &grey)?;
+    if role.is_labels() {
+        check_labels(path, &grey, role)?;
     }
     Ok(grey)
+}
+
+/// Reads a semantic-segmentation class map (one class index per pixel) as strictly as an instance
+/// mask: by content, lossless (no JPEG, lossy WebP or lossy TIFF), single-channel (colour channels
+/// equal, alpha opaque), integer values. Errors name the file and call it a label map; the range
+/// of the class indices is the caller's to check.
+pub(crate) fn decode_class_map(path: &Path) -> Result<Grey> {
+    decode(path, Role::ClassMap)
 }
 
 /// Checks a box prompt `[x0, y0, x1, y1]` in inclusive pixel corners (as [`Instance::bbox`] and

@@ -9,6 +9,9 @@
 //! 2. draw the k-shot training subset with [`FewShot::sample`] (record its `indices`);
 //! 3. build a [`Preprocess`] for the backbone and size;
 //! 4. train on [`TrainLoader::next_batch`], evaluate on [`eval_batches`] over `dataset.test`.
+//!
+//! Semantic segmentation: [`load_camvid`] gives one checked split of CamVid (image / label-map
+//! pairs), each decoded by [`LabelledImage::load`].
 
 #![warn(missing_docs)]
 
@@ -36,6 +39,10 @@ pub use fewshot::FewShot;
 pub use instances::{
     check_box, load_grey_image, load_instance_folder, load_instance_image, stardist_nuclei,
     GreyImage, Instance, InstanceImage, RegionSplit,
+};
+pub use layouts::camvid::{
+    camvid_dir, load_camvid, LabelledImage, SegmentationSample, SegmentationSplit, CAMVID,
+    CAMVID_CLASSES, CAMVID_SPLITS, CAMVID_VOID,
 };
 pub use layouts::cifar10::{cifar10_dir, load_cifar10, CIFAR10, CIFAR10_CLASSES};
 pub use layouts::clip_sets::ClipDataset;
