@@ -95,29 +95,15 @@ enum Command {
     },
 }
 
-/// Prints `done` on success, the error on failure.
-fn report(result: anyhow::Result<String>) -> ExitCode {
-    match result {
-        Ok(done) => {
-            println!("{done}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     match args.command {
-        Some(Command::Figure { runs, out }) => {
-            report(figure::draw(&runs, &out).map(|()| format!("figure: {}", out.display())))
-        }
-        Some(Command::Progress { run, out }) => {
-            report(figure::draw_progress(&run, &out).map(|()| format!("figure: {}", out.display())))
-        }
+        Some(Command::Figure { runs, out }) => runner::engine::report(
+            figure::draw(&runs, &out).map(|()| format!("figure: {}", out.display())),
+        ),
+        Some(Command::Progress { run, out }) => runner::engine::report(
+            figure::draw_progress(&run, &out).map(|()| format!("figure: {}", out.display())),
+        ),
         Some(Command::Sample {
             run,
             prompt,
@@ -127,7 +113,7 @@ fn main() -> ExitCode {
             guidance,
             out,
             device,
-        }) => report((|| {
+        }) => runner::engine::report((|| {
             let request = SampleRequest {
                 prompt,
                 n,
@@ -149,7 +135,7 @@ fn main() -> ExitCode {
             per_class,
             out,
             device,
-        }) => report((|| {
+        }) => runner::engine::report((|| {
             let request = CalibrationRequest {
                 steps,
                 guidance,

@@ -541,3 +541,17 @@ fn train<S: RunSpec, R: Session>(
     }
     Ok(Some((total, seconds)))
 }
+
+/// A subcommand's exit: prints `done` on success (stdout), the error chain on failure (stderr).
+pub fn report(result: Result<String>) -> ExitCode {
+    match result {
+        Ok(done) => {
+            println!("{done}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -55,25 +55,13 @@ enum Command {
     },
 }
 
-/// Prints `done` on success, the error on failure.
-fn report(result: anyhow::Result<String>) -> ExitCode {
-    match result {
-        Ok(done) => {
-            println!("{done}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     match args.command {
         Some(Command::Figure { runs, out }) => {
-            return report(figure::draw(&runs, &out).map(|()| format!("figure: {}", out.display())))
+            return runner::engine::report(
+                figure::draw(&runs, &out).map(|()| format!("figure: {}", out.display())),
+            )
         }
         Some(Command::Predict {
             run,
@@ -82,7 +70,7 @@ fn main() -> ExitCode {
             out,
             device,
         }) => {
-            return report(
+            return runner::engine::report(
                 segment_images(&run, &images, boxes.as_deref(), &out, device).map(|files| {
                     format!(
                         "{} image(s): label maps and overlays in {}",
