@@ -14,9 +14,10 @@
 //!   centroid; instances whose box straddles the middle column are dropped.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{DataError, Result};
+use crate::layouts::fs::files_by_stem;
 
 /// A grey image (raw values) and its instance label map, both `height × width`, row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -576,53 +577,8 @@ pub fn stardist_nuclei(assets: &Path) -> Result<InstanceImage> {
 /// multi-channel mask (see [`load_instance_image`]), a size mismatch, or a data set whose masks
 /// hold no instance at all.
 pub fn load_instance_folder(root: &Path) -> Result<Vec<InstanceImage>> {
-    let list = |dir: PathBuf| -> Result<BTreeMap<String, PathBuf>> {
-        if !dir.is_dir() {
-            return Err(DataError::MissingRoot { path: dir });
-        }
-        let entries = std::fs::read_dir(&dir).map_err(|source| DataError::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        let mut files = BTreeMap::new();
-        for entry in entries {
-            let path = entry
-                .map_err(|source| DataError::Io {
-                    path: dir.clone(),
-                    source,
-                })?
-                .path();
-            let hidden = path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-            if path.is_file() && !hidden {
-                let stem = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                if let Some(other) = files.get(&stem) {
-                    let (a, b): (&PathBuf, &PathBuf) = if *other < path {
-                        (other, &path)
-                    } else {
-                        (&path, other)
-                    };
-                    return Err(DataError::malformed(
-                        &dir,
-                        format!(
-                            "{} and {} have the same stem `{stem}`, so which one is meant is \
-                             ambiguous; keep one (or rename the other)",
-                            a.display(),
-                            b.display()
-                        ),
-                    ));
-                }
-                files.insert(stem, path);
-            }
-        }
-        Ok(files)
-    };
-    let images = list(root.join("images"))?;
-    let masks = list(root.join("masks"))?;
+    let images = files_by_stem(&root.join("images"))?;
+    let masks = files_by_stem(&root.join("masks"))?;
     if images.is_empty() {
         return Err(DataError::Malformed {
             path: root.join("images"),

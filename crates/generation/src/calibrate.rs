@@ -29,7 +29,7 @@ use crate::data::Images;
 use crate::eval::FeatureModel;
 use crate::grid::write_grid;
 use crate::metrics::{frechet_distance, kernel_inception_distance};
-use crate::trained::TrainedRun;
+use crate::trained::{finished_spec, TrainedRun};
 
 /// A step count is "where FD stops improving" when its mean FD is within this share of the best.
 const STEPS_TOLERANCE: f64 = 0.05;
@@ -116,9 +116,7 @@ pub fn calibrate(
         );
     }
     let root = repo_root();
-    let probe = TrainedRun::open(run_dir, &[], device)?;
-    let spec = probe.spec.clone();
-    drop(probe);
+    let spec = finished_spec(run_dir)?;
     let images = Images::load(&spec.dataset, spec.resolution, &spec.held_out, &root)?;
     let held_out = images.label(&spec.held_out)?;
     let prompts: Vec<String> = images

@@ -20,6 +20,17 @@ use crate::prompts::Conditioning;
 use crate::sampling::{Sampler, SamplingSection};
 use crate::space::ImageSpace;
 
+/// The `config.json` of the finished generation run in `run_dir` (refused unless it finished).
+pub fn finished_spec(run_dir: &Path) -> Result<RunSpec> {
+    if !run_dir.join(SUMMARY_FILE).is_file() {
+        bail!(
+            "{} is not a finished generation run (no {SUMMARY_FILE})",
+            run_dir.display()
+        );
+    }
+    Ok(read_json(&run_dir.join(CONFIG_FILE))?)
+}
+
 /// A finished run's model, ready to sample.
 pub struct TrainedRun {
     /// The run's `config.json`.
@@ -35,13 +46,7 @@ impl TrainedRun {
     /// always encoded too). Refuses a folder that is not a finished generation run, a `full`
     /// run (it keeps no weights) and an adapter run without its adapter file.
     pub fn open(run_dir: &Path, prompts: &[String], device: Device) -> Result<Self> {
-        if !run_dir.join(SUMMARY_FILE).is_file() {
-            bail!(
-                "{} is not a finished generation run (no {SUMMARY_FILE})",
-                run_dir.display()
-            );
-        }
-        let spec: RunSpec = read_json(&run_dir.join(CONFIG_FILE))?;
+        let spec = finished_spec(run_dir)?;
         let root = repo_root();
         let text_encoder = spec.text_encoder.as_ref().map(|t| resolve(t, &root));
         let paths = ModelPaths::locate(&resolve(&spec.model_dir, &root), text_encoder.as_deref())?;

@@ -127,8 +127,8 @@ impl SegData {
                 for inst in split.train.iter().chain(&split.test) {
                     inst.check_box(&img.name, img.width, img.height)?;
                 }
-                let max = img.pixels.iter().cloned().fold(0.0f32, f32::max);
-                Ok((img, split, max.max(255.0)))
+                let scale = grey_scale(&img.pixels);
+                Ok((img, split, scale))
             })
             .collect::<Result<_>>()?;
         let (train, test): (usize, usize) = images.iter().fold((0, 0), |(a, b), (_, s, _)| {
@@ -255,6 +255,12 @@ impl SegData {
         }
         Ok(out)
     }
+}
+
+/// What an image's stored values are divided by to give grey values in `[0, 1]`: the larger of
+/// its maximum and 255 (8-bit images keep their scale, 16-bit ones are brought into range).
+pub(crate) fn grey_scale(pixels: &[f32]) -> f32 {
+    pixels.iter().cloned().fold(0.0f32, f32::max).max(255.0)
 }
 
 /// The generator of step `step`'s training crops: a resumed run draws the same ones.

@@ -28,7 +28,7 @@ use zoo::sam::Segmenter;
 use crate::config::{Prompt, RunSpec};
 use crate::figure::overlay;
 use crate::predict::{decode, segmenter};
-use crate::samples::{pixels, tile_starts};
+use crate::samples::{grey_scale, pixels, tile_starts};
 use crate::task::{DECODER, DECODER_FILE};
 
 /// Boxes per image: `{"<image file name>": [[x0, y0, x1, y1], …]}` (inclusive pixel corners).
@@ -154,8 +154,7 @@ fn load_run(run_dir: &Path, spec: &RunSpec, device: Device) -> Result<zoo::Loade
     Ok(loaded)
 }
 
-/// An image's grey values scaled as the data sets scale theirs (by the larger of its maximum and
-/// 255).
+/// An image's grey values scaled as the data sets scale theirs ([`grey_scale`]).
 struct Grey {
     width: usize,
     height: usize,
@@ -164,7 +163,7 @@ struct Grey {
 
 fn read_grey(path: &Path) -> Result<Grey> {
     let img = data::load_grey_image(path)?;
-    let scale = img.pixels.iter().cloned().fold(0.0f32, f32::max).max(255.0);
+    let scale = grey_scale(&img.pixels);
     Ok(Grey {
         width: img.width,
         height: img.height,

@@ -37,6 +37,14 @@ fn write_pair(root: &Path, name: &str, offset: u32) {
         .unwrap();
 }
 
+/// The first run of `experiment`'s grid.
+fn first_run(experiment: Experiment) -> RunSpec {
+    experiment
+        .runs(&formats::paths::repo_root(), None)
+        .unwrap()
+        .remove(0)
+}
+
 /// The box-prompted experiment on `data`.
 fn experiment(data: &Path) -> Experiment {
     experiment_with(data, "boxes_per_step = 2")
@@ -92,10 +100,7 @@ grad_clip = 1.0
 #[test]
 fn a_resumed_run_ends_like_an_uninterrupted_one() {
     let data = blobs();
-    let spec = experiment(data.path())
-        .runs(&formats::paths::repo_root(), None)
-        .unwrap()
-        .remove(0);
+    let spec = first_run(experiment(data.path()));
     let (straight, resumed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let full = run(&spec, straight.path(), None).unwrap();
     assert!(run(&spec, resumed.path(), Some(2)).is_none());
@@ -137,10 +142,7 @@ fn a_resumed_run_ends_like_an_uninterrupted_one() {
 #[test]
 fn a_prompt_free_run_trains_the_decoder_on_semantic_masks() {
     let data = blobs();
-    let spec = experiment_with(data.path(), "prompt = \"none\"")
-        .runs(&formats::paths::repo_root(), None)
-        .unwrap()
-        .remove(0);
+    let spec = first_run(experiment_with(data.path(), "prompt = \"none\""));
     let results = tempfile::tempdir().unwrap();
     let summary = run(&spec, results.path(), None).unwrap();
     // One right-half test tile per image, each scored once as a semantic mask.
@@ -171,10 +173,7 @@ fn bad_data_and_overrides_are_reported() {
     let data = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(data.path().join("images")).unwrap();
     std::fs::create_dir_all(data.path().join("masks")).unwrap();
-    let spec = experiment(data.path())
-        .runs(&formats::paths::repo_root(), None)
-        .unwrap()
-        .remove(0);
+    let spec = first_run(experiment(data.path()));
     let e = format!(
         "{:#}",
         run_one::<Segmentation>(&spec, tempfile::tempdir().unwrap().path(), None).unwrap_err()
@@ -216,10 +215,7 @@ fn predict_on_the_test_tiles_reproduces_the_reported_dice() {
     use segmentation::segment::segment_images;
 
     let data = blobs();
-    let spec = experiment_with(data.path(), "prompt = \"none\"")
-        .runs(&formats::paths::repo_root(), None)
-        .unwrap()
-        .remove(0);
+    let spec = first_run(experiment_with(data.path(), "prompt = \"none\""));
     let results = tempfile::tempdir().unwrap();
     let summary = run(&spec, results.path(), None).unwrap();
     let folder = results.path().join("segmentation").join(spec.name());
@@ -283,10 +279,7 @@ fn predict_with_boxes_labels_each_instance() {
     use segmentation::segment::segment_images;
 
     let data = blobs();
-    let spec = experiment(data.path())
-        .runs(&formats::paths::repo_root(), None)
-        .unwrap()
-        .remove(0);
+    let spec = first_run(experiment(data.path()));
     let results = tempfile::tempdir().unwrap();
     run(&spec, results.path(), None).unwrap();
     let folder = results.path().join("segmentation").join(spec.name());

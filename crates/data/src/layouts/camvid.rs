@@ -7,14 +7,13 @@
 //! (both files decode, same size, the label map lossless, single-channel and in 0–11); the pixels
 //! themselves are decoded again, one pair at a time, by [`LabelledImage::load`].
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, Array3};
 use rayon::prelude::*;
 
 use crate::error::{DataError, Result};
-use crate::layouts::fs::{image_files, require_dir};
+use crate::layouts::fs::{files_by_stem, require_dir};
 use crate::source::ImageSource;
 
 /// The data set's name in run names, configurations and tables (never its path).
@@ -140,30 +139,6 @@ fn decode_pair(image: &Path, labels: &Path) -> Result<(usize, usize, Vec<u8>, Ve
     // Integers in 0..=11, as `decode_class_map` and the range check above guarantee.
     let labels = map.values.into_iter().map(|v| v as u8).collect();
     Ok((width, height, rgb.into_raw(), labels))
-}
-
-/// The image files of `dir` by stem; two files with one stem (`a.jpg`, `a.png`) are an error.
-fn files_by_stem(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
-    require_dir(dir)?;
-    let mut out: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for path in image_files(dir)? {
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if let Some(other) = out.get(&stem) {
-            return Err(DataError::malformed(
-                &path,
-                format!(
-                    "has the same stem `{stem}` as {}, so which one is meant is ambiguous; keep \
-                     one (or rename the other)",
-                    other.display()
-                ),
-            ));
-        }
-        out.insert(stem, path);
-    }
-    Ok(out)
 }
 
 /// Loads split `split` (`train`, `val` or `test`) of CamVid from [`camvid_dir`]`(data_root)`,

@@ -1,5 +1,6 @@
 //! Folder listing shared by the folder-based layouts: sorted, hidden entries skipped.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{DataError, Result};
@@ -54,6 +55,33 @@ pub(crate) fn class_images(dir: &Path) -> Result<Vec<PathBuf>> {
         return Err(DataError::EmptyClass {
             path: dir.to_path_buf(),
         });
+    }
+    Ok(files)
+}
+
+/// The files of the folder `dir` (hidden ones skipped) by stem, for layouts that pair two folders
+/// by file stem (`images/` with `masks/` or `labels/`); two files with one stem (`a.png` and
+/// `a.tif`) are an error naming both, since which one is meant is ambiguous.
+pub(crate) fn files_by_stem(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
+    require_dir(dir)?;
+    let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for path in sorted_entries(dir, Path::is_file)? {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some(other) = files.get(&stem) {
+            return Err(DataError::malformed(
+                dir,
+                format!(
+                    "{} and {} have the same stem `{stem}`, so which one is meant is ambiguous; \
+                     keep one (or rename the other)",
+                    other.display(),
+                    path.display()
+                ),
+            ));
+        }
+        files.insert(stem, path);
     }
     Ok(files)
 }
