@@ -3,9 +3,10 @@
 //! for `analysis svd`). `prompt` picks the protocol: box prompts per instance (the default) or
 //! SAMed's prompt-free semantic mask ([`Prompt`]).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use formats::check::Checks;
 use formats::paths::portable;
 use formats::sections::{adapter_config, optim_config};
@@ -60,14 +61,26 @@ pub struct Experiment {
     pub backbone: String,
     /// Model directory (`config.json` + `model.safetensors`); relative to the workspace root.
     pub model_dir: PathBuf,
-    /// `stardist` (the packaged nuclei image) or `folder:<path>` (`images/` + `masks/`).
+    /// `stardist` (the packaged nuclei image), `folder:<path>` (`images/` + `masks/`) or `camvid`
+    /// (multi-class street scenes under `data_root`: SAMed's multi-class protocol, [`is_multiclass`]).
     pub dataset: String,
+    /// The folder holding `camvid/` (or CamVid's `train/`, `val/`, `test/` itself), if any
+    /// (`--data-root`; make: `CAMVID=DIR`). Never written to a run's `config.json`.
+    #[serde(default)]
+    pub data_root: Option<PathBuf>,
+    /// The encoder's input size when not the model's own (LiteMedSAM only; multi-class only).
+    #[serde(default)]
+    pub image_size: Option<i64>,
     /// Seeds.
     pub seeds: Vec<u64>,
     /// Methods.
     pub methods: Vec<Method>,
     /// Ranks.
     pub ranks: Vec<i64>,
+    /// Further ranks of some methods (e.g. `serial_lora = [16]`: the parameter-matched pair of
+    /// LoRA (q, v) at rank 8).
+    #[serde(default)]
+    pub extra_ranks: BTreeMap<Method, Vec<i64>>,
     /// Training steps per run (one image crop per step).
     pub iters: usize,
     /// `box` (default) or `none` (prompt-free semantic masks).
@@ -114,11 +127,17 @@ pub struct RunSpec {
     pub model_dir: PathBuf,
     /// Data set.
     pub dataset: String,
+    /// The data root (never written to `config.json`: the data set's name identifies the data).
+    #[serde(default, skip_serializing)]
+    pub data_root: Option<PathBuf>,
+    /// The encoder's input size, when not the model's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<i64>,
     /// Seed.
     pub seed: u64,
     /// Method.
     pub method: Method,
-    /// Rank.
+    /// Rank (0 without an adapter).
     pub rank: i64,
     /// Training steps.
     pub iters: usize,
@@ -134,14 +153,15 @@ pub struct RunSpec {
     pub train_decoder: bool,
     /// Checkpoint interval.
     pub checkpoint_every: usize,
-    /// Loss: `dice_weight · Dice + (1 − dice_weight) · BCE`.
+    /// Loss: `dice_weight · Dice + (1 − dice_weight) · BCE` (multi-class: cross-entropy).
     pub dice_weight: f64,
     /// A selection run: the share of the training half's columns scored instead of the test half
     /// (absent for the grid's runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_fraction: Option<f64>,
-    /// The adapter.
-    pub adapter: AdapterConfig,
+    /// The adapter (none for `probe`: the mask decoder alone trains).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<AdapterConfig>,
     /// Optimiser and schedule.
     pub optim: OptimConfig,
     /// Arithmetic of the run (absent from `config.json` when fp32).
@@ -149,7 +169,17 @@ pub struct RunSpec {
     pub precision: Precision,
 }
 
+/// Whether `dataset` is a multi-class scene data set (SAMed's multi-class protocol).
+pub fn is_multiclass(dataset: &str) -> bool {
+    dataset == data::CAMVID
+}
+
 impl RunSpec {
+    /// Whether the run segments several classes at once ([`is_multiclass`]).
+    pub fn multiclass(&self) -> bool {
+        is_multiclass(&self.dataset)
+    }
+
     /// The run folder name: every grid coordinate, so a rerun resumes the same folder.
     pub fn name(&self) -> String {
         let dataset = self
@@ -179,14 +209,23 @@ impl runner::Experiment for Experiment {
             ("methods", self.methods.is_empty()),
             ("ranks", self.ranks.is_empty()),
         ])?;
-        if let Some(m) = self.methods.iter().find(|m| !m.has_adapter()) {
-            bail!("field `methods`: `{m}` is not an adapter method (lora, serial_lora, lora_plus, serial_lora_plus)");
+        let multiclass = is_multiclass(&self.dataset);
+        let allowed = |m: &Method| m.has_adapter() || (multiclass && *m == Method::Probe);
+        if let Some(m) = self.methods.iter().find(|m| !allowed(m)) {
+            bail!("field `methods`: `{m}` is not an adapter method (lora, serial_lora, lora_plus, serial_lora_plus; probe, the decoder alone, with camvid)");
+        }
+        if let Some(m) = self.extra_ranks.keys().find(|m| !m.has_adapter()) {
+            bail!("field `extra_ranks`: `{m}` has no adapter, so no rank");
         }
         self.check_prompt()?;
+        self.check_multiclass()?;
         let mut checks = Checks::new();
         checks.path_component("backbone", &self.backbone);
         if self.dataset.is_empty() {
             checks.problem("field `dataset` is empty");
+        }
+        for ranks in self.extra_ranks.values() {
+            checks.all_at_least("extra_ranks", ranks, 1);
         }
         checks
             .all_at_least("ranks", &self.ranks, 1)
@@ -219,6 +258,9 @@ impl runner::Experiment for Experiment {
         if let Some(d) = &o.dataset {
             self.dataset = d.clone();
         }
+        if o.data_root.is_some() {
+            self.data_root = o.data_root.clone();
+        }
     }
 
     fn runs(&self, root: &Path, stage: Stage) -> Result<Vec<RunSpec>> {
@@ -227,8 +269,9 @@ impl runner::Experiment for Experiment {
             Stage::Select(select) => {
                 let mut runs = Vec::new();
                 for &method in &self.methods {
+                    let rank = if method.has_adapter() { select.rank } else { 0 };
                     for hyper in select.candidates(method) {
-                        let coords = (select.seed, method, select.rank);
+                        let coords = (select.seed, method, rank);
                         let validation = Some(select.validation_fraction);
                         runs.push(self.run(coords, Some(hyper), validation, root)?);
                     }
@@ -302,6 +345,32 @@ impl Experiment {
         }
     }
 
+    /// The multi-class fields: `camvid` needs the prompt-free, decoder-training protocol and
+    /// `image_size` applies to it only.
+    fn check_multiclass(&self) -> Result<()> {
+        if !is_multiclass(&self.dataset) {
+            if self.image_size.is_some() {
+                bail!("field `image_size`: applies to the multi-class data set camvid only");
+            }
+            return Ok(());
+        }
+        if self.prompt != Prompt::Free {
+            bail!("field `prompt`: camvid is segmented without prompts (SAMed); set prompt = \"none\"");
+        }
+        Ok(())
+    }
+
+    /// The ranks `method` runs at: none (0) for the decoder alone, else `ranks` then its
+    /// `extra_ranks`.
+    fn method_ranks(&self, method: Method) -> Vec<i64> {
+        if !method.has_adapter() {
+            return vec![0];
+        }
+        let mut ranks = self.ranks.clone();
+        ranks.extend(self.extra_ranks.get(&method).into_iter().flatten());
+        ranks
+    }
+
     /// Every run, in seed → method → rank order; `root` resolves relative paths; `selected`
     /// gives each method its learning rate and λ (else the file's `[optim]` and `[adapter]`).
     pub fn runs(&self, root: &Path, selected: Option<&Selected>) -> Result<Vec<RunSpec>> {
@@ -311,7 +380,7 @@ impl Experiment {
                 let hyper = selected
                     .map(|s| s.get(&self.backbone, &self.dataset, method))
                     .transpose()?;
-                for &rank in &self.ranks {
+                for rank in self.method_ranks(method) {
                     runs.push(self.run((seed, method, rank), hyper, None, root)?);
                 }
             }
@@ -330,14 +399,15 @@ impl Experiment {
             Some(h) => h.apply(&self.adapter, &self.optim, method),
             None => (self.adapter.clone(), self.optim.clone()),
         };
-        let adapter = adapter_config(&adapter_section, method, rank)?
-            .with_context(|| format!("method `{method}` trains no adapter"))?;
-        let optim = optim_config(&optim_section, method, Some(&adapter), self.iters)?;
+        let adapter = adapter_config(&adapter_section, method, rank)?;
+        let optim = optim_config(&optim_section, method, adapter.as_ref(), self.iters)?;
         Ok(RunSpec {
             precision: self.precision,
             backbone: self.backbone.clone(),
             model_dir: portable(&self.model_dir, root),
             dataset: self.dataset.clone(),
+            data_root: self.data_root.as_ref().map(|d| portable(d, root)),
+            image_size: self.image_size,
             seed,
             method,
             rank,

@@ -13,11 +13,13 @@
 //! `results/segmentation/summary.csv` is collected from them. A killed run resumes from its
 //! checkpoint and ends the same.
 
+pub mod classes;
 pub mod config;
 pub mod figure;
 pub mod metrics;
 pub mod predict;
 pub mod samples;
+pub mod scenes;
 pub mod segment;
 pub mod summary;
 pub mod task;

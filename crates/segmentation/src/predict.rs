@@ -1,6 +1,7 @@
 //! Running a segmenter on samples: image embedding once per tile, boxes decoded in chunks (or the
 //! tile's one prompt-free mask), logits brought to the crop's resolution. Always the single-mask
-//! output (`multimask_output = false`: the decoder's first mask token), with or without boxes.
+//! output (`multimask_output = false`: the decoder's first mask token), with or without boxes;
+//! multi-class runs take the multimask output, one map per class ([`class_logits`]).
 
 use std::path::Path;
 
@@ -9,8 +10,10 @@ use tch::Tensor;
 use zoo::sam::{Prompts, Segmenter};
 use zoo::Model;
 
+use crate::classes::{ClassScores, Confusion};
 use crate::metrics::Scores;
 use crate::samples::Sample;
+use crate::scenes::SceneSet;
 
 /// Boxes decoded together at evaluation (the decoder repeats the image embedding per box).
 const EVAL_CHUNK: i64 = 16;
@@ -85,4 +88,49 @@ pub fn evaluate(seg: &dyn Segmenter, samples: &[Sample]) -> Scores {
         scores.add(&predict(seg, s), &s.masks);
     }
     scores
+}
+
+/// Images decoded together when a multi-class run is scored.
+const CLASS_CHUNK: i64 = 1;
+
+/// Per-class logits `[B, C, r, r]` of image embeddings `[B, d, e, e]`, prompt-free: the multimask
+/// output of a decoder built with one mask token per class ([`zoo::build_semantic`]).
+pub fn class_logits(seg: &dyn Segmenter, embedding: &Tensor) -> Tensor {
+    seg.head()
+        .forward(embedding, &Prompts::default(), true)
+        .pred_masks
+        .select(1, 0)
+}
+
+/// Per-class IoU, mIoU and pixel accuracy of `set`: each image's class logits brought to its own
+/// resolution (bilinear), the class of each pixel their argmax, void pixels left out.
+pub fn evaluate_classes(
+    seg: &dyn Segmenter,
+    set: &SceneSet,
+    void: i64,
+    device: tch::Device,
+) -> ClassScores {
+    let n = set.names.len() as i64;
+    let mut confusion: Option<Confusion> = None;
+    tch::no_grad(|| {
+        for start in (0..n).step_by(CLASS_CHUNK as usize) {
+            let len = CLASS_CHUNK.min(n - start);
+            let pixels = set.pixels.narrow(0, start, len).to_device(device);
+            let logits = class_logits(seg, &seg.embed_t(&pixels, false));
+            for i in 0..len {
+                let labels = &set.full_labels[(start + i) as usize];
+                let (h, w) = (labels.size()[0], labels.size()[1]);
+                let full = logits
+                    .narrow(0, i, 1)
+                    .upsample_bilinear2d([h, w], false, None, None)
+                    .select(0, 0);
+                confusion
+                    .get_or_insert_with(|| Confusion::new(full.size()[0] as usize))
+                    .add(&full, labels, void);
+            }
+        }
+    });
+    confusion
+        .map(|c| c.scores())
+        .unwrap_or_else(|| Confusion::new(0).scores())
 }

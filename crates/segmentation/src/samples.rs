@@ -264,7 +264,7 @@ pub(crate) fn grey_scale(pixels: &[f32]) -> f32 {
 }
 
 /// The generator of step `step`'s training crops: a resumed run draws the same ones.
-fn step_rng(seed: u64, step: usize) -> ChaCha8Rng {
+pub(crate) fn step_rng(seed: u64, step: usize) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step as u64)
 }
 
@@ -286,12 +286,17 @@ pub(crate) fn pixels(grey: &[f32], norm: Normalize) -> Tensor {
     let g = Tensor::from_slice(grey)
         .view([1, 1, s, s])
         .expand([1, 3, s, s], false);
+    scaled(g, norm)
+}
+
+/// RGB pixels `[N, 3, H, W]` in `[0, 1]` scaled as `norm` says.
+pub(crate) fn scaled(rgb: Tensor, norm: Normalize) -> Tensor {
     match norm {
-        Normalize::Unit => g.contiguous(),
+        Normalize::Unit => rgb.contiguous(),
         Normalize::Imagenet => {
             let mean = Tensor::from_slice(&[0.485f32, 0.456, 0.406]).view([1, 3, 1, 1]);
             let std = Tensor::from_slice(&[0.229f32, 0.224, 0.225]).view([1, 3, 1, 1]);
-            (g - mean) / std
+            (rgb - mean) / std
         }
     }
 }

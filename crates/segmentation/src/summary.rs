@@ -4,6 +4,7 @@
 use formats::SummaryRow;
 use serde::{Deserialize, Serialize};
 
+use crate::classes::ClassScores;
 use crate::metrics::Scores;
 
 /// A finished run.
@@ -21,10 +22,13 @@ pub struct Summary {
     pub seed: u64,
     /// Trainable parameters (adapters, plus the decoder when trained).
     pub trainable_params: i64,
-    /// Test scores after training.
+    /// Test scores after training (multi-class: Dice the mean class Dice, IoU the mIoU).
     pub test: Scores,
-    /// Test scores of the unadapted model.
-    pub zero_shot: Scores,
+    /// Per-class IoU, mIoU and pixel accuracy (multi-class runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<ClassScores>,
+    /// Test scores of the unadapted model (none for multi-class runs: their class head is new).
+    pub zero_shot: Option<Scores>,
     /// Training steps.
     pub steps: usize,
     /// Wall-clock seconds spent in training steps, over every resumption.
@@ -65,7 +69,8 @@ impl SummaryRow for Summary {
             self.trainable_params.to_string(),
             format!("{:.4}", self.test.dice),
             format!("{:.4}", self.test.iou),
-            format!("{:.4}", self.zero_shot.dice),
+            self.zero_shot
+                .map_or_else(String::new, |z| format!("{:.4}", z.dice)),
             self.steps.to_string(),
             format!("{:.1}", self.train_seconds),
             format!("{:.0}", self.peak_rss_mb),

@@ -1,6 +1,8 @@
 //! The segmentation task on the engine: a run builds the segmenter with its adapter, scores the
 //! unadapted model, trains on box-prompted crops or, prompt-free, on crops' semantic masks
-//! (`w·Dice + (1 − w)·BCE`), and reports test Dice and IoU.
+//! (`w·Dice + (1 − w)·BCE`), and reports test Dice and IoU. On a multi-class data set (CamVid) it
+//! follows SAMed: one mask per class from a fresh class head, `(1 − w)·CE + w·Dice`, per-class IoU,
+//! mIoU and pixel accuracy ([`crate::classes`]); there is no zero-shot score (the head is new).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,10 +17,12 @@ use tch::{nn::VarStore, Device, Tensor};
 use zoo::sam::Segmenter;
 use zoo::Loaded;
 
+use crate::classes::{class_loss, ClassScores};
 use crate::config::{Experiment, Prompt, RunSpec};
 use crate::metrics::{loss, Scores};
-use crate::predict::{decode, evaluate, segmenter};
+use crate::predict::{class_logits, decode, evaluate, evaluate_classes, segmenter};
 use crate::samples::{Sample, SegData};
+use crate::scenes::Scenes;
 use crate::summary::Summary;
 
 /// Prefix of the mask decoder's variables (trained whole when `train_decoder`).
@@ -40,22 +44,36 @@ impl runner::Task for Segmentation {
     }
 }
 
+/// What a run trains and is scored on.
+enum Data {
+    /// Nuclei (instances or their semantic mask) with the test tiles.
+    Nuclei { data: SegData, tests: Vec<Sample> },
+    /// Multi-class scenes.
+    Scenes(Scenes),
+}
+
 /// One segmentation run in training.
 pub struct Run {
     spec: RunSpec,
     loaded: Loaded,
-    data: SegData,
-    tests: Vec<Sample>,
+    data: Data,
     size: i64,
-    zero_shot: Scores,
+    zero_shot: Option<Scores>,
     decoder_params: i64,
     device: Device,
 }
 
 impl Run {
     fn start(spec: &RunSpec, ctx: &RunContext) -> Result<Self> {
+        if spec.multiclass() {
+            return Self::start_scenes(spec, ctx);
+        }
         let model_dir = resolve(&spec.model_dir, ctx.root);
-        let plan = AdapterPlan::from(&spec.adapter).with_seed(spec.seed);
+        let adapter = spec
+            .adapter
+            .as_ref()
+            .with_context(|| format!("method `{}` trains no adapter", spec.method))?;
+        let plan = AdapterPlan::from(adapter).with_seed(spec.seed);
         let loaded = zoo::build(&model_dir, Some(plan), ctx.device)
             .with_context(|| format!("building {}", model_dir.display()))?;
         let size = segmenter(&loaded.model, &model_dir)?.image_size();
@@ -93,10 +111,63 @@ impl Run {
         Ok(Self {
             spec: spec.clone(),
             loaded,
-            data,
-            tests,
+            data: Data::Nuclei { data, tests },
             size,
-            zero_shot,
+            zero_shot: Some(zero_shot),
+            decoder_params,
+            device: ctx.device,
+        })
+    }
+
+    /// A multi-class run: the data (checked whole before anything trains), the segmenter with a
+    /// fresh class head, the decoder trainable.
+    fn start_scenes(spec: &RunSpec, ctx: &RunContext) -> Result<Self> {
+        let data_root = spec
+            .data_root
+            .as_ref()
+            .map(|d| resolve(d, ctx.root))
+            .with_context(|| {
+                format!(
+                    "data set `{}` needs --data-root DIR (make: CAMVID=DIR)",
+                    spec.dataset
+                )
+            })?;
+        let model_dir = resolve(&spec.model_dir, ctx.root);
+        let plan = spec
+            .adapter
+            .as_ref()
+            .map(|a| AdapterPlan::from(a).with_seed(spec.seed));
+        let classes = data::CAMVID_CLASSES.len() as i64;
+        let loaded = zoo::build_semantic(
+            &model_dir,
+            plan,
+            ctx.device,
+            classes,
+            spec.image_size,
+            spec.seed,
+        )
+        .with_context(|| format!("building {}", model_dir.display()))?;
+        let size = segmenter(&loaded.model, &model_dir)?.image_size();
+        let scenes = Scenes::load(
+            &data_root,
+            size,
+            spec.normalize,
+            spec.validation_fraction.is_some(),
+        )
+        .with_context(|| format!("data set `{}`", spec.dataset))?;
+        let decoder_params = unfreeze_decoder(loaded.store.base());
+        eprintln!(
+            "{}: {} training images, {} scored, at {size} px",
+            spec.name(),
+            scenes.train.names.len(),
+            scenes.eval.names.len()
+        );
+        Ok(Self {
+            spec: spec.clone(),
+            loaded,
+            data: Data::Scenes(scenes),
+            size,
+            zero_shot: None,
             decoder_params,
             device: ctx.device,
         })
@@ -174,9 +245,23 @@ impl runner::Session for Run {
 
     fn step(&mut self, step: usize) -> Result<StepOutput> {
         let (seed, size, norm) = (self.spec.seed, self.size as usize, self.spec.normalize);
+        let data = match &self.data {
+            Data::Scenes(scenes) => {
+                let sample = scenes.train_sample(seed, step);
+                let seg = self.segmenter();
+                let embedding = seg.embed_t(&sample.pixels.to_device(self.device), true);
+                let logits = class_logits(seg, &embedding);
+                let labels = labels_at(&sample.labels, logits.size()[2]).to_device(self.device);
+                return Ok(StepOutput {
+                    loss: class_loss(&logits, &labels, scenes.void, self.spec.dice_weight),
+                    metrics: Vec::new(),
+                });
+            }
+            Data::Nuclei { data, .. } => data,
+        };
         let sample = match (self.spec.prompt, self.spec.boxes_per_step) {
-            (Prompt::Free, _) => self.data.semantic_train_sample(seed, step, size, norm),
-            (Prompt::Box, Some(boxes)) => self.data.train_sample(seed, step, size, boxes, norm)?,
+            (Prompt::Free, _) => data.semantic_train_sample(seed, step, size, norm),
+            (Prompt::Box, Some(boxes)) => data.train_sample(seed, step, size, boxes, norm)?,
             (Prompt::Box, None) => bail!("field `boxes_per_step` is missing (box prompts)"),
         }
         .to_device(self.device);
@@ -190,9 +275,17 @@ impl runner::Session for Run {
     }
 
     fn finish(&mut self, dir: &RunDir, stats: &TrainStats) -> Result<Summary> {
-        let scores = evaluate(self.segmenter(), &self.tests);
+        let (scores, classes) = match &self.data {
+            Data::Nuclei { tests, .. } => (evaluate(self.segmenter(), tests), None),
+            Data::Scenes(scenes) => {
+                let c = evaluate_classes(self.segmenter(), &scenes.eval, scenes.void, self.device);
+                (class_summary(&c, scenes.eval.names.len()), Some(c))
+            }
+        };
         let store = &self.loaded.store;
-        store.save_adapter(dir.path())?;
+        if self.spec.adapter.is_some() {
+            store.save_adapter(dir.path())?;
+        }
         if self.spec.train_decoder {
             let mut vars: Vec<(String, Tensor)> = store
                 .base()
@@ -212,10 +305,35 @@ impl runner::Session for Run {
             seed: self.spec.seed,
             trainable_params: store.parameter_count().total + self.decoder_params,
             test: scores,
+            classes,
             zero_shot: self.zero_shot,
             steps: stats.steps,
             train_seconds: stats.train_seconds,
             peak_rss_mb: stats.peak_rss_mb,
         })
+    }
+}
+
+/// `labels` `[B, S, S]` at the decoder's resolution `r` (nearest neighbour; as they are when
+/// `r = S`, as for LiteMedSAM).
+fn labels_at(labels: &Tensor, r: i64) -> Tensor {
+    if labels.size()[2] == r {
+        return labels.shallow_clone();
+    }
+    labels
+        .unsqueeze(1)
+        .to_kind(tch::Kind::Float)
+        .upsample_nearest2d([r, r], None, None)
+        .squeeze_dim(1)
+        .to_kind(tch::Kind::Int64)
+}
+
+/// The multi-class scores in the nuclei runs' columns: Dice the mean class Dice, IoU the mIoU,
+/// instances the images scored.
+fn class_summary(c: &ClassScores, images: usize) -> Scores {
+    Scores {
+        dice: c.mean_dice,
+        iou: c.miou,
+        instances: images,
     }
 }

@@ -62,6 +62,20 @@ pub fn load_base(
     load_file(store.base().variables(), path, &to_var, &ignored)
 }
 
+/// [`load_base`] from one file, except the variables (and file keys) for which `fresh(name)`
+/// holds: those are neither read nor required, and keep what the caller gives them.
+pub fn load_base_except(
+    store: &ModelStore,
+    path: &Path,
+    to_var: impl Fn(&str) -> String,
+    ignored: impl Fn(&str) -> bool,
+    fresh: impl Fn(&str) -> bool,
+) -> Result<()> {
+    let mut variables = store.base().variables();
+    variables.retain(|name, _| !fresh(name));
+    load_file(variables, path, &to_var, &|k: &str| ignored(k) || fresh(k))
+}
+
 /// Fills `variables` from one file, adding throw-away tensors for its `ignored` keys.
 fn load_file(
     mut variables: HashMap<String, Tensor>,

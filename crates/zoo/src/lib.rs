@@ -45,4 +45,4 @@ pub mod vit;
 
 pub use capability::ImageEncoder;
 pub use error::{Error, Result};
-pub use model::{build, load, Architecture, Loaded, Model, Tensors};
+pub use model::{build, build_semantic, load, Architecture, Loaded, Model, Tensors};

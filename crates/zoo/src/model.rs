@@ -170,6 +170,49 @@ impl Architecture {
         }
     }
 
+    /// This segmenter with `classes` multimask outputs (and, LiteMedSAM only, input size
+    /// `image_size`); the error names `dir`'s `config.json` for any other model or a bad size.
+    fn semantic(mut self, dir: &Path, classes: i64, image_size: Option<i64>) -> Result<Self> {
+        let path = dir.join(CONFIG_FILE);
+        if classes < 1 {
+            return Err(Error::config(
+                &path,
+                format!("{classes} classes: need at least one"),
+            ));
+        }
+        match (&mut self, image_size) {
+            (Self::Sam(c), None) => c.mask_decoder_config.num_multimask_outputs = classes,
+            (Self::LiteMedSam(c), size) => {
+                c.mask_decoder_config.num_multimask_outputs = classes;
+                if let Some(size) = size {
+                    let old = c.vision_config.image_size;
+                    if size < 32 || size % 16 != 0 {
+                        return Err(Error::config(
+                            &path,
+                            format!("input size {size}: need a multiple of 16, at least 32"),
+                        ));
+                    }
+                    c.vision_config.image_size = size;
+                    c.prompt_encoder_config.image_size =
+                        c.prompt_encoder_config.image_size * size / old;
+                }
+            }
+            (Self::Sam(_), Some(size)) => return Err(Error::config(
+                &path,
+                format!(
+                    "input size {size}: SAM runs at its own size (only LiteMedSAM's can change)"
+                ),
+            )),
+            _ => {
+                return Err(Error::config(
+                    &path,
+                    "multi-class segmentation needs model_type sam or lite_medsam",
+                ))
+            }
+        }
+        Ok(self)
+    }
+
     /// Checkpoint tensors the model does not hold and that are skipped: CLIP's and BERT's
     /// `position_ids` (BERT: and `token_type_ids`) buffers.
     fn ignored(&self, key: &str) -> bool {
@@ -208,6 +251,39 @@ pub fn build(dir: &Path, plan: Option<AdapterPlan>, device: Device) -> Result<Lo
         |k| architecture.var_name(k),
         |k| architecture.ignored(k),
     )?;
+    Ok(Loaded {
+        store,
+        model,
+        architecture,
+    })
+}
+
+/// [`build`]s the SAM-style segmenter in `dir` (SAM or LiteMedSAM) for SAMed's multi-class,
+/// prompt-free segmentation ([`sam::classes`]): its mask decoder with one mask token and hypernetwork
+/// per class (`num_multimask_outputs = classes`), those and the IoU head drawn afresh from `seed`,
+/// every other weight loaded; `image_size` (LiteMedSAM only) runs the encoder at another input size
+/// (the prompt encoder's grid follows), as its windowed attention and convolutions allow.
+pub fn build_semantic(
+    dir: &Path,
+    plan: Option<AdapterPlan>,
+    device: Device,
+    classes: i64,
+    image_size: Option<i64>,
+    seed: u64,
+) -> Result<Loaded> {
+    let architecture = Architecture::from_dir(dir)?.semantic(dir, classes, image_size)?;
+    let plan = plan.map(|p| architecture.adapter_plan(p));
+    let (store, model) = ModelStore::build(device, plan, |root| {
+        architecture.build(root).map_err(into_core)
+    })?;
+    crate::checkpoint::load_base_except(
+        &store,
+        &dir.join(architecture.weights_file()),
+        |k| architecture.var_name(k),
+        |k| architecture.ignored(k),
+        sam::classes::is_class_head,
+    )?;
+    sam::classes::init_class_head(store.base(), seed);
     Ok(Loaded {
         store,
         model,

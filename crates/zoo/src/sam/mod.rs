@@ -13,6 +13,7 @@
 //! The prompt encoder and mask decoder are never adapted (a runner freezes or trains them whole).
 
 mod attention;
+pub mod classes;
 mod config;
 mod decoder;
 mod layers;
