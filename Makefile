@@ -96,13 +96,30 @@ reproduce-clip: setup
 	@echo "Figures: figures/fig3_*.png (spectra), figures/fig5_*.png (accuracy vs rank), figures/loss_*.png (training loss)"
 
 # --- Segmentation: make reproduce-sam ---------------------------------------------------------------
-# LiteMedSAM on the stardist nuclei (experiments/segmentation_litemedsam*.toml: box prompts, every
-# method at rank 8 with seeds 1 and 2, LoRA / Serial LoRA at ranks 4 and 32; prompt-free (SAMed),
-# every method at its own learning rate chosen on a validation split, seeds 1-3), or SAM with SAM_WEIGHTS=DIR
-# SAM_DATA=FOLDER (images/ + masks/; experiments/segmentation_sam.toml); then Figure 3
-# (figures/fig3_<backbone>.png), Figure 4 (figures/fig4_segmentation.png) and the comparison with
-# the reference. Resumable.
-ifdef SAM_WEIGHTS
+# With CAMVID=DIR (user data: DIR holds camvid/, or CamVid's train/, val/ and test/ itself; its
+# path goes to the runner as --data-root and never into a run's name or config.json): SAMed's
+# multi-class protocol on CamVid (experiments/segmentation_camvid.toml: the decoder alone, LoRA,
+# Serial LoRA and their + variants, each at its learning rate chosen on val/, three seeds; QUICK=1:
+# the few-minute experiments/segmentation_camvid_quick.toml), Figure 4 for CamVid
+# (figures/fig4_segmentation_camvid*.png), the per-class table and paired differences.
+# Without it: LiteMedSAM on the stardist nuclei (experiments/segmentation_litemedsam*.toml: box
+# prompts, every method at rank 8 with seeds 1 and 2, LoRA / Serial LoRA at ranks 4 and 32;
+# prompt-free (SAMed), every method at its own learning rate chosen on a validation split, seeds
+# 1-3), or SAM with SAM_WEIGHTS=DIR SAM_DATA=FOLDER (images/ + masks/; experiments/segmentation_sam.toml).
+# Then Figure 3 (figures/fig3_<backbone>.png), Figure 4 and the comparison with the reference.
+# Resumable.
+ifdef CAMVID
+ifdef QUICK
+SAM_EXPERIMENTS := experiments/segmentation_camvid_quick.toml
+SAM_FIG4 := figures/fig4_segmentation_camvid_quick.png
+else
+SAM_EXPERIMENTS := experiments/segmentation_camvid.toml
+SAM_FIG4 := figures/fig4_segmentation_camvid.png
+endif
+SAM_ARGS := --data-root $(CAMVID)
+SAM_SVD := --config $(SAM_EXPERIMENTS) $(SAM_ARGS) --rank 8 --seed 1
+SAM_FIG_ARGS := --data-root $(CAMVID) --out $(SAM_FIG4)
+else ifdef SAM_WEIGHTS
 SAM_EXPERIMENTS := experiments/segmentation_sam.toml
 SAM_ARGS := --model-dir $(SAM_WEIGHTS) --dataset folder:$(SAM_DATA) --backbone sam
 SAM_SVD := --config experiments/segmentation_sam.toml $(SAM_ARGS) --rank 8 --seed 1
@@ -117,11 +134,11 @@ reproduce-sam: setup
 	$(CARGO) build --release -p segmentation -p analysis
 	for e in $(SAM_EXPERIMENTS); do bash tools/run_grid.sh segmentation $$e $(SAM_ARGS) || exit 1; done
 	$(BIN)/analysis svd --runs $$($(BIN)/segmentation $(SAM_SVD) --list)
-	$(BIN)/segmentation figure --runs $$($(BIN)/segmentation $(SAM_SVD) --method lora --list) $$($(BIN)/segmentation $(SAM_SVD) --method serial_lora --list)
+	$(BIN)/segmentation figure $(SAM_FIG_ARGS) --runs $$($(BIN)/segmentation $(SAM_SVD) --method lora --list) $$($(BIN)/segmentation $(SAM_SVD) --method serial_lora --list)
 	$(if $(SAM_FREE),$(BIN)/segmentation figure --out figures/fig4_segmentation_noprompt.png --runs $$($(BIN)/segmentation $(SAM_FREE) --method lora --list) $$($(BIN)/segmentation $(SAM_FREE) --method serial_lora --list))
 	$(BIN)/analysis compare --task segmentation
 	$(BIN)/analysis report --task segmentation
-	@echo "reproduce-sam: results/segmentation/summary.csv, lr_selection.csv and report/, figures/fig3_*.png, figures/fig4_segmentation*.png, figures/loss_*.png, results/comparison/segmentation.csv"
+	@echo "reproduce-sam: results/segmentation/summary.csv, lr_selection.csv and report/ (table, paired differences; CamVid: classes.csv, paired_iou.csv), figures/fig3_*.png, figures/fig4_segmentation*.png, figures/loss_*.png, results/comparison/segmentation.csv"
 
 # --- Generation: make reproduce-gen ------------------------------------------------------------------
 # DreamBooth-style personalisation of the project's tiny MMDiT (committed, pre-trained by

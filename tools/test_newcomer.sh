@@ -7,7 +7,8 @@
 #      committed reference, which must show every cell reproduced (same seeds, same machine kind);
 #   3. every promised file exists and is readable;
 #   4. `make reproduce-gen QUICK=1`: the generation QUICK grid, its figures and an exact comparison;
-#   5. with SERIAL_LORA_DATA (real data sets), `make reproduce-clip QUICK=1 CIFAR10=…`, exact too;
+#   5. with SERIAL_LORA_DATA (real data sets), `make reproduce-clip QUICK=1 CIFAR10=…` and
+#      `make reproduce-sam QUICK=1 CAMVID=…`, exact too;
 #   6. the README's own-data example as written, on a generated class-per-folder set;
 #   7. the README's predict example on that run: its accuracy on the test images is the run's;
 #   8. the README's merge, segmentation predict and generation sample examples, as written.
@@ -108,6 +109,25 @@ if [ -n "${SERIAL_LORA_DATA:-}" ] && [ -d "$SERIAL_LORA_DATA/cifar10" ]; then
   [ "$cells" -gt 0 ] && [ "$exact" -eq "$cells" ] || fail "see results/comparison/classification.csv"
 else
   echo "test-newcomer: skipping the CIFAR-10 QUICK grid: SERIAL_LORA_DATA is not set or has no cifar10/ (.ci/run sets it when ../shared/data exists)"
+fi
+echo "test-newcomer: 5b. make reproduce-sam QUICK=1 CAMVID=… (real data, when given)"
+if [ -n "${SERIAL_LORA_DATA:-}" ] && [ -d "$SERIAL_LORA_DATA/camvid" ]; then
+  rm -rf results/segmentation
+  start=$(date +%s)
+  make --no-print-directory reproduce-sam QUICK=1 CAMVID="$SERIAL_LORA_DATA" CARGO=true
+  echo "test-newcomer: reproduce-sam QUICK=1 CAMVID=… took $(($(date +%s) - start)) s"
+  need figures/fig4_segmentation_camvid_quick.png figures/loss_litemedsam-camvid-quick.png \
+    figures/fig3_litemedsam-camvid-quick.png results/segmentation/report/classes.csv \
+    results/segmentation/report/paired_iou.csv results/comparison/segmentation.csv
+  if grep -rl "$SERIAL_LORA_DATA" results/segmentation figures results/comparison; then
+    fail "the files above hold the data path"
+  fi
+  cells=$(awk -F, 'NR > 1 && $1 == "litemedsam-camvid-quick"' results/comparison/segmentation.csv | wc -l)
+  exact=$(awk -F, 'NR > 1 && $1 == "litemedsam-camvid-quick" && $NF == "exact"' results/comparison/segmentation.csv | wc -l)
+  echo "test-newcomer: $exact of $cells QUICK CamVid cells reproduce the reference exactly"
+  [ "$cells" -gt 0 ] && [ "$exact" -eq "$cells" ] || fail "see results/comparison/segmentation.csv"
+else
+  echo "test-newcomer: skipping the CamVid QUICK grid: SERIAL_LORA_DATA is not set or has no camvid/ (.ci/run sets it when ../shared/data exists)"
 fi
 echo "test-newcomer: 6. the README's own-data example, as written, on a small class-per-folder set"
 own=$tmp/own-data

@@ -305,7 +305,11 @@ fn loss_figure_reads_generation_runs_and_leaves_pre_training_out() {
     let summary = from.join("summary.csv");
     let rows = analysis::report::rows::read(&summary, Task::Generation).unwrap();
     let cells = analysis::report::cells::cells(&rows, &summary).unwrap();
-    let pairs = analysis::report::paired::pairs(&cells);
+    let pairs = analysis::report::paired::pairs(
+        &cells,
+        Task::Generation,
+        analysis::report::paired::Measure::Metric,
+    );
     let curves = analysis::report::loss::curves(&from, None, &pairs).unwrap();
     let methods: Vec<(Method, usize, Option<usize>)> = curves["mmdit"]
         .iter()

@@ -375,7 +375,11 @@ fn loss_curves_average_seeds_at_one_rank_plus_the_matched_serial() {
     let summary = from.join("summary.csv");
     let rows = analysis::report::rows::read(&summary, Task::Classification).unwrap();
     let cells = analysis::report::cells::cells(&rows, &summary).unwrap();
-    let pairs = analysis::report::paired::pairs(&cells);
+    let pairs = analysis::report::paired::pairs(
+        &cells,
+        Task::Classification,
+        analysis::report::paired::Measure::Metric,
+    );
     let curves = analysis::report::loss::curves(&from, None, &pairs).unwrap();
     let vit = &curves["vit"];
     let find = |method: formats::Method, rank: usize| {
@@ -494,4 +498,72 @@ fn the_default_folder_is_yours_else_the_committed_reference() {
         "{:?}",
         out.written
     );
+}
+
+#[test]
+fn multi_class_segmentation_gets_per_class_iou_and_paired_differences_against_the_decoder_alone() {
+    // Two seeds of the decoder alone (probe), LoRA r8 and Serial LoRA r8 and r16 on CamVid; the
+    // `iou` column holds the mIoU, the run folders' summary.json the per-class IoU.
+    let tmp = tempfile::tempdir().unwrap();
+    let from = tmp.path().join("segmentation");
+    let header = SEGMENTATION.trim_end().to_string() + ",pixel_accuracy\n";
+    let cells: [(&str, usize, usize, [f64; 2]); 4] = [
+        ("probe", 0, 100, [0.30, 0.32]),
+        ("lora", 8, 140, [0.40, 0.41]),
+        ("serial_lora", 8, 120, [0.43, 0.45]),
+        ("serial_lora", 16, 140, [0.44, 0.47]),
+    ];
+    let mut text = header;
+    for (method, rank, params, miou) in cells {
+        for (i, seed) in [1u64, 2].into_iter().enumerate() {
+            let m = miou[i];
+            text += &format!(
+                "sam,camvid,{method},{rank},{seed},{params},{},{m},,10,1,100,{}\n",
+                m + 0.1,
+                m + 0.4
+            );
+            let class_iou: Vec<f64> = (0..11).map(|k| if k == 0 { 2.0 * m } else { m }).collect();
+            let json = serde_json::json!({
+                "model": "sam", "dataset": "camvid", "method": method, "rank": rank, "seed": seed,
+                "classes": {"miou": m, "mean_dice": m + 0.1, "pixel_accuracy": m + 0.4,
+                            "class_iou": class_iou, "pixels": 10},
+            });
+            let run = from.join(format!("sam_camvid_{method}_r{rank}_seed{seed}_dec"));
+            write(&run.join("summary.json"), &json.to_string());
+        }
+    }
+    write(&from.join("summary.csv"), &text);
+    let mut opts = options(tmp.path(), &from);
+    opts.task = Task::Segmentation;
+    let out = report(&opts).unwrap();
+
+    let classes = read_rows(&from.join("report/classes.csv"));
+    assert_eq!(classes.len(), 4);
+    let lora = classes.iter().find(|r| r["method"] == "lora").unwrap();
+    assert!(close(num(lora, "miou_mean"), 0.405));
+    assert!(close(num(lora, "iou_Sky"), 0.81), "{lora:?}");
+    assert!(close(num(lora, "iou_Bicyclist"), 0.405));
+    assert!(close(num(lora, "pixel_accuracy_mean"), 0.805));
+
+    // mIoU differences: every adapter at each rank against the decoder alone, and Serial vs LoRA.
+    let iou = read_rows(&from.join("report/paired_iou.csv"));
+    let vs = |a: (&str, usize)| pair(&iou, "vs_decoder_only", a, ("probe", 0)).unwrap();
+    assert!(close(num(vs(("lora", 8)), "mean_diff"), 0.095));
+    assert!(close(num(vs(("serial_lora", 16)), "mean_diff"), 0.145));
+    let same = pair(&iou, "same_rank", ("serial_lora", 8), ("lora", 8)).unwrap();
+    assert!(close(num(same, "mean_diff"), 0.035));
+    let matched = pair(&iou, "parameter_matched", ("serial_lora", 16), ("lora", 8)).unwrap();
+    assert!(close(num(matched, "mean_diff"), 0.05));
+    // The Dice table pairs the same way; the Markdown shows the per-class table and both.
+    let dice = read_rows(&from.join("report/paired.csv"));
+    assert!(close(
+        num(
+            pair(&dice, "vs_decoder_only", ("lora", 8), ("probe", 0)).unwrap(),
+            "mean_diff"
+        ),
+        0.095
+    ));
+    for text in ["Sky", "IoU per class", "mIoU", "vs the decoder alone"] {
+        assert!(out.markdown.contains(text), "{text}: {}", out.markdown);
+    }
 }

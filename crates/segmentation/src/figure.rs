@@ -3,7 +3,8 @@
 //! (prompt-free runs: the semantic mask in one colour, on the tile with the most labelled pixels).
 //! A title above each panel names it: `image`, `ground truth`, and per run its method label and test
 //! Dice from its `summary.json` (e.g. `Serial LoRA (Dice 0.9443)`), written in DejaVu Sans
-//! (embedded from `crates/analysis/assets`, Bitstream Vera licence there).
+//! (embedded from `crates/analysis/assets`, Bitstream Vera licence there). Multi-class runs get
+//! their own layout ([`crate::scene_view`]) on the same titled grid ([`titled_grid`]).
 
 use std::path::{Path, PathBuf};
 
@@ -18,9 +19,10 @@ use tch::{Device, Tensor};
 use crate::config::{Prompt, RunSpec};
 use crate::predict::{predict, segmenter};
 use crate::samples::{Sample, SegData};
+use crate::scene_view::draw_scenes;
 use crate::segment::save_png;
 use crate::summary::Summary;
-use crate::task::DECODER_FILE;
+use crate::trained::{load_run, read_spec};
 
 const GAP: u32 = 6;
 /// The font family the titles are registered under.
@@ -92,52 +94,96 @@ pub fn overlay(grey: &[f32], labels: &[u32], width: usize, height: usize) -> Rgb
     })
 }
 
-/// Draws `grey` with `masks` `[P, S, S]` (binary) blended in at (`x`, `y`).
-fn panel(canvas: &mut RgbImage, x: u32, y: u32, grey: &[f32], masks: Option<&Tensor>) {
+/// `grey` (a square tile) with `masks` `[P, S, S]` (binary) blended in.
+fn panel(grey: &[f32], masks: Option<&Tensor>) -> RgbImage {
     let s = (grey.len() as f64).sqrt() as usize;
     let masks: Vec<Vec<f32>> = masks.map_or_else(Vec::new, |m| {
         (0..m.size()[0])
             .map(|k| Vec::<f32>::try_from(m.get(k).flatten(0, -1)).unwrap_or_default())
             .collect()
     });
-    for v in 0..s {
-        for u in 0..s {
-            let k = masks
-                .iter()
-                .position(|m| m.get(v * s + u).is_some_and(|&p| p > 0.5));
-            canvas.put_pixel(x + u as u32, y + v as u32, blend(grey[v * s + u], k));
-        }
-    }
+    RgbImage::from_fn(s as u32, s as u32, |u, v| {
+        let at = v as usize * s + u as usize;
+        let k = masks
+            .iter()
+            .position(|m| m.get(at).is_some_and(|&p| p > 0.5));
+        blend(grey[at], k)
+    })
 }
 
 /// Lays the panels out side by side under their `titles`: `grey` (a square tile) with each entry of
 /// `masks` (`None`: the plain image) blended in.
 pub fn compose(grey: &[f32], masks: &[Option<&Tensor>], titles: &[String]) -> Result<RgbImage> {
-    if masks.is_empty() || masks.len() != titles.len() {
+    let panels: Vec<RgbImage> = masks.iter().map(|m| panel(grey, *m)).collect();
+    titled_grid(&[panels], titles, &[])
+}
+
+/// One entry of a figure's colour legend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Legend {
+    /// What the colour stands for.
+    pub name: String,
+    /// The colour.
+    pub colour: [u8; 3],
+}
+
+/// Lays `rows` of equally sized panels out in a grid, one title above each column, and the
+/// `legend` (if any) below: a swatch and a name per entry, as many per line as fit.
+pub fn titled_grid(
+    rows: &[Vec<RgbImage>],
+    titles: &[String],
+    legend: &[Legend],
+) -> Result<RgbImage> {
+    let columns = rows.first().map_or(0, Vec::len);
+    if columns == 0 || columns != titles.len() || rows.iter().any(|r| r.len() != columns) {
         bail!(
-            "{} panels but {} titles (need one per panel, at least one)",
-            masks.len(),
+            "{columns} panels per row but {} titles (need one per panel, at least one)",
             titles.len()
         );
     }
-    let s = (grey.len() as f64).sqrt() as u32;
-    let (panels, top) = (masks.len() as u32, title_height(s));
-    let (w, h) = (panels * s + (panels - 1) * GAP, s + top);
+    let (pw, ph) = (rows[0][0].width(), rows[0][0].height());
+    let (n, top, font) = (rows.len() as u32, title_height(pw), font_size(pw));
+    let w = columns as u32 * pw + (columns as u32 - 1) * GAP;
+    let entry = 9 * font;
+    let per_line = (w / entry).max(1) as usize;
+    let legend_lines = legend.len().div_ceil(per_line) as u32;
+    let h = top + n * ph + (n - 1) * GAP + legend_lines * 2 * font;
     let mut canvas = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
-    for (i, m) in masks.iter().enumerate() {
-        panel(&mut canvas, i as u32 * (s + GAP), top, grey, *m);
+    for (r, row) in rows.iter().enumerate() {
+        for (c, img) in row.iter().enumerate() {
+            let (x, y) = (c as u32 * (pw + GAP), top + r as u32 * (ph + GAP));
+            image::imageops::replace(&mut canvas, img, i64::from(x), i64::from(y));
+        }
     }
     plotters::style::register_font(FAMILY, FontStyle::Normal, DEJAVU_SANS)
         .map_err(|_| anyhow::anyhow!("the embedded DejaVu Sans font is not a valid TTF"))?;
     let root = BitMapBackend::with_buffer(&mut canvas, (w, h)).into_drawing_area();
-    let style = (FAMILY, font_size(s))
+    let style = (FAMILY, font)
         .into_font()
         .color(&BLACK)
         .pos(Pos::new(HPos::Center, VPos::Center));
     for (i, title) in titles.iter().enumerate() {
-        let x = (i as u32 * (s + GAP) + s / 2) as i32;
+        let x = (i as u32 * (pw + GAP) + pw / 2) as i32;
         root.draw(&Text::new(title.as_str(), (x, (top / 2) as i32), &style))
             .map_err(|e| anyhow::anyhow!("drawing the title {title:?}: {e}"))?;
+    }
+    let left = (FAMILY, font)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    let legend_top = top + n * ph + (n - 1) * GAP;
+    for (i, item) in legend.iter().enumerate() {
+        let x = ((i % per_line) as u32 * entry) as i32;
+        let y = (legend_top + (i / per_line) as u32 * 2 * font + font) as i32;
+        let f = font as i32;
+        let [r, g, b] = item.colour;
+        root.draw(&Rectangle::new(
+            [(x + 2, y - f / 2), (x + 2 + f, y + f / 2)],
+            RGBColor(r, g, b).filled(),
+        ))
+        .map_err(|e| anyhow::anyhow!("drawing the legend: {e}"))?;
+        root.draw(&Text::new(item.name.as_str(), (x + 2 * f, y), &left))
+            .map_err(|e| anyhow::anyhow!("drawing the legend: {e}"))?;
     }
     root.present()
         .map_err(|e| anyhow::anyhow!("drawing the titles: {e}"))?;
@@ -163,13 +209,24 @@ fn pick_tile(data: &SegData, size: usize, spec: &RunSpec) -> Result<Sample> {
         .context("no test tile")
 }
 
-/// Writes the figure for `runs` (run folders sharing one data set and prompt mode) to `out`.
-pub fn draw(runs: &[PathBuf], out: &Path) -> Result<()> {
+/// Writes the figure for `runs` (run folders sharing one data set and prompt mode) to `out`;
+/// multi-class runs read their test images under `data_root` ([`draw_scenes`]).
+pub fn draw(runs: &[PathBuf], data_root: Option<&Path>, out: &Path) -> Result<()> {
     let Some(first) = runs.first() else {
         bail!("give at least one run folder")
     };
     let root = formats::paths::repo_root();
     let spec = read_spec(first)?;
+    if spec.multiclass() {
+        let data_root = data_root.with_context(|| {
+            format!(
+                "{}: a {} run; give its data with --data-root DIR",
+                first.display(),
+                spec.dataset
+            )
+        })?;
+        return draw_scenes(runs, data_root, out);
+    }
     let data = SegData::load(&spec.dataset, &root, spec.validation_fraction)?;
     for run in &runs[1..] {
         if read_spec(run)?.prompt != spec.prompt {
@@ -185,28 +242,7 @@ pub fn draw(runs: &[PathBuf], out: &Path) -> Result<()> {
     for run in runs {
         let spec = read_spec(run)?;
         let model_dir = formats::paths::resolve(&spec.model_dir, &root);
-        let loaded = zoo::load(&model_dir, Some(run), Device::Cpu).with_context(|| {
-            format!(
-                "loading {} with the adapter in {}",
-                model_dir.display(),
-                run.display()
-            )
-        })?;
-        let decoder = run.join(DECODER_FILE);
-        if decoder.exists() {
-            serial_lora::checkpoint::load_into(
-                &loaded
-                    .store
-                    .base()
-                    .variables()
-                    .into_iter()
-                    .filter(|(n, _)| n.starts_with("mask_decoder."))
-                    .collect(),
-                &decoder,
-                str::to_string,
-                None,
-            )?;
-        }
+        let loaded = load_run(run, &spec, Device::Cpu)?;
         let seg = segmenter(&loaded.model, &model_dir)?;
         if tile.is_none() {
             tile = Some(pick_tile(&data, seg.image_size() as usize, &spec)?);
@@ -223,14 +259,6 @@ pub fn draw(runs: &[PathBuf], out: &Path) -> Result<()> {
     masks.extend(preds.iter().map(Some));
     let canvas = compose(&sample.grey, &masks, &titles)?;
     save_png(out, &image::DynamicImage::ImageRgb8(canvas))
-}
-
-fn read_spec(run: &Path) -> Result<RunSpec> {
-    let path = run.join("config.json");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a segmentation run config", path.display()))
 }
 
 #[cfg(test)]

@@ -19,10 +19,12 @@ pub mod figure;
 pub mod metrics;
 pub mod predict;
 pub mod samples;
+pub mod scene_view;
 pub mod scenes;
 pub mod segment;
 pub mod summary;
 pub mod task;
+pub mod trained;
 
 pub use config::{Experiment, Normalize, Prompt, RunSpec};
 pub use summary::Summary;

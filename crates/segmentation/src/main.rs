@@ -33,6 +33,9 @@ enum Command {
         /// Output PNG.
         #[arg(long, default_value = "figures/fig4_segmentation.png")]
         out: PathBuf,
+        /// The folder holding camvid/ (multi-class runs' test images).
+        #[arg(long)]
+        data_root: Option<PathBuf>,
     },
     /// Label maps (<stem>_labels.png) and overlays (<stem>_overlay.png) of new images with a
     /// finished run, segmented as it was evaluated.
@@ -58,9 +61,14 @@ enum Command {
 fn main() -> ExitCode {
     let args = Args::parse();
     match args.command {
-        Some(Command::Figure { runs, out }) => {
+        Some(Command::Figure {
+            runs,
+            out,
+            data_root,
+        }) => {
             return runner::engine::report(
-                figure::draw(&runs, &out).map(|()| format!("figure: {}", out.display())),
+                figure::draw(&runs, data_root.as_deref(), &out)
+                    .map(|()| format!("figure: {}", out.display())),
             )
         }
         Some(Command::Predict {

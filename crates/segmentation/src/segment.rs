@@ -4,6 +4,8 @@
 //!
 //! * Prompt-free runs: tiles at half-tile stride cover the image; the foreground probability of
 //!   each pixel is averaged over the tiles that hold it; the label map is 1 where it exceeds ½.
+//! * Multi-class runs (CamVid): the whole image at the encoder's input size; the label map holds
+//!   each pixel's class (0–10) at the image's own size, the overlay CamVid's colours.
 //! * Box-prompted runs: every box of the `--boxes` file is decoded in the tile centred on it;
 //!   the label map holds instance `i` (1-based, in the file's order) where its mask logit is
 //!   positive and highest.
@@ -21,7 +23,6 @@ use formats::paths::{repo_root, resolve};
 use formats::run::{read_json, CONFIG_FILE, SUMMARY_FILE};
 use image::{DynamicImage, ImageBuffer, Luma};
 use indicatif::{ProgressBar, ProgressStyle};
-use serial_lora::checkpoint::load_into;
 use tch::{Device, Tensor};
 use zoo::sam::Segmenter;
 
@@ -29,7 +30,8 @@ use crate::config::{Prompt, RunSpec};
 use crate::figure::overlay;
 use crate::predict::{decode, segmenter};
 use crate::samples::{grey_scale, pixels, tile_starts};
-use crate::task::{DECODER, DECODER_FILE};
+use crate::scene_view::predict_scenes;
+use crate::trained::load_run;
 
 /// Boxes per image: `{"<image file name>": [[x0, y0, x1, y1], …]}` (inclusive pixel corners).
 type BoxFile = BTreeMap<String, Vec<[f64; 4]>>;
@@ -97,14 +99,19 @@ pub fn segment_images(
             }
         }
     }
-    let loaded = load_run(run_dir, &spec, device)?;
-    let model_dir = resolve(&spec.model_dir, &repo_root());
-    let seg = segmenter(&loaded.model, &model_dir)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let bar = ProgressBar::new(images.len() as u64).with_style(
         ProgressStyle::with_template("segmenting [{bar:30}] {pos}/{len} images, eta {eta}")
             .expect("valid template"),
     );
+    if spec.multiclass() {
+        let written = predict_scenes(run_dir, &spec, &images, &outputs, device, || bar.inc(1))?;
+        bar.finish_and_clear();
+        return Ok(written);
+    }
+    let loaded = load_run(run_dir, &spec, device)?;
+    let model_dir = resolve(&spec.model_dir, &repo_root());
+    let seg = segmenter(&loaded.model, &model_dir)?;
     let mut written = Vec::new();
     for (image, [labels_file, overlay_file]) in images.iter().zip(outputs) {
         let grey = read_grey(image)?;
@@ -121,37 +128,6 @@ pub fn segment_images(
     }
     bar.finish_and_clear();
     Ok(written)
-}
-
-/// The run's model with its adapter and, when it trained it, its mask decoder.
-fn load_run(run_dir: &Path, spec: &RunSpec, device: Device) -> Result<zoo::Loaded> {
-    let model_dir = resolve(&spec.model_dir, &repo_root());
-    let loaded = zoo::load(&model_dir, Some(run_dir), device)
-        .with_context(|| format!("loading {} with {}", model_dir.display(), run_dir.display()))?;
-    if spec.train_decoder {
-        let file = run_dir.join(DECODER_FILE);
-        if !file.is_file() {
-            bail!(
-                "{}: missing; the run trained its mask decoder, so it cannot segment without it \
-                 (rerun the run to keep it)",
-                file.display()
-            );
-        }
-        let decoder: HashMap<String, Tensor> = loaded
-            .store
-            .base()
-            .variables()
-            .into_iter()
-            .filter(|(name, _)| name.starts_with(DECODER))
-            .collect();
-        load_into(
-            &decoder,
-            &file,
-            str::to_string,
-            Some("restoring the run's mask decoder"),
-        )?;
-    }
-    Ok(loaded)
 }
 
 /// An image's grey values scaled as the data sets scale theirs ([`grey_scale`]).

@@ -51,6 +51,7 @@ impl SummaryRow for Summary {
         "steps",
         "train_seconds",
         "peak_rss_mb",
+        "pixel_accuracy",
     ];
 
     const SCORE: &'static str = "dice";
@@ -74,6 +75,9 @@ impl SummaryRow for Summary {
             self.steps.to_string(),
             format!("{:.1}", self.train_seconds),
             format!("{:.0}", self.peak_rss_mb),
+            self.classes
+                .as_ref()
+                .map_or_else(String::new, |c| format!("{:.4}", c.pixel_accuracy)),
         ]
     }
 }

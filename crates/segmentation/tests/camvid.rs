@@ -176,6 +176,32 @@ fn the_decoder_alone_and_serial_lora_train_and_report_per_class_scores() {
     // The same seed on the same machine gives the same numbers.
     let again = tempfile::tempdir().unwrap();
     assert_eq!(finish(&specs[1], again.path()).classes, serial.classes);
+    // Figure 4 for scenes: three test images (two exist: picks repeat) × image, ground truth and
+    // each run at half size, titled with mIoU; a legend below.
+    let runs = [folder(&specs[0]), folder(&specs[1])];
+    let out = results.path().join("fig4.png");
+    let err = segmentation::figure::draw(&runs, None, &out)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--data-root"), "{err}");
+    segmentation::figure::draw(&runs, Some(data.path()), &out).unwrap();
+    let png = image::open(&out).unwrap().to_rgb8();
+    assert_eq!(png.width(), 4 * 20 + 3 * 6);
+    assert!(png.height() > 3 * 15 + 2 * 6);
+    // predict: each image's class map at its own size, every value a class, and an overlay.
+    let predicted = results.path().join("predicted");
+    let image = data.path().join("camvid/test/images/f0.png");
+    let files =
+        segmentation::segment::segment_images(&runs[1], &[image], None, &predicted, Device::Cpu)
+            .unwrap();
+    assert_eq!(files.len(), 2);
+    let labels = image::open(predicted.join("f0_labels.png"))
+        .unwrap()
+        .to_luma8();
+    assert_eq!(labels.dimensions(), (40, 30));
+    assert!(labels.pixels().all(|p| p.0[0] < 11));
+    let overlay = image::open(predicted.join("f0_overlay.png")).unwrap();
+    assert_eq!((overlay.width(), overlay.height()), (40, 30));
 }
 
 #[test]

@@ -169,7 +169,7 @@ fn a_prompt_free_run_trains_the_decoder_on_semantic_masks() {
     assert!(cache.contains("|none\""), "{cache}");
     // Figure 4 of the run: image, ground truth and the run's semantic mask (64 px panels).
     let out = results.path().join("fig4.png");
-    segmentation::figure::draw(&[folder], &out).unwrap();
+    segmentation::figure::draw(&[folder], None, &out).unwrap();
     let png = image::open(&out).unwrap();
     assert_eq!(png.width(), 3 * 64 + 2 * 6);
 }

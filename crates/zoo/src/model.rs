@@ -197,12 +197,14 @@ impl Architecture {
                         c.prompt_encoder_config.image_size * size / old;
                 }
             }
-            (Self::Sam(_), Some(size)) => return Err(Error::config(
-                &path,
-                format!(
+            (Self::Sam(_), Some(size)) => {
+                return Err(Error::config(
+                    &path,
+                    format!(
                     "input size {size}: SAM runs at its own size (only LiteMedSAM's can change)"
                 ),
-            )),
+                ))
+            }
             _ => {
                 return Err(Error::config(
                     &path,

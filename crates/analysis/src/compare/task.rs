@@ -81,11 +81,13 @@ impl Task {
         }
     }
 
-    /// Further measures the report averages over seeds besides the metric (generation: KID and
-    /// the classifier's instance and preservation accuracies).
+    /// Further measures the report averages over seeds besides the metric (segmentation: IoU,
+    /// the mIoU of multi-class runs, and their pixel accuracy; generation: KID and the
+    /// classifier's instance and preservation accuracies).
     pub fn extra_metrics(self) -> &'static [&'static str] {
         match self {
-            Self::Classification | Self::Segmentation => &[],
+            Self::Classification => &[],
+            Self::Segmentation => &["iou", "pixel_accuracy"],
             Self::Generation => &["kid", "instance_accuracy", "preservation_accuracy"],
         }
     }

@@ -12,8 +12,9 @@ use crate::compare::Task;
 use crate::error::Result;
 use crate::plot::loss as loss_figure;
 use crate::report::markdown::{render, Sections};
+use crate::report::paired::Measure;
 use crate::report::units::Units;
-use crate::report::{cells, loss, paired, rank_figure, resolution, rows, selected, table};
+use crate::report::{cells, classes, loss, paired, rank_figure, resolution, rows, selected, table};
 use crate::sources::report_dir;
 use crate::spectra::command::file_stem;
 
@@ -62,10 +63,25 @@ pub fn report(opts: &ReportOptions) -> Result<Report> {
     table::write(&path, task, &table_rows)?;
     written.push(path);
 
-    let pairs = paired::pairs(&cells);
+    let pairs = paired::pairs(&cells, task, Measure::Metric);
     let path = out.join("paired.csv");
     paired::write(&path, task, &pairs)?;
     written.push(path);
+    let iou_pairs = match task {
+        Task::Segmentation => paired::pairs(&cells, task, Measure::Extra(0)),
+        _ => Vec::new(),
+    };
+    if !iou_pairs.is_empty() {
+        let path = out.join("paired_iou.csv");
+        paired::write(&path, task, &iou_pairs)?;
+        written.push(path);
+    }
+    let class_rows = classes::read(&dir)?;
+    if !class_rows.is_empty() {
+        let path = out.join("classes.csv");
+        classes::write(&path, &class_rows)?;
+        written.push(path);
+    }
 
     let selection = dir.join(LR_SELECTION_FILE);
     let selected = if selection.is_file() {
@@ -108,6 +124,8 @@ pub fn report(opts: &ReportOptions) -> Result<Report> {
             source: &source,
             table: &table_rows,
             pairs: &pairs,
+            iou_pairs: &iou_pairs,
+            classes: &class_rows,
             selected: selected.as_ref().map(|(_, choices)| choices.as_slice()),
             resolution: &study,
         },

@@ -8,6 +8,7 @@ use std::fmt::Write;
 use formats::Method;
 
 use crate::params::format_params;
+use crate::report::classes::ClassRow;
 use crate::report::paired::Pair;
 use crate::report::resolution::{split_resolution, Point};
 use crate::report::selected::Choice;
@@ -23,6 +24,10 @@ pub struct Sections<'a> {
     pub table: &'a [TableRow],
     /// The paired differences.
     pub pairs: &'a [Pair],
+    /// The paired differences in IoU (segmentation; mIoU for multi-class runs).
+    pub iou_pairs: &'a [Pair],
+    /// The per-class IoU of multi-class runs.
+    pub classes: &'a [ClassRow],
     /// The chosen learning rates, when a selection table exists.
     pub selected: Option<&'a [Choice]>,
     /// The resolution study.
@@ -42,8 +47,19 @@ pub fn render(units: Units, sections: &Sections<'_>) -> String {
         model_table(&mut md, units, model, &rows);
         measures_table(&mut md, units, model, &rows);
     }
+    if !sections.classes.is_empty() {
+        classes_table(&mut md, sections.classes);
+    }
     if !sections.pairs.is_empty() {
-        paired_table(&mut md, units, sections.pairs);
+        paired_table(&mut md, units, sections.pairs, units.name());
+    }
+    if !sections.iou_pairs.is_empty() {
+        paired_table(
+            &mut md,
+            units,
+            sections.iou_pairs,
+            "IoU; multi-class runs: mIoU",
+        );
     }
     if let Some(choices) = sections.selected {
         selected_table(&mut md, units, choices);
@@ -172,10 +188,45 @@ fn measures_table(md: &mut String, units: Units, model: &str, rows: &[&TableRow]
     }
 }
 
-fn paired_table(md: &mut String, units: Units, pairs: &[Pair]) {
+/// Per-class IoU of the multi-class runs, mean over seeds, with mIoU and pixel accuracy.
+fn classes_table(md: &mut String, rows: &[ClassRow]) {
+    for (i, row) in rows.iter().enumerate() {
+        if i == 0
+            || (rows[i - 1].model.as_str(), rows[i - 1].dataset.as_str())
+                != (row.model.as_str(), row.dataset.as_str())
+        {
+            let _ = writeln!(
+                md,
+                "\n### {} on {}: IoU per class, mean over seeds; mIoU and pixel accuracy mean ± std\n",
+                row.model, row.dataset
+            );
+            let mut names = vec!["method".to_string(), "rank".into(), "n".into()];
+            names.extend(row.classes.iter().cloned());
+            names.extend(["mIoU".to_string(), "pixel acc.".into()]);
+            header(md, &names, 1);
+        }
+        let mut cells = vec![
+            row.method.label().to_string(),
+            match row.rank {
+                0 => "–".to_string(),
+                r => r.to_string(),
+            },
+            row.n.to_string(),
+        ];
+        cells.extend(row.class_iou.iter().map(|v| format!("{v:.3}")));
+        cells.push(format!("{:.4} ± {:.4}", row.miou.0, row.miou.1));
+        cells.push(format!(
+            "{:.4} ± {:.4}",
+            row.pixel_accuracy.0, row.pixel_accuracy.1
+        ));
+        line(md, &cells);
+    }
+}
+
+fn paired_table(md: &mut String, units: Units, pairs: &[Pair], measure: &str) {
     let _ = writeln!(
         md,
-        "\n### Paired differences a − b over seeds ({}; 95 % Student-t interval)\n",
+        "\n### Paired differences a − b over seeds ({measure}, {}; 95 % Student-t interval)\n",
         units.diff_unit()
     );
     let names = [

@@ -4,7 +4,10 @@
 //! * [`table`]: `table.csv`, mean ± std over seeds per (model, data set, method, rank) of the
 //!   metric and the task's further measures;
 //! * [`paired`]: `paired.csv`, paired differences over seeds with 95 % Student-t intervals (same
-//!   rank, parameter-matched, against LoRA on q,k,v);
+//!   rank, parameter-matched, against LoRA on q,k,v; segmentation: against the decoder alone, and
+//!   the same in IoU in `paired_iou.csv`);
+//! * [`classes`]: `classes.csv`, per-class IoU, mIoU and pixel accuracy of multi-class
+//!   segmentation runs (from their `summary.json`);
 //! * [`selected`]: `selected.csv`, the learning rates chosen on the validation split (when the
 //!   folder has `lr_selection.csv`);
 //! * [`resolution`]: `resolution.csv`, the resolution study (backbones named `<backbone>-<N>px`);
@@ -15,6 +18,7 @@
 //! generation's Fréchet distance improves downwards, so a negative paired difference favours `a`.
 
 pub mod cells;
+pub mod classes;
 pub mod command;
 pub mod loss;
 pub mod markdown;

@@ -8,7 +8,12 @@
 //! rank; the same pairs parameter-matched: LoRA at rank r against the Serial rank with exactly
 //! its trainable parameters, where both exist (with LoRA on q,k,v,o that is rank 4r: 2·d·4r =
 //! 8·d·r per block; a model whose LoRA adapts fewer projections matches at another rank, and
-//! none is made up where the counts differ); Serial LoRA − LoRA (q,k,v) at the same rank.
+//! none is made up where the counts differ); Serial LoRA − LoRA (q,k,v) at the same rank; and, for
+//! segmentation, every adapter at each rank − the mask decoder trained alone (`probe`, the
+//! baseline of SAMed's protocol).
+//!
+//! [`pairs`] compares the task's metric or one of its further measures ([`Measure`]); the report
+//! writes the metric's to `paired.csv` and segmentation's IoU (mIoU) to `paired_iou.csv`.
 //!
 //! CSV columns: `backbone` (`model`), `dataset`, `shots` (classification), `comparison`, `a`,
 //! `a_rank`, `b`, `b_rank`, `params_a`, `params_b`, `n`, `left_out`, `mean_diff`, `std_diff`,
@@ -24,7 +29,7 @@ use formats::Method;
 use crate::compare::Task;
 use crate::error::Result;
 use crate::report::cells::{params, Cells};
-use crate::report::rows::Group;
+use crate::report::rows::{Group, Row};
 use crate::report::write::{optional, write_csv};
 use crate::stats::MeanInterval;
 
@@ -37,6 +42,27 @@ pub enum Comparison {
     ParameterMatched,
     /// Serial LoRA against LoRA on q,k,v only, at the same rank.
     VersusQkv,
+    /// Each adapter method, at each of its ranks, against the decoder trained alone (`probe`;
+    /// segmentation only).
+    VersusDecoder,
+}
+
+/// What a paired difference is taken of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// The task's metric.
+    Metric,
+    /// The task's further measure at this index ([`Task::extra_metrics`]).
+    Extra(usize),
+}
+
+impl Measure {
+    fn of(self, row: &Row) -> Option<f64> {
+        match self {
+            Self::Metric => Some(row.score),
+            Self::Extra(i) => row.extras.get(i).copied().flatten(),
+        }
+    }
 }
 
 impl Comparison {
@@ -46,6 +72,7 @@ impl Comparison {
             Self::SameRank => "same_rank",
             Self::ParameterMatched => "parameter_matched",
             Self::VersusQkv => "vs_lora_qkv",
+            Self::VersusDecoder => "vs_decoder_only",
         }
     }
 
@@ -55,6 +82,7 @@ impl Comparison {
             Self::SameRank => "same rank",
             Self::ParameterMatched => "same parameters",
             Self::VersusQkv => "vs LoRA (q,k,v)",
+            Self::VersusDecoder => "vs the decoder alone",
         }
     }
 
@@ -64,18 +92,27 @@ impl Comparison {
             (Method::SerialLora, Method::Lora),
             (Method::SerialLoraPlus, Method::LoraPlus),
         ];
+        const ADAPTERS_VS_DECODER: [(Method, Method); 5] = [
+            (Method::Lora, Method::Probe),
+            (Method::LoraQkv, Method::Probe),
+            (Method::SerialLora, Method::Probe),
+            (Method::LoraPlus, Method::Probe),
+            (Method::SerialLoraPlus, Method::Probe),
+        ];
         match self {
             Self::SameRank | Self::ParameterMatched => &SERIAL_VS_LORA,
             Self::VersusQkv => &[(Method::SerialLora, Method::LoraQkv)],
+            Self::VersusDecoder => &ADAPTERS_VS_DECODER,
         }
     }
 }
 
 /// Every comparison, in table order.
-pub const COMPARISONS: [Comparison; 3] = [
+pub const COMPARISONS: [Comparison; 4] = [
     Comparison::SameRank,
     Comparison::ParameterMatched,
     Comparison::VersusQkv,
+    Comparison::VersusDecoder,
 ];
 
 /// One paired comparison.
@@ -103,56 +140,86 @@ pub struct Pair {
     pub diff: MeanInterval,
 }
 
-/// Every comparison the `cells` allow (both cells present with at least one common seed), ordered
-/// by group, comparison, pair and rank.
-pub fn pairs(cells: &Cells) -> Vec<Pair> {
+/// Every comparison of the `task` that the `cells` allow (both cells present with at least one
+/// common seed recording `measure`), ordered by group, comparison, pair and rank.
+pub fn pairs(cells: &Cells, task: Task, measure: Measure) -> Vec<Pair> {
     let mut out = Vec::new();
     let groups: BTreeSet<&Group> = cells.keys().map(|(g, _, _)| g).collect();
+    let comparisons = COMPARISONS
+        .into_iter()
+        .filter(|&c| c != Comparison::VersusDecoder || task == Task::Segmentation);
     for group in groups {
-        for comparison in COMPARISONS {
+        for comparison in comparisons.clone() {
             for &(a, b) in comparison.pairs() {
                 let b_ranks = cells.iter().filter(|((g, m, _), _)| g == group && *m == b);
                 for ((_, _, b_rank), sb) in b_ranks {
                     let b_rank = *b_rank;
-                    let a_rank = match comparison {
+                    let a_ranks: Vec<usize> = match comparison {
                         Comparison::ParameterMatched => cells
                             .iter()
                             .find(|((g, m, r), sa)| {
                                 g == group && *m == a && *r != b_rank && params(sa) == params(sb)
                             })
-                            .map(|((_, _, r), _)| *r),
-                        Comparison::SameRank | Comparison::VersusQkv => Some(b_rank),
+                            .map(|((_, _, r), _)| *r)
+                            .into_iter()
+                            .collect(),
+                        Comparison::SameRank | Comparison::VersusQkv => vec![b_rank],
+                        Comparison::VersusDecoder => cells
+                            .keys()
+                            .filter(|(g, m, _)| g == group && *m == a)
+                            .map(|(_, _, r)| *r)
+                            .collect(),
                     };
-                    let Some((a_rank, sa)) =
-                        a_rank.and_then(|r| Some((r, cells.get(&(group.clone(), a, r))?)))
-                    else {
-                        continue;
-                    };
-                    let diffs: Vec<f64> = sa
-                        .iter()
-                        .filter_map(|(seed, ra)| sb.get(seed).map(|rb| ra.score - rb.score))
-                        .collect();
-                    if diffs.is_empty() {
-                        continue;
+                    for a_rank in a_ranks {
+                        let Some(sa) = cells.get(&(group.clone(), a, a_rank)) else {
+                            continue;
+                        };
+                        push_pair(
+                            &mut out,
+                            (group, comparison),
+                            (a, a_rank, sa),
+                            (b, b_rank, sb),
+                            measure,
+                        );
                     }
-                    let seeds: BTreeSet<&u64> = sa.keys().chain(sb.keys()).collect();
-                    out.push(Pair {
-                        group: group.clone(),
-                        comparison,
-                        a,
-                        a_rank,
-                        b,
-                        b_rank,
-                        params_a: params(sa),
-                        params_b: params(sb),
-                        left_out: seeds.len() - diffs.len(),
-                        diff: MeanInterval::of(&diffs),
-                    });
                 }
             }
         }
     }
     out
+}
+
+/// Seeds of one cell, seed → row.
+type Seeds = std::collections::BTreeMap<u64, Row>;
+
+/// Appends the pair `a − b` of `measure` when the two cells share a seed that records it.
+fn push_pair(
+    out: &mut Vec<Pair>,
+    (group, comparison): (&Group, Comparison),
+    (a, a_rank, sa): (Method, usize, &Seeds),
+    (b, b_rank, sb): (Method, usize, &Seeds),
+    measure: Measure,
+) {
+    let diffs: Vec<f64> = sa
+        .iter()
+        .filter_map(|(seed, ra)| Some(measure.of(ra)? - measure.of(sb.get(seed)?)?))
+        .collect();
+    if diffs.is_empty() {
+        return;
+    }
+    let seeds: BTreeSet<&u64> = sa.keys().chain(sb.keys()).collect();
+    out.push(Pair {
+        group: group.clone(),
+        comparison,
+        a,
+        a_rank,
+        b,
+        b_rank,
+        params_a: params(sa),
+        params_b: params(sb),
+        left_out: seeds.len() - diffs.len(),
+        diff: MeanInterval::of(&diffs),
+    });
 }
 
 /// Writes the `task`'s paired differences to `path` atomically.
