@@ -100,8 +100,9 @@ reproduce-clip: setup
 # path goes to the runner as --data-root and never into a run's name or config.json): SAMed's
 # multi-class protocol on CamVid (experiments/segmentation_camvid.toml: the decoder alone, LoRA,
 # Serial LoRA and their + variants, each at its learning rate chosen on val/, three seeds; QUICK=1:
-# the few-minute experiments/segmentation_camvid_quick.toml), Figure 4 for CamVid
-# (figures/fig4_segmentation_camvid*.png), the per-class table and paired differences.
+# the few-minute experiments/segmentation_camvid_quick.toml; with SAM_WEIGHTS=DIR too: SAM,
+# experiments/segmentation_camvid_sam.toml), Figure 4 for CamVid (figures/fig4_segmentation_camvid*.png),
+# the per-class table and paired differences.
 # Without it: LiteMedSAM on the stardist nuclei (experiments/segmentation_litemedsam*.toml: box
 # prompts, every method at rank 8 with seeds 1 and 2, LoRA / Serial LoRA at ranks 4 and 32;
 # prompt-free (SAMed), every method at its own learning rate chosen on a validation split, seeds
@@ -109,14 +110,19 @@ reproduce-clip: setup
 # Then Figure 3 (figures/fig3_<backbone>.png), Figure 4 and the comparison with the reference.
 # Resumable.
 ifdef CAMVID
-ifdef QUICK
+ifdef SAM_WEIGHTS
+SAM_EXPERIMENTS := experiments/segmentation_camvid_sam.toml
+SAM_FIG4 := figures/fig4_segmentation_camvid_sam.png
+SAM_ARGS := --data-root $(CAMVID) --model-dir $(SAM_WEIGHTS)
+else ifdef QUICK
 SAM_EXPERIMENTS := experiments/segmentation_camvid_quick.toml
 SAM_FIG4 := figures/fig4_segmentation_camvid_quick.png
+SAM_ARGS := --data-root $(CAMVID)
 else
 SAM_EXPERIMENTS := experiments/segmentation_camvid.toml
 SAM_FIG4 := figures/fig4_segmentation_camvid.png
-endif
 SAM_ARGS := --data-root $(CAMVID)
+endif
 SAM_SVD := --config $(SAM_EXPERIMENTS) $(SAM_ARGS) --rank 8 --seed 1
 SAM_FIG_ARGS := --data-root $(CAMVID) --out $(SAM_FIG4)
 else ifdef SAM_WEIGHTS
