@@ -15,6 +15,7 @@ use crate::config::RunSpec;
 use crate::figure::{titled_grid, Legend};
 use crate::predict::{class_logits, segmenter};
 use crate::samples::scaled;
+use crate::scenes::resized_rgb;
 use crate::segment::save_png;
 use crate::summary::Summary;
 use crate::trained::{load_run, read_spec};
@@ -41,15 +42,7 @@ const FIGURE_IMAGES: usize = 3;
 /// with antialiasing), scaled as the run scales pixels ([`crate::scenes`] does the same).
 pub fn frame(rgb: &RgbImage, size: i64, spec: &RunSpec) -> Tensor {
     let (w, h) = (i64::from(rgb.width()), i64::from(rgb.height()));
-    let t = Tensor::from_slice(rgb.as_raw())
-        .view([1, h, w, 3])
-        .permute([0, 3, 1, 2])
-        .to_kind(Kind::Float)
-        / 255.0;
-    let t = t
-        .internal_upsample_bilinear2d_aa([size, size], false, None, None)
-        .clamp(0.0, 1.0);
-    scaled(t, spec.normalize)
+    scaled(resized_rgb(rgb.as_raw(), h, w, size), spec.normalize)
 }
 
 /// The class of every pixel of an `height × width` image from its encoder input: the class logits

@@ -111,14 +111,12 @@ fn resize(pair: &LabelledImage, size: i64, full: bool) -> Result<(Tensor, Tensor
         .load()
         .with_context(|| format!("reading {}", pair.image.display()))?;
     let (h, w) = (pair.height as i64, pair.width as i64);
-    let rgb = Tensor::from_slice(sample.image.as_slice().expect("standard layout"))
-        .view([1, h, w, 3])
-        .permute([0, 3, 1, 2])
-        .to_kind(Kind::Float)
-        / 255.0;
-    let rgb = rgb
-        .internal_upsample_bilinear2d_aa([size, size], false, None, None)
-        .clamp(0.0, 1.0);
+    let rgb = resized_rgb(
+        sample.image.as_slice().expect("standard layout"),
+        h,
+        w,
+        size,
+    );
     let labels =
         Tensor::from_slice(sample.labels.as_slice().expect("standard layout")).view([h, w]);
     let small = labels
@@ -128,4 +126,16 @@ fn resize(pair: &LabelledImage, size: i64, full: bool) -> Result<(Tensor, Tensor
         .to_kind(Kind::Int64)
         .view([1, size, size]);
     Ok((rgb, small, full.then_some(labels)))
+}
+
+/// RGB pixels (`height × width × 3`, row-major) as `[1, 3, S, S]` in `[0, 1]`: the whole frame
+/// resized to `size` (bilinear with antialiasing).
+pub(crate) fn resized_rgb(raw: &[u8], height: i64, width: i64, size: i64) -> Tensor {
+    let rgb = Tensor::from_slice(raw)
+        .view([1, height, width, 3])
+        .permute([0, 3, 1, 2])
+        .to_kind(Kind::Float)
+        / 255.0;
+    rgb.internal_upsample_bilinear2d_aa([size, size], false, None, None)
+        .clamp(0.0, 1.0)
 }

@@ -55,15 +55,11 @@ pub fn load_base(
     to_var: impl Fn(&str) -> String,
     ignored: impl Fn(&str) -> bool,
 ) -> Result<()> {
-    let index = index_path(path);
-    if !path.exists() && index.exists() {
-        return load_sharded(store, &ShardIndex::read(&index)?, to_var, ignored);
-    }
-    load_file(store.base().variables(), path, &to_var, &ignored)
+    load_base_except(store, path, to_var, ignored, |_| false)
 }
 
-/// [`load_base`] from one file, except the variables (and file keys) for which `fresh(name)`
-/// holds: those are neither read nor required, and keep what the caller gives them.
+/// [`load_base`], except the variables (and file keys) for which `fresh(name)` holds: those are
+/// neither read nor required, and keep what the caller gives them.
 pub fn load_base_except(
     store: &ModelStore,
     path: &Path,
@@ -73,7 +69,12 @@ pub fn load_base_except(
 ) -> Result<()> {
     let mut variables = store.base().variables();
     variables.retain(|name, _| !fresh(name));
-    load_file(variables, path, &to_var, &|k: &str| ignored(k) || fresh(k))
+    let ignored = |k: &str| ignored(k) || fresh(k);
+    let index = index_path(path);
+    if !path.exists() && index.exists() {
+        return load_sharded(variables, &ShardIndex::read(&index)?, to_var, ignored);
+    }
+    load_file(variables, path, &to_var, &ignored)
 }
 
 /// Fills `variables` from one file, adding throw-away tensors for its `ignored` keys.
@@ -103,13 +104,12 @@ fn load_file(
 /// model the map does not name is reported (with the index file) before any shard is read; within a
 /// shard, a mapped tensor it lacks or a tensor it holds that the map puts elsewhere is reported with
 /// the shard file.
-pub fn load_sharded(
-    store: &ModelStore,
+fn load_sharded(
+    mut variables: HashMap<String, Tensor>,
     index: &ShardIndex,
     to_var: impl Fn(&str) -> String,
     ignored: impl Fn(&str) -> bool,
 ) -> Result<()> {
-    let mut variables = store.base().variables();
     let mapped: HashSet<String> = index.weight_map.keys().map(|k| to_var(k)).collect();
     let mut unmapped: Vec<TensorProblem> = variables
         .iter()

@@ -242,22 +242,7 @@ pub struct Loaded {
 /// `diffusion_pytorch_model.safetensors`) on `device` with fresh adapters as
 /// `plan` says (none when `None`; `target_modules` may use either naming era), and loads its base weights.
 pub fn build(dir: &Path, plan: Option<AdapterPlan>, device: Device) -> Result<Loaded> {
-    let architecture = Architecture::from_dir(dir)?;
-    let plan = plan.map(|p| architecture.adapter_plan(p));
-    let (store, model) = ModelStore::build(device, plan, |root| {
-        architecture.build(root).map_err(into_core)
-    })?;
-    crate::checkpoint::load_base(
-        &store,
-        &dir.join(architecture.weights_file()),
-        |k| architecture.var_name(k),
-        |k| architecture.ignored(k),
-    )?;
-    Ok(Loaded {
-        store,
-        model,
-        architecture,
-    })
+    build_as(Architecture::from_dir(dir)?, dir, plan, device, |_| false)
 }
 
 /// [`build`]s the SAM-style segmenter in `dir` (SAM or LiteMedSAM) for SAMed's multi-class,
@@ -274,6 +259,20 @@ pub fn build_semantic(
     seed: u64,
 ) -> Result<Loaded> {
     let architecture = Architecture::from_dir(dir)?.semantic(dir, classes, image_size)?;
+    let loaded = build_as(architecture, dir, plan, device, sam::classes::is_class_head)?;
+    sam::classes::init_class_head(loaded.store.base(), seed);
+    Ok(loaded)
+}
+
+/// Builds `architecture` with `plan`'s adapters and loads the base weights in `dir`, except the
+/// variables `fresh` names (left as built).
+fn build_as(
+    architecture: Architecture,
+    dir: &Path,
+    plan: Option<AdapterPlan>,
+    device: Device,
+    fresh: impl Fn(&str) -> bool,
+) -> Result<Loaded> {
     let plan = plan.map(|p| architecture.adapter_plan(p));
     let (store, model) = ModelStore::build(device, plan, |root| {
         architecture.build(root).map_err(into_core)
@@ -283,9 +282,8 @@ pub fn build_semantic(
         &dir.join(architecture.weights_file()),
         |k| architecture.var_name(k),
         |k| architecture.ignored(k),
-        sam::classes::is_class_head,
+        fresh,
     )?;
-    sam::classes::init_class_head(store.base(), seed);
     Ok(Loaded {
         store,
         model,
