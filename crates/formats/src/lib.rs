@@ -5,7 +5,7 @@
 //! * [`adapter`]: [`AdapterConfig`] (`[adapter]` of a run), [`AdapterPlan`] and the scale rule;
 //!   [`peft`]: PEFT's `adapter_config.json`, read and written.
 //! * [`Method`]: the one method enum (adapters, their LoRA+ variants, the baselines).
-//! * [`Precision`]: fp32, bf16 or fp16 (a run's `precision`).
+//! * [`Precision`]: fp32, bf16 or fp16 (a run's `precision`); [`PrecisionChoice`] adds `auto`.
 //! * [`sections`]: the experiment files' `[adapter]` / `[optim]` sections and their mapping to a
 //!   run's [`AdapterConfig`] and [`OptimConfig`].
 //! * [`run`]: run folders and the header of their `config.json`; [`summary`]: `summary.csv`
@@ -32,7 +32,7 @@ pub use adapter::{AdapterConfig, AdapterKind, AdapterPlan, ScaleRule, Target, Ta
 pub use error::{Error, Result};
 pub use method::Method;
 pub use optim::OptimConfig;
-pub use precision::Precision;
+pub use precision::{Precision, PrecisionChoice};
 pub use run::RunHeader;
 pub use sections::{AdapterSection, OptimSection};
 pub use selection::{Hyper, SelectSection, Selected};

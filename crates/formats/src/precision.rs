@@ -57,9 +57,44 @@ impl FromStr for Precision {
     }
 }
 
+/// A precision as asked for on a command line: one [`Precision`], or `auto`, which a start-up probe
+/// turns into bf16 where the device's bf16 matrix product is measurably faster than fp32, fp32
+/// elsewhere (`serial_lora::precision::probe`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrecisionChoice {
+    /// This precision.
+    Fixed(Precision),
+    /// Whichever the probe picks.
+    Auto,
+}
+
+impl FromStr for PrecisionChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "auto" {
+            return Ok(Self::Auto);
+        }
+        s.parse()
+            .map(Self::Fixed)
+            .map_err(|_| format!("unknown precision `{s}` (fp32, bf16, fp16 or auto)"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_choice_is_a_precision_or_auto() {
+        assert_eq!("auto".parse::<PrecisionChoice>(), Ok(PrecisionChoice::Auto));
+        assert_eq!(
+            "bf16".parse::<PrecisionChoice>(),
+            Ok(PrecisionChoice::Fixed(Precision::Bf16))
+        );
+        let err = "half".parse::<PrecisionChoice>().unwrap_err();
+        assert!(err.contains("`half`") && err.contains("auto"), "{err}");
+    }
 
     #[test]
     fn names_round_trip_through_text_and_serde() {

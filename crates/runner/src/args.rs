@@ -61,10 +61,12 @@ pub struct GridArgs {
     /// sees). Data is decoded on the CPU; each batch moves to the device once.
     #[arg(long, default_value = "cpu", value_parser = serial_lora::parse_device)]
     pub device: tch::Device,
-    /// Arithmetic of the runs: fp32, bf16 (autocast; frozen weights stored in bf16) or fp16
-    /// (autocast with a dynamic loss scale); replaces the experiment file's `precision`.
+    /// Arithmetic of the runs: fp32, bf16 (autocast; frozen weights stored in bf16), fp16
+    /// (autocast with a dynamic loss scale) or auto (bf16 where a start-up probe finds the
+    /// device's bf16 matrix product measurably faster, else fp32; kept in
+    /// `<results>/precision_probe.json`); replaces the experiment file's `precision`.
     #[arg(long)]
-    pub precision: Option<formats::Precision>,
+    pub precision: Option<formats::PrecisionChoice>,
     /// Run the experiment's learning-rate selection instead of its grid (`[select]`: every
     /// learning rate, and λ for the + variants, at one rank and seed, trained on part of the
     /// training pool and scored on the held-out rest) into `<results>/<task>/selection/`, then
@@ -102,10 +104,12 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
 
 impl GridArgs {
     /// The value overrides, with command-line paths made absolute (they are relative to the
-    /// current folder, unlike the experiment file's, which are relative to the repository root).
-    pub fn overrides(&self) -> Overrides {
+    /// current folder, unlike the experiment file's, which are relative to the repository root)
+    /// and `--precision auto` resolved ([`crate::precision_auto`]).
+    pub fn overrides(&self) -> anyhow::Result<Overrides> {
         let abs = |p: &PathBuf| formats::paths::absolute(p);
-        Overrides {
+        let precision = crate::precision_auto::resolve(self.precision, &self.results, self.device)?;
+        Ok(Overrides {
             iters: self.iters,
             model_dir: self.model_dir.as_ref().map(abs),
             dataset: self
@@ -124,8 +128,8 @@ impl GridArgs {
                 }),
             data_root: self.data_root.as_ref().map(abs),
             backbone: self.backbone.clone(),
-            precision: self.precision,
-        }
+            precision,
+        })
     }
 
     /// Whether a run with `coords` is selected by the filters.

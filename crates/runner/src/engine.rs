@@ -159,7 +159,7 @@ fn read_experiment<'a, T: Task>(
         .as_deref()
         .context("--config experiments/<name>.toml is required")?;
     let mut experiment: T::Experiment = crate::experiment::read_toml(config)?;
-    experiment.apply(&args.overrides());
+    experiment.apply(&args.overrides()?);
     adjust(&mut experiment);
     experiment
         .validate()

@@ -25,6 +25,7 @@ pub mod engine;
 mod experiment;
 mod lock;
 mod memory;
+pub mod precision_auto;
 mod progress;
 mod run_dir;
 pub mod slurm;

@@ -41,6 +41,7 @@ pub mod linear;
 pub mod lowrank;
 pub mod optim;
 pub mod precision;
+pub mod precision_probe;
 pub mod qkv;
 pub mod rng;
 pub mod site;

@@ -10,7 +10,7 @@
 //! because libtorch's CPU layer norm takes fp32 parameters with bf16 or fp32 inputs but not bf16
 //! parameters with fp32 inputs.
 
-pub use formats::Precision;
+pub use formats::{Precision, PrecisionChoice};
 use tch::{Device, Kind};
 use torch_ext::AutocastDtype;
 pub use torch_ext::{without_autocast, Autocast};

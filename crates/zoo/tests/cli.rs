@@ -412,4 +412,20 @@ fn bf16_forward_stays_within_bf16_rounding_of_the_reference() {
     );
     let bad = failed(on_fixture(&dir, &out, &["--precision", "fp8"]));
     assert!(bad.contains("fp8") && bad.contains("bf16"), "{bad}");
+    // auto says what the probe picked, and computes in it: fp32's tolerance or bf16's rounding.
+    let auto = on_fixture(&dir, &out, &["--precision", "auto"]);
+    let said = String::from_utf8_lossy(&auto.stderr).to_string();
+    assert!(auto.status.success(), "{said}");
+    let picked = if said.contains("precision auto: bf16") {
+        2f64.powi(-5)
+    } else {
+        assert!(said.contains("precision auto: fp32"), "{said}");
+        TOLERANCE
+    };
+    assert_matches(
+        "cli clip --precision auto",
+        &tensors(&out),
+        &tensors(&dir.join("outputs.safetensors")),
+        picked,
+    );
 }
