@@ -175,6 +175,19 @@ need results/predicted/img2d_labels.png results/predicted/img2d_overlay.png
 import numpy as np; from PIL import Image
 labels = set(np.unique(np.array(Image.open('results/predicted/img2d_labels.png'))))
 assert labels <= {0, 1, 2} and {1, 2} <= labels, labels" || fail "img2d_labels.png should label both boxes"
+if [ -n "${SERIAL_LORA_DATA:-}" ] && [ -d "$SERIAL_LORA_DATA/camvid" ]; then
+  example=$(sed -n '/^# a committed CamVid run labels/,/^```/p' README.md | grep -v '^#\|^```' | grep .) ||
+    fail "the README has no CamVid predict example"
+  eval "${example//DIR/$SERIAL_LORA_DATA}"
+  need results/predicted-camvid/0001TP_008550_labels.png results/predicted-camvid/0001TP_008550_overlay.png
+  .venv/bin/python -c "
+import numpy as np; from PIL import Image
+labels = np.array(Image.open('results/predicted-camvid/0001TP_008550_labels.png'))
+assert labels.shape == (360, 480) and labels.max() <= 10 and len(np.unique(labels)) >= 4, labels.shape" ||
+    fail "the CamVid label map should be 480x360 with several classes"
+else
+  echo "test-newcomer: skipping the README's CamVid predict example: SERIAL_LORA_DATA has no camvid/"
+fi
 while IFS= read -r line; do eval "$line"; done < <(readme_example '# after make reproduce-gen QUICK=1: the Serial LoRA run')
 need results/samples/sks-boot/grid.png results/samples/sks-boot/sample_0.png results/samples/sks-boot/sample_7.png
 echo "test-newcomer: PASS"
