@@ -25,6 +25,14 @@ for link in .venv .libtorch .cache target; do ln -s "$repo/$link" "$tmp/$link"; 
 cd "$tmp"
 fail() { echo "test-newcomer: $*" >&2; exit 1; }
 need() { for f in "$@"; do [ -s "$f" ] || fail "missing or empty: $f"; done; }
+# Every cell of backbone $1 in results/comparison/$2.csv reproduces the reference exactly ($3 names them).
+all_exact() {
+  local table=results/comparison/$2.csv cells exact
+  cells=$(awk -F, -v b="$1" 'NR > 1 && $1 == b' "$table" | wc -l)
+  exact=$(awk -F, -v b="$1" 'NR > 1 && $1 == b && $NF == "exact"' "$table" | wc -l)
+  echo "test-newcomer: $exact of $cells $3 cells reproduce the reference exactly"
+  [ "$cells" -gt 0 ] && [ "$exact" -eq "$cells" ] || fail "see $table"
+}
 
 echo "test-newcomer: 0. no committed result or experiment file holds a machine's absolute path"
 if grep -rlE '"(/home|/root|/work|/tmp|/Users|/mnt|/data)/' results experiments figures 2>/dev/null; then
@@ -103,10 +111,7 @@ if [ -n "${SERIAL_LORA_DATA:-}" ] && [ -d "$SERIAL_LORA_DATA/cifar10" ]; then
   cmp <(grep '^dinov2-s14-cifar10-quick,' results/classification/lr_selection.csv | sort) \
     <(grep '^dinov2-s14-cifar10-quick,' results/reference/classification/lr_selection.csv | sort) ||
     fail "the QUICK CIFAR-10 learning-rate selection differs from the reference's"
-  cells=$(awk -F, 'NR > 1 && $1 == "dinov2-s14-cifar10-quick"' results/comparison/classification.csv | wc -l)
-  exact=$(awk -F, 'NR > 1 && $1 == "dinov2-s14-cifar10-quick" && $NF == "exact"' results/comparison/classification.csv | wc -l)
-  echo "test-newcomer: $exact of $cells QUICK CIFAR-10 cells reproduce the reference exactly"
-  [ "$cells" -gt 0 ] && [ "$exact" -eq "$cells" ] || fail "see results/comparison/classification.csv"
+  all_exact dinov2-s14-cifar10-quick classification "QUICK CIFAR-10"
 else
   echo "test-newcomer: skipping the CIFAR-10 QUICK grid: SERIAL_LORA_DATA is not set or has no cifar10/ (.ci/run sets it when ../shared/data exists)"
 fi
@@ -122,10 +127,7 @@ if [ -n "${SERIAL_LORA_DATA:-}" ] && [ -d "$SERIAL_LORA_DATA/camvid" ]; then
   if grep -rl "$SERIAL_LORA_DATA" results/segmentation figures results/comparison; then
     fail "the files above hold the data path"
   fi
-  cells=$(awk -F, 'NR > 1 && $1 == "litemedsam-camvid-quick"' results/comparison/segmentation.csv | wc -l)
-  exact=$(awk -F, 'NR > 1 && $1 == "litemedsam-camvid-quick" && $NF == "exact"' results/comparison/segmentation.csv | wc -l)
-  echo "test-newcomer: $exact of $cells QUICK CamVid cells reproduce the reference exactly"
-  [ "$cells" -gt 0 ] && [ "$exact" -eq "$cells" ] || fail "see results/comparison/segmentation.csv"
+  all_exact litemedsam-camvid-quick segmentation "QUICK CamVid"
 else
   echo "test-newcomer: skipping the CamVid QUICK grid: SERIAL_LORA_DATA is not set or has no camvid/ (.ci/run sets it when ../shared/data exists)"
 fi
@@ -176,7 +178,7 @@ import numpy as np; from PIL import Image
 labels = set(np.unique(np.array(Image.open('results/predicted/img2d_labels.png'))))
 assert labels <= {0, 1, 2} and {1, 2} <= labels, labels" || fail "img2d_labels.png should label both boxes"
 if [ -n "${SERIAL_LORA_DATA:-}" ] && [ -d "$SERIAL_LORA_DATA/camvid" ]; then
-  example=$(sed -n '/^# a committed CamVid run labels/,/^```/p' README.md | grep -v '^#\|^```' | grep .) ||
+  example=$(sed -n '/^# after make reproduce-sam QUICK=1 CAMVID=DIR/,/^```/p' README.md | grep -v '^#\|^```' | grep .) ||
     fail "the README has no CamVid predict example"
   eval "${example//DIR/$SERIAL_LORA_DATA}"
   need results/predicted-camvid/0001TP_008550_labels.png results/predicted-camvid/0001TP_008550_overlay.png

@@ -102,16 +102,17 @@ pub fn class_logits(seg: &dyn Segmenter, embedding: &Tensor) -> Tensor {
         .select(1, 0)
 }
 
-/// Per-class IoU, mIoU and pixel accuracy of `set`: each image's class logits brought to its own
-/// resolution (bilinear), the class of each pixel their argmax, void pixels left out.
+/// Per-class IoU, mIoU and pixel accuracy of `set` over `classes`: each image's class logits
+/// brought to its own resolution (bilinear), the class of each pixel their argmax, void pixels
+/// left out.
 pub fn evaluate_classes(
     seg: &dyn Segmenter,
     set: &SceneSet,
-    void: i64,
+    (classes, void): (usize, i64),
     device: tch::Device,
 ) -> ClassScores {
     let n = set.names.len() as i64;
-    let mut confusion: Option<Confusion> = None;
+    let mut confusion = Confusion::new(classes);
     tch::no_grad(|| {
         for start in (0..n).step_by(CLASS_CHUNK as usize) {
             let len = CLASS_CHUNK.min(n - start);
@@ -124,13 +125,9 @@ pub fn evaluate_classes(
                     .narrow(0, i, 1)
                     .upsample_bilinear2d([h, w], false, None, None)
                     .select(0, 0);
-                confusion
-                    .get_or_insert_with(|| Confusion::new(full.size()[0] as usize))
-                    .add(&full, labels, void);
+                confusion.add(&full, labels, void);
             }
         }
     });
-    confusion
-        .map(|c| c.scores())
-        .unwrap_or_else(|| Confusion::new(0).scores())
+    confusion.scores()
 }

@@ -278,7 +278,8 @@ impl runner::Session for Run {
         let (scores, classes) = match &self.data {
             Data::Nuclei { tests, .. } => (evaluate(self.segmenter(), tests), None),
             Data::Scenes(scenes) => {
-                let c = evaluate_classes(self.segmenter(), &scenes.eval, scenes.void, self.device);
+                let labels = (scenes.classes.len(), scenes.void);
+                let c = evaluate_classes(self.segmenter(), &scenes.eval, labels, self.device);
                 (class_summary(&c, scenes.eval.names.len()), Some(c))
             }
         };
