@@ -14,7 +14,9 @@ use crate::plot::loss as loss_figure;
 use crate::report::markdown::{render, Sections};
 use crate::report::paired::Measure;
 use crate::report::units::Units;
-use crate::report::{cells, classes, loss, paired, rank_figure, resolution, rows, selected, table};
+use crate::report::{
+    cells, classes, loss, paired, plateau, rank_figure, resolution, rows, selected, table,
+};
 use crate::sources::report_dir;
 use crate::spectra::command::file_stem;
 
@@ -106,11 +108,18 @@ pub fn report(opts: &ReportOptions) -> Result<Report> {
             .iter()
             .find_map(|c| usize::try_from(c.chosen.rank).ok().filter(|&r| r > 0))
     });
+    let mut plateaus = Vec::new();
     for (backbone, curves) in loss::curves(&dir, select_rank, &pairs)? {
         let png = opts
             .figures
             .join(format!("loss_{}.png", file_stem(&backbone)));
         written.push(loss_figure::draw(&png, &backbone, &curves)?);
+        plateaus.extend(curves.iter().filter_map(plateau::plateau));
+    }
+    if !plateaus.is_empty() {
+        let path = out.join("loss_plateau.csv");
+        plateau::write(&path, &plateaus)?;
+        written.push(path);
     }
 
     let units = Units::of(task, rows.iter().map(|r| r.score));

@@ -12,6 +12,8 @@
 //!   folder has `lr_selection.csv`);
 //! * [`resolution`]: `resolution.csv`, the resolution study (backbones named `<backbone>-<N>px`);
 //! * [`loss`]: the training-loss curves of the loss figure, `figures/loss_<backbone>.png`;
+//! * [`plateau`]: `loss_plateau.csv`, each curve's mean loss over the last fifth of the steps
+//!   against the fifth before (has it levelled off?);
 //! * [`rank_figure`]: generation's Figure 5, FD against rank, `figures/fig5_<backbone>.png`.
 //!
 //! Markdown and figures follow the metric's direction ([`crate::compare::Task::lower_is_better`]):
@@ -23,6 +25,7 @@ pub mod command;
 pub mod loss;
 pub mod markdown;
 pub mod paired;
+pub mod plateau;
 pub mod rank_figure;
 pub mod resolution;
 pub mod rows;
