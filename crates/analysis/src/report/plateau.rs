@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::plot::loss::curve_label;
 use crate::report::loss::Curve;
 use crate::report::write::{optional, write_csv};
+use crate::stats::mean_std;
 
 /// The share of the training steps in each window.
 pub const WINDOW: f64 = 0.2;
@@ -51,7 +52,7 @@ pub fn plateau(curve: &Curve) -> Option<Plateau> {
             .filter(|&&(s, _)| s as f64 > from * steps as f64 && s as f64 <= to * steps as f64)
             .map(|&(_, loss)| loss)
             .collect();
-        (!losses.is_empty()).then(|| losses.iter().sum::<f64>() / losses.len() as f64)
+        (!losses.is_empty()).then(|| mean_std(&losses).0)
     };
     Some(Plateau {
         model: curve.group.backbone.clone(),
