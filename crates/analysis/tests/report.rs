@@ -388,7 +388,7 @@ fn loss_curves_average_seeds_at_one_rank_plus_the_matched_serial() {
             .unwrap_or_else(|| panic!("{method} r={rank}: {vit:?}"))
     };
     let lora = find(formats::Method::Lora, 8);
-    assert_eq!(lora.seeds, 3);
+    assert_eq!(lora.seeds(), 3);
     assert_eq!(lora.points, [(10, 3.0), (20, 2.0)]);
     assert_eq!(find(formats::Method::SerialLora, 32).matched, Some(8));
     assert_eq!(find(formats::Method::SerialLora, 8).matched, None);

@@ -9,12 +9,25 @@ use serial_lora::checkpoint::{load_into, non_finite, read_tensors, save_tensors}
 use serial_lora::AdamW;
 
 use crate::ema::Ema;
+use crate::loss_mean::LossMean;
 use tch::{nn::VarStore, Tensor};
 
 const VARS: &str = "variables.safetensors";
 const OPTIMIZER: &str = "optimizer.safetensors";
 const STEP: &str = "step.json";
 const EMA: &str = "ema.safetensors";
+
+/// Where a checkpointed run stands: steps done, training seconds spent and the logging interval's
+/// losses so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Progress {
+    /// Steps done.
+    pub step: usize,
+    /// Training seconds spent.
+    pub train_seconds: f64,
+    /// The losses of the current logging interval (`metrics.csv`'s `loss_mean`).
+    pub interval: LossMean,
+}
 
 /// `<run>/checkpoint/`: written into `checkpoint.tmp/` and swapped in by renames, so a kill at any
 /// moment leaves either the previous or the new checkpoint whole (`checkpoint.old/` in between).
@@ -67,16 +80,15 @@ impl Checkpoint {
     }
 
     /// Saves the trainable variables of `stores`, the optimiser state, the moving average when
-    /// the run keeps one, `step` (steps done) and the training seconds spent so far.
+    /// the run keeps one, and `progress`.
     pub fn save(
         &self,
-        step: usize,
-        train_seconds: f64,
+        progress: &Progress,
         stores: &[&VarStore],
         optimizer: &AdamW,
         ema: Option<&Ema>,
     ) -> Result<()> {
-        check_finite(step, stores, optimizer)?;
+        check_finite(progress.step, stores, optimizer)?;
         let tmp = self.sibling("tmp");
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
@@ -91,9 +103,14 @@ impl Checkpoint {
         }
         write_atomic(
             &tmp.join(STEP),
-            serde_json::json!({ "step": step, "train_seconds": train_seconds })
-                .to_string()
-                .as_bytes(),
+            serde_json::json!({
+                "step": progress.step,
+                "train_seconds": progress.train_seconds,
+                "loss_sum": progress.interval.loss_sum,
+                "loss_steps": progress.interval.loss_steps,
+            })
+            .to_string()
+            .as_bytes(),
         )?;
         let old = self.sibling("old");
         let _ = std::fs::remove_dir_all(&old);
@@ -108,13 +125,14 @@ impl Checkpoint {
     }
 
     /// Restores the latest checkpoint into `stores`, `optimizer` and the moving average,
-    /// returning its step and training seconds; `None` when there is none (a fresh run).
+    /// returning its progress (a checkpoint from before `loss_mean` starts a fresh interval);
+    /// `None` when there is none (a fresh run).
     pub fn load(
         &self,
         stores: &[&VarStore],
         optimizer: &mut AdamW,
         ema: Option<&mut Ema>,
-    ) -> Result<Option<(usize, f64)>> {
+    ) -> Result<Option<Progress>> {
         let dir = [self.dir.clone(), self.sibling("old")]
             .into_iter()
             .find(|d| d.join(STEP).exists());
@@ -129,6 +147,8 @@ impl Checkpoint {
             .with_context(|| format!("{}: no `step`", step_path.display()))?
             as usize;
         let seconds = saved["train_seconds"].as_f64().unwrap_or(0.0);
+        let interval: LossMean = serde_json::from_value(saved.clone())
+            .with_context(|| format!("{}: bad `loss_sum` or `loss_steps`", step_path.display()))?;
         load_into(
             &trainable(stores),
             &dir.join(VARS),
@@ -145,7 +165,11 @@ impl Checkpoint {
             ema.load_state(&state)
                 .with_context(|| format!("{}", path.display()))?;
         }
-        Ok(Some((step, seconds)))
+        Ok(Some(Progress {
+            step,
+            train_seconds: seconds,
+            interval,
+        }))
     }
 
     /// Deletes the checkpoint once the run has finished (its results are in the run folder).

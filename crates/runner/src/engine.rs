@@ -15,7 +15,7 @@ use formats::{Method, RunHeader, Selected, SummaryRow};
 use serial_lora::{AdamW, LossScaler};
 
 use crate::args::GridArgs;
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, Progress};
 use crate::ema::Ema;
 use crate::lock::RunLock;
 use crate::memory::{peak_rss_mb, reset_peak_rss};
@@ -472,11 +472,15 @@ fn train<S: RunSpec, R: Session>(
         .with_loss_scaler(LossScaler::for_precision(spec.precision()));
     let mut ema = spec.ema_decay().map(|decay| Ema::new(&stores, decay));
     let checkpoint = Checkpoint::new(dir.path());
-    let (start, mut seconds) = checkpoint
+    let Progress {
+        step: start,
+        train_seconds: mut seconds,
+        mut interval,
+    } = checkpoint
         .load(&stores, &mut optimizer, ema.as_mut())?
-        .unwrap_or((0, 0.0));
+        .unwrap_or_default();
     drop(stores);
-    let mut columns = vec!["step", "loss", "lr"];
+    let mut columns = vec!["step", "loss", "loss_mean", "lr"];
     columns.extend(session.metric_columns());
     let mut metrics = MetricsLog::open(&dir.path().join(METRICS_FILE), &columns, start)?;
     session.skip_to(start)?;
@@ -507,10 +511,17 @@ fn train<S: RunSpec, R: Session>(
             ema.update(step);
         }
         seconds += clock.elapsed().as_secs_f64();
+        let loss = out.loss.double_value(&[]);
+        interval.add(loss);
         let done = step + 1;
         if done % LOG_EVERY == 0 || done == total {
-            let loss = out.loss.double_value(&[]);
-            let mut row = vec![done.to_string(), format!("{loss:.6}"), format!("{lr:.3e}")];
+            let mean = interval.take().unwrap_or(loss);
+            let mut row = vec![
+                done.to_string(),
+                format!("{loss:.6}"),
+                format!("{mean:.6}"),
+                format!("{lr:.3e}"),
+            ];
             row.extend(
                 out.metrics
                     .iter()
@@ -521,13 +532,12 @@ fn train<S: RunSpec, R: Session>(
         }
         if done < total && (done % spec.checkpoint_every() == 0 || done == end) {
             metrics.flush()?;
-            checkpoint.save(
-                done,
-                seconds,
-                &session.trainable(),
-                &optimizer,
-                ema.as_ref(),
-            )?;
+            let progress = Progress {
+                step: done,
+                train_seconds: seconds,
+                interval,
+            };
+            checkpoint.save(&progress, &session.trainable(), &optimizer, ema.as_ref())?;
         }
         bar.inc(1);
     }

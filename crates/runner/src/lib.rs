@@ -10,8 +10,8 @@
 //!   configuration; a rerun with any setting changed is refused, naming the fields;
 //! * training: AdamW with LoRA+ groups, dropout masks keyed by step (no global RNG), resumable
 //!   [`Checkpoint`]s that also keep the training time, an optional moving average of the weights
-//!   ([`ema::Ema`]), `metrics.csv`, a progress bar per run, peak
-//!   memory, a step budget;
+//!   ([`ema::Ema`]), `metrics.csv` (each row: the step's loss and the mean loss over every step
+//!   since the previous row), a progress bar per run, peak memory, a step budget;
 //! * learning-rate selection (`--select`, an experiment's `[select]`): each method's candidates
 //!   scored on a validation split, `lr_selection.csv`, and the grid trained with the chosen values;
 //! * the grid goes on past a failed run and ends with the list of failures (non-zero exit);
@@ -24,6 +24,7 @@ pub mod ema;
 pub mod engine;
 mod experiment;
 mod lock;
+mod loss_mean;
 mod memory;
 pub mod precision_auto;
 mod progress;
@@ -33,10 +34,11 @@ mod task;
 mod tensor;
 
 pub use args::GridArgs;
-pub use checkpoint::Checkpoint;
+pub use checkpoint::{Checkpoint, Progress};
 pub use engine::{collect, collect_selection, run_one, run_one_on, select, Outcome};
 pub use experiment::{read_toml, require_non_empty};
 pub use lock::RunLock;
+pub use loss_mean::LossMean;
 pub use memory::{peak_rss_mb, reset_peak_rss};
 pub use progress::run_bar;
 pub use run_dir::{MetricsLog, RunDir};

@@ -2,7 +2,9 @@
 //! set, per method in its colour the logged points (faint) and their exponential moving average
 //! (the line, [`SMOOTHING`]); Serial LoRA (+) at its parameter-matched rank dashed; one legend
 //! under the panels.
-//! It shows whether the loss has levelled off at the chosen learning rates.
+//! It shows whether the loss has levelled off at the chosen learning rates. Each point is the
+//! runs' `loss_mean` (the mean over every step since the previous row) where they logged it, else
+//! their `loss` (that step's own loss); the loss axis says which.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::error::Result;
 use crate::plot::font;
 use crate::plot::style::{self, plot_error};
-use crate::report::loss::Curve;
+use crate::report::loss::{Curve, LossColumn};
 use crate::report::rows::Group;
 
 const PANEL: (u32, u32) = (560, 440);
@@ -77,12 +79,21 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
 
 /// `2 seeds` or `1–3 seeds`.
 fn seeds_note(curves: &[Curve]) -> String {
-    let lo = curves.iter().map(|c| c.seeds).min().unwrap_or(0);
-    let hi = curves.iter().map(|c| c.seeds).max().unwrap_or(0);
+    let lo = curves.iter().map(Curve::seeds).min().unwrap_or(0);
+    let hi = curves.iter().map(Curve::seeds).max().unwrap_or(0);
     match (lo, hi) {
         (1, 1) => "1 seed".into(),
         (lo, hi) if lo == hi => format!("{lo} seeds"),
         (lo, hi) => format!("{lo}–{hi} seeds"),
+    }
+}
+
+/// The loss axis's label: what each plotted point averages.
+fn y_description(lines: &[&Curve]) -> &'static str {
+    if lines.iter().all(|c| c.column == LossColumn::IntervalMean) {
+        "training loss, mean per logged interval (log scale)"
+    } else {
+        "training loss at the logged steps (log scale)"
     }
 }
 
@@ -186,7 +197,7 @@ fn panel(
     chart
         .configure_mesh()
         .x_desc("step")
-        .y_desc("training loss (log scale)")
+        .y_desc(y_description(lines))
         .x_label_formatter(&|x| format!("{x:.0}"))
         .light_line_style(WHITE.mix(0.0))
         .y_label_formatter(&|y| {

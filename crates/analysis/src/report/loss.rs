@@ -1,5 +1,5 @@
-//! Training-loss curves from the run folders' `metrics.csv` (columns `step, loss, …`), averaged
-//! over seeds, for the loss figure (`figures/loss_<backbone>.png`): per model, one rank (the
+//! Training-loss curves from the run folders' `metrics.csv` (columns `step, loss, …`, and
+//! `loss_mean` where the run logged it), averaged over seeds, for the loss figure (`figures/loss_<backbone>.png`): per model, one rank (the
 //! learning-rate selection's, else the smallest adapter rank) for every method, the baselines,
 //! and Serial LoRA (+) at the rank with LoRA's parameters at that rank (the parameter-matched
 //! pairs of [`crate::report::paired`]; 4r with LoRA on q,k,v,o).
@@ -27,6 +27,35 @@ struct Header {
     seed: u64,
 }
 
+/// The `metrics.csv` column a curve follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossColumn {
+    /// `loss_mean`: the mean training loss over every step since the previous row.
+    IntervalMean,
+    /// `loss`: the logged step's own loss, one step in each interval (runs from before
+    /// `loss_mean`, or a curve where some seed's file lacks it).
+    LoggedStep,
+}
+
+impl LossColumn {
+    /// The column's name in `metrics.csv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::IntervalMean => "loss_mean",
+            Self::LoggedStep => "loss",
+        }
+    }
+}
+
+/// A run's logged losses: each row's `loss`, and its `loss_mean` where the file has that column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logged {
+    /// (step, `loss`).
+    pub step_loss: Vec<(u64, f64)>,
+    /// (step, `loss_mean`), or `None` when the file has no such column.
+    pub interval_mean: Option<Vec<(u64, f64)>>,
+}
+
 /// One line of the figure: a method's mean loss over seeds at one rank.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Curve {
@@ -38,14 +67,53 @@ pub struct Curve {
     pub rank: usize,
     /// `Some(r)` for Serial LoRA (+) at the rank with LoRA's rank-r parameters.
     pub matched: Option<usize>,
-    /// Seeds averaged.
-    pub seeds: usize,
+    /// The column followed: `loss_mean` where every seed's file has it, else `loss`.
+    pub column: LossColumn,
+    /// Each seed's (step, loss), by seed.
+    pub by_seed: BTreeMap<u64, Vec<(u64, f64)>>,
     /// (step, mean loss) at the steps every seed logged.
     pub points: Vec<(u64, f64)>,
 }
 
+impl Curve {
+    /// The curve of the seeds' runs `logged` (by seed): `loss_mean` when all have it.
+    pub fn of(
+        group: Group,
+        (method, rank, matched): (Method, usize, Option<usize>),
+        logged: BTreeMap<u64, Logged>,
+    ) -> Self {
+        let every_step = logged.values().all(|l| l.interval_mean.is_some());
+        let column = if every_step {
+            LossColumn::IntervalMean
+        } else {
+            LossColumn::LoggedStep
+        };
+        let by_seed: BTreeMap<u64, Vec<(u64, f64)>> = logged
+            .into_iter()
+            .map(|(seed, l)| match l.interval_mean {
+                Some(mean) if every_step => (seed, mean),
+                _ => (seed, l.step_loss),
+            })
+            .collect();
+        Self {
+            points: mean_over_seeds(&by_seed),
+            group,
+            method,
+            rank,
+            matched,
+            column,
+            by_seed,
+        }
+    }
+
+    /// Seeds averaged.
+    pub fn seeds(&self) -> usize {
+        self.by_seed.len()
+    }
+}
+
 /// A finished run's identity and its logged losses.
-type RunLoss = (Group, Method, usize, u64, Vec<(u64, f64)>);
+type RunLoss = (Group, Method, usize, u64, Logged);
 
 /// The curves of every model in the task folder `dir` (finished runs: `config.json`,
 /// `summary.json` and `metrics.csv`), by model; models without adapter runs are left out, and so
@@ -58,7 +126,7 @@ pub fn curves(
     pairs: &[Pair],
 ) -> Result<BTreeMap<String, Vec<Curve>>> {
     type Key = (Group, Method, usize);
-    let mut by_key: BTreeMap<Key, BTreeMap<u64, Vec<(u64, f64)>>> = BTreeMap::new();
+    let mut by_key: BTreeMap<Key, BTreeMap<u64, Logged>> = BTreeMap::new();
     for run in finished_runs(dir)? {
         let (group, method, rank, seed, points) = read_run(&run)?;
         if method == Method::Pretrain {
@@ -98,14 +166,9 @@ pub fn curves(
         if !(matched.is_some() || rank == r || !method.has_adapter()) {
             continue;
         }
-        out.entry(group.backbone.clone()).or_default().push(Curve {
-            seeds: seeds.len(),
-            points: mean_over_seeds(&seeds),
-            group,
-            method,
-            rank,
-            matched,
-        });
+        out.entry(group.backbone.clone())
+            .or_default()
+            .push(Curve::of(group, (method, rank, matched), seeds));
     }
     Ok(out)
 }
@@ -154,10 +217,11 @@ fn read_run(dir: &Path) -> Result<RunLoss> {
     Ok((group, method, header.rank, header.seed, points))
 }
 
-/// The (step, loss) rows of the `metrics.csv` at `path`; a missing column or a malformed value is
-/// an error naming the file, line and column. Non-finite or non-positive losses are left out (the
-/// figure's loss axis is logarithmic).
-pub fn read_losses(path: &Path) -> Result<Vec<(u64, f64)>> {
+/// The `loss` (and, where the file has the column, `loss_mean`) rows of the `metrics.csv` at
+/// `path`; a missing `step` or `loss` column or a malformed value is an error naming the file,
+/// line and column. Non-finite or non-positive losses are left out (the figure's loss axis is
+/// logarithmic).
+pub fn read_losses(path: &Path) -> Result<Logged> {
     let csv_error = |e: csv::Error| Error::csv(path, e.to_string());
     let mut reader = csv::Reader::from_path(path).map_err(csv_error)?;
     let header = reader.headers().map_err(csv_error)?.clone();
@@ -168,7 +232,11 @@ pub fn read_losses(path: &Path) -> Result<Vec<(u64, f64)>> {
             .ok_or_else(|| Error::csv(path, format!("has no `{name}` column")))
     };
     let (step, loss) = (index("step")?, index("loss")?);
-    let mut points = Vec::new();
+    let mean = index("loss_mean").ok();
+    let mut logged = Logged {
+        step_loss: Vec::new(),
+        interval_mean: mean.map(|_| Vec::new()),
+    };
     for record in reader.records() {
         let record = record.map_err(csv_error)?;
         let line = record.position().map_or(0, |p| p.line());
@@ -184,10 +252,69 @@ pub fn read_losses(path: &Path) -> Result<Vec<(u64, f64)>> {
             )
         };
         let s: u64 = at(step).parse().map_err(|_| bad(step, "an integer"))?;
-        let l: f64 = at(loss).parse().map_err(|_| bad(loss, "a number"))?;
-        if l.is_finite() && l > 0.0 {
-            points.push((s, l));
+        let number = |i: usize| -> Result<Option<f64>> {
+            let v: f64 = at(i).parse().map_err(|_| bad(i, "a number"))?;
+            Ok((v.is_finite() && v > 0.0).then_some(v))
+        };
+        if let Some(l) = number(loss)? {
+            logged.step_loss.push((s, l));
+        }
+        if let (Some(i), Some(points)) = (mean, logged.interval_mean.as_mut()) {
+            if let Some(m) = number(i)? {
+                points.push((s, m));
+            }
         }
     }
-    Ok(points)
+    Ok(logged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn both_columns_are_read_and_an_old_file_has_no_interval_mean() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = write(
+            dir.path(),
+            "new.csv",
+            "step,loss,loss_mean,lr\n10,0.5,0.75,1e-3\n20,nan,0.25,1e-3\n",
+        );
+        let logged = read_losses(&new).unwrap();
+        assert_eq!(logged.step_loss, vec![(10, 0.5)]);
+        assert_eq!(logged.interval_mean, Some(vec![(10, 0.75), (20, 0.25)]));
+        let old = write(dir.path(), "old.csv", "step,loss,lr\n10,0.5,1e-3\n");
+        assert_eq!(read_losses(&old).unwrap().interval_mean, None);
+        let bad = write(dir.path(), "bad.csv", "step,loss,loss_mean\n10,0.5,x\n");
+        let e = read_losses(&bad).unwrap_err().to_string();
+        assert!(e.contains("bad.csv") && e.contains("`loss_mean`"), "{e}");
+    }
+
+    #[test]
+    fn a_curve_follows_loss_mean_only_when_every_seed_logged_it() {
+        let group = Group {
+            backbone: "m".into(),
+            dataset: "d".into(),
+            shots: None,
+        };
+        let logged = |mean: Option<f64>| Logged {
+            step_loss: vec![(10, 1.0)],
+            interval_mean: mean.map(|m| vec![(10, m)]),
+        };
+        let key = (Method::Lora, 8, None);
+        let both = BTreeMap::from([(1, logged(Some(3.0))), (2, logged(Some(5.0)))]);
+        let curve = Curve::of(group.clone(), key, both);
+        assert_eq!(curve.column, LossColumn::IntervalMean);
+        assert_eq!((curve.seeds(), curve.points.clone()), (2, vec![(10, 4.0)]));
+        let mixed = BTreeMap::from([(1, logged(Some(3.0))), (2, logged(None))]);
+        let curve = Curve::of(group, key, mixed);
+        assert_eq!(curve.column, LossColumn::LoggedStep);
+        assert_eq!(curve.points, vec![(10, 1.0)]);
+    }
 }
