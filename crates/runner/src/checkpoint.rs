@@ -10,6 +10,7 @@ use serial_lora::AdamW;
 
 use crate::ema::Ema;
 use crate::loss_mean::LossMean;
+use serde::{Deserialize, Serialize};
 use tch::{nn::VarStore, Tensor};
 
 const VARS: &str = "variables.safetensors";
@@ -19,13 +20,16 @@ const EMA: &str = "ema.safetensors";
 
 /// Where a checkpointed run stands: steps done, training seconds spent and the logging interval's
 /// losses so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// Kept as `step.json`; the fields a checkpoint from before them lacks default to 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     /// Steps done.
     pub step: usize,
     /// Training seconds spent.
+    #[serde(default)]
     pub train_seconds: f64,
     /// The losses of the current logging interval (`metrics.csv`'s `loss_mean`).
+    #[serde(flatten)]
     pub interval: LossMean,
 }
 
@@ -101,17 +105,7 @@ impl Checkpoint {
         if let Some(ema) = ema {
             save_tensors(&tmp.join(EMA), &ema.state())?;
         }
-        write_atomic(
-            &tmp.join(STEP),
-            serde_json::json!({
-                "step": progress.step,
-                "train_seconds": progress.train_seconds,
-                "loss_sum": progress.interval.loss_sum,
-                "loss_steps": progress.interval.loss_steps,
-            })
-            .to_string()
-            .as_bytes(),
-        )?;
+        write_atomic(&tmp.join(STEP), &serde_json::to_vec(progress)?)?;
         let old = self.sibling("old");
         let _ = std::fs::remove_dir_all(&old);
         if self.dir.exists() {
@@ -140,15 +134,8 @@ impl Checkpoint {
         let step_path = dir.join(STEP);
         let text = std::fs::read_to_string(&step_path)
             .with_context(|| format!("reading {}", step_path.display()))?;
-        let saved: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{}: invalid JSON", step_path.display()))?;
-        let step = saved["step"]
-            .as_u64()
-            .with_context(|| format!("{}: no `step`", step_path.display()))?
-            as usize;
-        let seconds = saved["train_seconds"].as_f64().unwrap_or(0.0);
-        let interval: LossMean = serde_json::from_value(saved.clone())
-            .with_context(|| format!("{}: bad `loss_sum` or `loss_steps`", step_path.display()))?;
+        let progress: Progress = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a checkpoint's progress", step_path.display()))?;
         load_into(
             &trainable(stores),
             &dir.join(VARS),
@@ -165,11 +152,7 @@ impl Checkpoint {
             ema.load_state(&state)
                 .with_context(|| format!("{}", path.display()))?;
         }
-        Ok(Some(Progress {
-            step,
-            train_seconds: seconds,
-            interval,
-        }))
+        Ok(Some(progress))
     }
 
     /// Deletes the checkpoint once the run has finished (its results are in the run folder).

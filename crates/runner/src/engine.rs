@@ -499,7 +499,7 @@ fn train<S: RunSpec, R: Session>(
         }
         session.store().set_step(step as u64);
         let out = session.step(step)?;
-        let lr = optimizer.step(&out.loss).with_context(|| {
+        let stepped = optimizer.step(&out.loss).with_context(|| {
             format!(
                 "run {}, step {}: lower the learning rate and rerun into another --results \
                  folder (or delete this run's folder)",
@@ -511,7 +511,7 @@ fn train<S: RunSpec, R: Session>(
             ema.update(step);
         }
         seconds += clock.elapsed().as_secs_f64();
-        let loss = out.loss.double_value(&[]);
+        let (loss, lr) = (stepped.loss, stepped.lr);
         interval.add(loss);
         let done = step + 1;
         if done % LOG_EVERY == 0 || done == total {

@@ -52,7 +52,7 @@ pub use device::parse_device;
 pub use error::{Error, Result, TensorProblem};
 pub use formats::{peft, AdapterConfig, AdapterKind, AdapterPlan, ScaleRule, Target, TargetRule};
 pub use linear::AdaptedLinear;
-pub use optim::{AdamW, OptimConfig};
+pub use optim::{AdamW, OptimConfig, Stepped};
 pub use precision::{LossScaler, Precision};
 pub use qkv::QkvProjection;
 pub use site::SitePath;

@@ -26,6 +26,15 @@ struct Param {
     is_b: bool,
 }
 
+/// What one [`AdamW::step`] did: group 0's learning rate and the loss's value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stepped {
+    /// The learning rate of group 0 (A, or every parameter without LoRA+).
+    pub lr: f64,
+    /// The loss the step was taken on.
+    pub loss: f64,
+}
+
 /// AdamW (decoupled weight decay, torch's update order) over the trainable variables of one var
 /// store, `B` matrices at `lr·λ`. Unlike tch's optimiser its moments can be saved and restored, so
 /// a resumed run continues bit-identically.
@@ -89,10 +98,11 @@ impl AdamW {
     }
 
     /// One step on `loss`: refuses a non-finite loss, then backward, optional gradient-norm
-    /// clipping, the scheduled learning rates and the AdamW update. Returns group 0's rate. With a
-    /// loss scaler, backward runs on the scaled loss and the gradients are unscaled; a step whose
-    /// gradients overflow updates nothing but the scale (the schedule still moves on).
-    pub fn step(&mut self, loss: &Tensor) -> Result<f64> {
+    /// clipping, the scheduled learning rates and the AdamW update. Returns group 0's rate and the
+    /// loss's value (read once, for the finiteness check). With a loss scaler, backward runs on the
+    /// scaled loss and the gradients are unscaled; a step whose gradients overflow updates nothing
+    /// but the scale (the schedule still moves on).
+    pub fn step(&mut self, loss: &Tensor) -> Result<Stepped> {
         let value = loss.double_value(&[]);
         if !value.is_finite() {
             return Err(Error::NonFiniteLoss {
@@ -158,7 +168,10 @@ impl AdamW {
                 let _ = p.value.g_sub_(&(&p.exp_avg / denom * (lr / bias1)));
             }
         });
-        Ok(lr_a)
+        Ok(Stepped {
+            lr: lr_a,
+            loss: value,
+        })
     }
 
     /// The optimiser state as named tensors: `exp_avg.<var>`, `exp_avg_sq.<var>`, `step`, and the

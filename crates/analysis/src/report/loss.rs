@@ -1,8 +1,9 @@
 //! Training-loss curves from the run folders' `metrics.csv` (columns `step, loss, …`, and
-//! `loss_mean` where the run logged it), averaged over seeds, for the loss figure (`figures/loss_<backbone>.png`): per model, one rank (the
-//! learning-rate selection's, else the smallest adapter rank) for every method, the baselines,
-//! and Serial LoRA (+) at the rank with LoRA's parameters at that rank (the parameter-matched
-//! pairs of [`crate::report::paired`]; 4r with LoRA on q,k,v,o).
+//! `loss_mean` where the run logged it), averaged over seeds, for the loss figure
+//! (`figures/loss_<backbone>.png`): per model, one rank (the learning-rate selection's, else the
+//! smallest adapter rank) for every method, the baselines, and Serial LoRA (+) at the rank with
+//! LoRA's parameters at that rank (the parameter-matched pairs of [`crate::report::paired`]; 4r
+//! with LoRA on q,k,v,o).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
