@@ -49,7 +49,10 @@ BIN := ./target/release
 # where a start-up probe finds the bf16 matrix product measurably faster, else fp32). Unset, each
 # experiment file's own (fp32): the precision its committed reference was made with, which the
 # closing comparison assumes; compare a bf16 run with a bf16 reference only.
-PRECISION_ARG := $(if $(PRECISION),--precision $(PRECISION))
+# NUMERICS=portable|avx2 pins libtorch's CPU kernels for every run (runner --numerics): portable is
+# the vendor-neutral path (the same bits on AMD Zen 3 and Zen 4; Intel not yet measured; slower);
+# unset, native (libtorch picks its kernels for the CPU). Each run records its numerics.json.
+RUN_ARGS := $(if $(PRECISION),--precision $(PRECISION)) $(if $(NUMERICS),--numerics $(NUMERICS))
 ifdef CLIP_WEIGHTS
 CLIP_EXPERIMENTS := experiments/clip_fig5.toml experiments/clip_16shot.toml
 CLIP_ARGS := --model-dir $(CLIP_WEIGHTS) --data-root $(DATA_ROOT)
@@ -89,8 +92,8 @@ endif
 reproduce-clip: setup
 	@echo "reproduce-clip: $(CLIP_SAY)"
 	$(CARGO) build --release -p classification -p analysis
-	for e in $(CLIP_EXPERIMENTS); do bash tools/run_grid.sh classification $$e $(CLIP_ARGS) $(PRECISION_ARG) || exit 1; done
-	for r in $(RESOLUTIONS); do bash tools/run_grid.sh classification $(RESOLUTION_EXPERIMENT) $(CLIP_ARGS) $(PRECISION_ARG) --resolution $$r --backbone $(RESOLUTION_BACKBONE)-$${r}px || exit 1; done
+	for e in $(CLIP_EXPERIMENTS); do bash tools/run_grid.sh classification $$e $(CLIP_ARGS) $(RUN_ARGS) || exit 1; done
+	for r in $(RESOLUTIONS); do bash tools/run_grid.sh classification $(RESOLUTION_EXPERIMENT) $(CLIP_ARGS) $(RUN_ARGS) --resolution $$r --backbone $(RESOLUTION_BACKBONE)-$${r}px || exit 1; done
 	$(BIN)/analysis params
 	$(BIN)/analysis svd --runs $$($(BIN)/classification $(SVD_SELECT) --list)
 	$(BIN)/analysis rank-sweep
@@ -143,7 +146,7 @@ endif
 
 reproduce-sam: setup
 	$(CARGO) build --release -p segmentation -p analysis
-	for e in $(SAM_EXPERIMENTS); do bash tools/run_grid.sh segmentation $$e $(SAM_ARGS) $(PRECISION_ARG) || exit 1; done
+	for e in $(SAM_EXPERIMENTS); do bash tools/run_grid.sh segmentation $$e $(SAM_ARGS) $(RUN_ARGS) || exit 1; done
 	$(BIN)/analysis svd --runs $$($(BIN)/segmentation $(SAM_SVD) --list)
 	$(BIN)/segmentation figure $(SAM_FIG_ARGS) --runs $$($(BIN)/segmentation $(SAM_SVD) --method lora --list) $$($(BIN)/segmentation $(SAM_SVD) --method serial_lora --list)
 	$(if $(SAM_FREE),$(BIN)/segmentation figure --out figures/fig4_segmentation_noprompt.png --runs $$($(BIN)/segmentation $(SAM_FREE) --method lora --list) $$($(BIN)/segmentation $(SAM_FREE) --method serial_lora --list))
@@ -185,7 +188,7 @@ GEN_LIST = $(BIN)/generation --config $(GEN_EXPERIMENT) $(GEN_ARGS) --seed 1 --l
 reproduce-gen: setup
 	$(CARGO) build --release -p generation -p analysis
 	$(if $(SD3_WEIGHTS),$(PY) tools/sd3_tokenizer_json.py $(SD3_WEIGHTS))
-	bash tools/run_grid.sh generation $(GEN_EXPERIMENT) $(GEN_ARGS) $(PRECISION_ARG)
+	bash tools/run_grid.sh generation $(GEN_EXPERIMENT) $(GEN_ARGS) $(RUN_ARGS)
 	$(BIN)/generation figure --out $(GEN_FIG4) --runs $$(for m in $(GEN_FIG_METHODS); do $(GEN_LIST) --method $$m | head -1; done)
 	$(BIN)/analysis svd --runs $$($(GEN_LIST) --rank $(GEN_RANK))
 	$(if $(SD3_WEIGHTS),,$(BIN)/analysis compare --task generation)

@@ -4,11 +4,12 @@
 # built binaries (target/) linked in so nothing is downloaded or compiled again:
 #   1. before any run: `analysis svd` and `analysis rank-sweep` render from the committed reference;
 #   2. `make reproduce-clip QUICK=1`: the QUICK grid, tables, figures and the comparison with the
-#      committed reference, which must show every cell reproduced (same seeds, same machine kind);
+#      committed reference, which must show every cell reproduced: exactly on the reference's own
+#      numerics signature, within the measured numerical noise on another (analysis compare);
 #   3. every promised file exists and is readable;
-#   4. `make reproduce-gen QUICK=1`: the generation QUICK grid, its figures and an exact comparison;
+#   4. `make reproduce-gen QUICK=1`: the generation QUICK grid, its figures and the comparison;
 #   5. with SERIAL_LORA_DATA (real data sets), `make reproduce-clip QUICK=1 CIFAR10=…` and
-#      `make reproduce-sam QUICK=1 CAMVID=…`, exact too;
+#      `make reproduce-sam QUICK=1 CAMVID=…`, compared the same way;
 #   6. the README's own-data example as written, on a generated class-per-folder set;
 #   7. the README's predict example on that run: its accuracy on the test images is the run's;
 #   8. the README's merge, segmentation predict and generation sample examples, as written.
@@ -25,13 +26,40 @@ for link in .venv .libtorch .cache target; do ln -s "$repo/$link" "$tmp/$link"; 
 cd "$tmp"
 fail() { echo "test-newcomer: $*" >&2; exit 1; }
 need() { for f in "$@"; do [ -s "$f" ] || fail "missing or empty: $f"; done; }
-# Every cell of backbone $1 in results/comparison/$2.csv reproduces the reference exactly ($3 names them).
-all_exact() {
-  local table=results/comparison/$2.csv cells exact
+# Every cell of backbone $1 in results/comparison/$2.csv reproduces the reference ($3 names them):
+# exactly where both sides computed under the same numerics signature (same machine kind and
+# settings), else within the measured band of numerical noise (verdict `reproduced`); and the
+# learning-rate selection (results/comparison/$2_selection.csv, when the grid selects) chose the
+# same values, or on other numerics values whose validation scores are within the band. Says which
+# check it made.
+reproduces() {
+  local table=results/comparison/$2.csv selection=results/comparison/$2_selection.csv
+  local cells same good choices fine
   cells=$(awk -F, -v b="$1" 'NR > 1 && $1 == b' "$table" | wc -l)
-  exact=$(awk -F, -v b="$1" 'NR > 1 && $1 == b && $NF == "exact"' "$table" | wc -l)
-  echo "test-newcomer: $exact of $cells $3 cells reproduce the reference exactly"
-  [ "$cells" -gt 0 ] && [ "$exact" -eq "$cells" ] || fail "see $table"
+  same=$(awk -F, -v b="$1" 'NR > 1 && $1 == b && $(NF-2) == "true"' "$table" | wc -l)
+  [ "$cells" -gt 0 ] || fail "$table has no $3 cell"
+  if [ "$same" -eq "$cells" ]; then
+    good=$(awk -F, -v b="$1" 'NR > 1 && $1 == b && $NF == "exact"' "$table" | wc -l)
+    echo "test-newcomer: same numerics as the reference: $good of $cells $3 cells reproduce it exactly"
+    want_choice='same_choice'
+  else
+    good=$(awk -F, -v b="$1" 'NR > 1 && $1 == b && ($NF == "exact" || $NF == "reproduced")' "$table" | wc -l)
+    echo "test-newcomer: other numerics than the reference: $good of $cells $3 cells reproduce it within the measured numerical noise"
+    want_choice='same_choice|equivalent_choice'
+  fi
+  [ "$good" -eq "$cells" ] || fail "see $table"
+  if [ -s "$selection" ]; then
+    choices=$(awk -F, -v b="$1" 'NR > 1 && $1 == b' "$selection" | wc -l)
+    fine=$(awk -F, -v b="$1" -v want="^($want_choice)\$" 'NR > 1 && $1 == b && $NF ~ want' "$selection" | wc -l)
+    echo "test-newcomer: $fine of $choices $3 learning-rate choices agree with the reference's ($want_choice)"
+    [ "$fine" -eq "$choices" ] || fail "see $selection"
+  fi
+  if [ "$same" -eq "$cells" ] && [ -f "results/$2/lr_selection.csv" ]; then
+    # Same numerics: the selection table itself, every candidate's score, byte for byte.
+    cmp <(grep "^$1," "results/$2/lr_selection.csv" | sort) \
+      <(grep "^$1," "results/reference/$2/lr_selection.csv" | sort) ||
+      fail "the $3 learning-rate selection differs from the reference's on the same numerics"
+  fi
 }
 
 echo "test-newcomer: 0. no committed result or experiment file holds a machine's absolute path"
@@ -62,10 +90,6 @@ need results/classification/summary.csv results/params.csv results/comparison/cl
   results/classification/lr_selection.csv results/classification/selection/summary.csv \
   results/classification/report/table.csv results/classification/report/paired.csv \
   results/classification/report/selected.csv figures/loss_dinov2-s14-quick.png
-# The selection (scored on the validation split, never the test set) reproduces the reference's.
-cmp <(grep -v '^backbone' results/classification/lr_selection.csv | sort) \
-  <(grep -v '^backbone' results/reference/classification/lr_selection.csv | grep '^dinov2-s14-quick,' | sort) ||
-  fail "the QUICK learning-rate selection differs from the reference's"
 grep -q '"evaluated_on": "validation"' "$(ls -d results/classification/selection/*/ | head -1)summary.json" ||
   fail "a selection run was not scored on the validation split"
 runs=$(./target/release/classification --config experiments/dinov2_packaged_quick.toml --list | wc -l)
@@ -75,11 +99,11 @@ for run in $(./target/release/classification --config experiments/dinov2_package
   need "$run/config.json" "$run/summary.json" "$run/metrics.csv" "$run/fewshot.json"
   grep -q '"model_dir": ".cache/models/' "$run/config.json" || fail "$run/config.json: model_dir is not repository-relative"
 done
-# Same seeds on the same kind of machine: every QUICK cell reproduces the reference exactly.
-cells=$(awk -F, 'NR > 1 && $1 == "dinov2-s14-quick"' results/comparison/classification.csv | wc -l)
-exact=$(awk -F, 'NR > 1 && $1 == "dinov2-s14-quick" && $NF == "exact"' results/comparison/classification.csv | wc -l)
-echo "test-newcomer: $exact of $cells QUICK cells reproduce the reference exactly"
-[ "$cells" -gt 0 ] && [ "$exact" -eq "$cells" ] || fail "see results/comparison/classification.csv"
+# Same seeds: every QUICK cell and learning-rate choice reproduces the reference.
+reproduces dinov2-s14-quick classification QUICK
+for run in $(./target/release/classification --config experiments/dinov2_packaged_quick.toml --list); do
+  need "$run/numerics.json"
+done
 
 echo "test-newcomer: 4. make reproduce-gen QUICK=1"
 rm -rf results/generation
@@ -90,13 +114,7 @@ need results/generation/summary.csv results/generation/lr_selection.csv results/
   results/generation/report/table.csv figures/fig4_generation_quick.png \
   figures/fig5_tiny-mmdit-fashion-quick.png figures/fig3_tiny-mmdit-fashion-quick.png \
   figures/loss_tiny-mmdit-fashion-quick.png
-cmp <(grep -v '^backbone' results/generation/lr_selection.csv | sort) \
-  <(grep -v '^backbone' results/reference/generation/lr_selection.csv | grep '^tiny-mmdit-fashion-quick,' | sort) ||
-  fail "the QUICK generation learning-rate selection differs from the reference's"
-cells=$(awk -F, 'NR > 1 && $1 == "tiny-mmdit-fashion-quick"' results/comparison/generation.csv | wc -l)
-exact=$(awk -F, 'NR > 1 && $1 == "tiny-mmdit-fashion-quick" && $NF == "exact"' results/comparison/generation.csv | wc -l)
-echo "test-newcomer: $exact of $cells QUICK generation cells reproduce the reference exactly"
-[ "$cells" -gt 0 ] && [ "$exact" -eq "$cells" ] || fail "see results/comparison/generation.csv"
+reproduces tiny-mmdit-fashion-quick generation "QUICK generation"
 echo "test-newcomer: 5. make reproduce-clip QUICK=1 CIFAR10=… (real data, when given)"
 # SERIAL_LORA_DATA: the folder of real data sets (.ci/run sets it to ../shared/data when present).
 if [ -n "${SERIAL_LORA_DATA:-}" ] && [ -d "$SERIAL_LORA_DATA/cifar10" ]; then
@@ -108,10 +126,7 @@ if [ -n "${SERIAL_LORA_DATA:-}" ] && [ -d "$SERIAL_LORA_DATA/cifar10" ]; then
   if grep -rl "$SERIAL_LORA_DATA" results/classification figures results/comparison; then
     fail "the files above hold the data path"
   fi
-  cmp <(grep '^dinov2-s14-cifar10-quick,' results/classification/lr_selection.csv | sort) \
-    <(grep '^dinov2-s14-cifar10-quick,' results/reference/classification/lr_selection.csv | sort) ||
-    fail "the QUICK CIFAR-10 learning-rate selection differs from the reference's"
-  all_exact dinov2-s14-cifar10-quick classification "QUICK CIFAR-10"
+  reproduces dinov2-s14-cifar10-quick classification "QUICK CIFAR-10"
 else
   echo "test-newcomer: skipping the CIFAR-10 QUICK grid: SERIAL_LORA_DATA is not set or has no cifar10/ (.ci/run sets it when ../shared/data exists)"
 fi
@@ -127,7 +142,7 @@ if [ -n "${SERIAL_LORA_DATA:-}" ] && [ -d "$SERIAL_LORA_DATA/camvid" ]; then
   if grep -rl "$SERIAL_LORA_DATA" results/segmentation figures results/comparison; then
     fail "the files above hold the data path"
   fi
-  all_exact litemedsam-camvid-quick segmentation "QUICK CamVid"
+  reproduces litemedsam-camvid-quick segmentation "QUICK CamVid"
 else
   echo "test-newcomer: skipping the CamVid QUICK grid: SERIAL_LORA_DATA is not set or has no camvid/ (.ci/run sets it when ../shared/data exists)"
 fi

@@ -1,11 +1,11 @@
-//! `analysis`: the command-line front end (`params`, `svd`, `rank-sweep`, `compare`, `report`,
-//! `bench-scaling`).
+//! `analysis`: the command-line front end (`params`, `svd`, `rank-sweep`, `compare`, `noise`,
+//! `report`, `bench-scaling`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use analysis::bench_scaling::{bench_scaling, BenchScalingOptions};
-use analysis::compare::{compare, CompareOptions, Task};
+use analysis::compare::{compare, noise, CompareOptions, NoiseOptions, Task};
 use analysis::params::{params, ParamsOptions};
 use analysis::report::{report, ReportOptions};
 use analysis::spectra::{svd, SvdOptions};
@@ -87,6 +87,29 @@ enum Command {
         #[arg(long, value_name = "CSV")]
         ours: Option<PathBuf>,
     },
+    /// The numerical noise between kernel levels, measured: the same grid run under several
+    /// numerics settings on one machine (`--numerics native|avx2|portable`) → <out>/numerics_noise.csv
+    /// (every value) and <out>/numerics_band.csv (per backbone, data set and stage: 2 × the
+    /// largest spread between settings, at least one evaluated example for accuracies), which
+    /// `compare` reads beside the reference summary.
+    Noise {
+        /// classification, segmentation or generation.
+        #[arg(long)]
+        task: Task,
+        /// NAME=RESULTS_DIR: a setting's name and the results folder its grid ran into
+        /// (repeatable, at least two).
+        #[arg(long = "setting", value_name = "NAME=DIR", value_parser = parse_setting, required = true)]
+        settings: Vec<(String, PathBuf)>,
+        /// The folder the two files go to; default: <results>/reference/<task>.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Results folder (for the default --out).
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// The machine the settings ran on, in words (kept in the band file).
+        #[arg(long, value_name = "TEXT")]
+        measured_on: String,
+    },
     /// A fair comparison from one task folder's summary.csv → <DIR>/report/table.csv (mean ± std
     /// per cell), paired.csv (paired differences over seeds, 95 % t intervals), selected.csv (the
     /// chosen learning rates), resolution.csv (the resolution study), <figures>/loss_<backbone>.png,
@@ -118,6 +141,16 @@ enum Command {
         #[arg(long, default_value = "figures")]
         figures: PathBuf,
     },
+}
+
+/// `NAME=DIR` of `analysis noise --setting`.
+fn parse_setting(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((name, dir)) if !name.is_empty() && !dir.is_empty() => {
+            Ok((name.to_string(), PathBuf::from(dir)))
+        }
+        _ => Err(format!("`{s}`: expected NAME=RESULTS_DIR")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -163,6 +196,19 @@ fn main() -> ExitCode {
         .map(|comparison| {
             print!("{}", comparison.render());
             vec![comparison.csv]
+        }),
+        Command::Noise {
+            task,
+            settings,
+            out,
+            results,
+            measured_on,
+        } => noise(&NoiseOptions {
+            task,
+            settings,
+            out: out
+                .unwrap_or_else(|| analysis::sources::reference_root(&results).join(task.name())),
+            measured_on,
         }),
         Command::Report {
             task,

@@ -210,6 +210,8 @@ fn classification_cells_means_stds_and_verdicts() {
         Tally {
             shared: 4,
             within: 2,
+            exact: 1,
+            reproduced: 0,
             outside: 2,
             missing_in_ours: 1,
             missing_in_reference: 1
@@ -217,7 +219,7 @@ fn classification_cells_means_stds_and_verdicts() {
     );
     let text = comparison.render();
     assert!(
-        text.contains("2 of 4 cells within the seeds' spread, 2 outside; 1 only in the reference (missing_in_ours), 1 only in yours (missing_in_reference)"),
+        text.contains("2 of 4 cells reproduce the reference (1 exact, 0 within measured numerical noise, 1 within the seeds' spread), 2 do not; 1 only in the reference (missing_in_ours), 1 only in yours (missing_in_reference)"),
         "{text}"
     );
     assert!(text.contains("2 x max(std_ours, std_reference)"), "{text}");
@@ -290,7 +292,7 @@ fn segmentation_cells_with_unequal_seed_counts() {
             .lines()
             .next()
             .unwrap(),
-        "model,dataset,method,rank,seeds_ours,mean_ours,std_ours,seeds_reference,mean_reference,std_reference,difference,within_spread,verdict"
+        "model,dataset,method,rank,seeds_ours,mean_ours,std_ours,seeds_reference,mean_reference,std_reference,difference,within_spread,same_numerics,band,verdict"
     );
 }
 
@@ -360,7 +362,7 @@ fn cli_reports_differences_without_failing() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("2 of 4 cells within the seeds' spread, 2 outside"),
+        stdout.contains("2 of 4 cells reproduce the reference (1 exact, 0 within measured numerical noise, 1 within the seeds' spread), 2 do not"),
         "{stdout}"
     );
     assert!(
@@ -381,7 +383,7 @@ fn cli_reports_differences_without_failing() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(
-        stdout.contains("5 of 5 cells within the seeds' spread, 0 outside"),
+        stdout.contains("5 of 5 cells reproduce the reference (3 exact, 0 within measured numerical noise, 2 within the seeds' spread), 0 do not"),
         "{stdout}"
     );
 

@@ -36,9 +36,20 @@ fn every_method_writes_its_files_and_summary_row() {
         assert_eq!(summary.steps, 4);
         assert!((0.0..=1.0).contains(&summary.accuracy));
         let dir = results.path().join("classification").join(spec.name());
-        for file in ["config.json", "metrics.csv", "summary.json", "fewshot.json"] {
+        for file in [
+            "config.json",
+            "metrics.csv",
+            "summary.json",
+            "fewshot.json",
+            "numerics.json",
+        ] {
             assert!(dir.join(file).exists(), "{} lacks {file}", spec.name());
         }
+        // The numerics it computed under, complete: the same signature promises the same bits.
+        let numerics = formats::Numerics::read(&dir).unwrap().unwrap();
+        assert!(numerics.complete(), "{numerics:?}");
+        assert_eq!(numerics.threads, Some(tch::get_num_threads() as usize));
+        assert_eq!(numerics.precision, spec.precision);
         let adapter_files = dir.join("adapter_model.safetensors").exists()
             && dir.join("adapter_config.json").exists();
         assert_eq!(adapter_files, spec.method.has_adapter(), "{}", spec.name());
@@ -140,13 +151,28 @@ fn a_stopped_run_resumes_to_the_same_result() {
     assert_eq!(a.accuracy, b.accuracy);
     assert_eq!(a.zero_shot_accuracy, b.zero_shot_accuracy);
     let straight_dir = straight.path().join("classification").join(spec.name());
-    for file in ["adapter_model.safetensors", "metrics.csv", "fewshot.json"] {
+    for file in [
+        "adapter_model.safetensors",
+        "metrics.csv",
+        "fewshot.json",
+        "numerics.json",
+    ] {
         assert_eq!(
             read(&straight_dir.join(file)),
             read(&dir.join(file)),
             "{file} differs after resuming"
         );
     }
+    // Started under other numerics (as if on 64 threads) and resumed here: marked mixed.
+    let other = tempfile::tempdir().unwrap();
+    assert!(finished(&spec, other.path(), Some(3)).is_none());
+    let dir = other.path().join("classification").join(spec.name());
+    let mut started = formats::Numerics::read(&dir).unwrap().unwrap();
+    started.threads = Some(64);
+    started.write(&dir).unwrap();
+    assert!(finished(&spec, other.path(), None).is_some());
+    let numerics = formats::Numerics::read(&dir).unwrap().unwrap();
+    assert!(numerics.mixed && !numerics.complete(), "{numerics:?}");
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! * [`adapter`]: [`AdapterConfig`] (`[adapter]` of a run), [`AdapterPlan`] and the scale rule;
 //!   [`peft`]: PEFT's `adapter_config.json`, read and written.
 //! * [`Method`]: the one method enum (adapters, their LoRA+ variants, the baselines).
+//! * [`Numerics`]: the processor, kernels and settings a run computed under (`numerics.json`), and
+//!   [`NumericsMode`], the `--numerics` kernel pinning.
 //! * [`Precision`]: fp32, bf16 or fp16 (a run's `precision`); [`PrecisionChoice`] adds `auto`.
 //! * [`sections`]: the experiment files' `[adapter]` / `[optim]` sections and their mapping to a
 //!   run's [`AdapterConfig`] and [`OptimConfig`].
@@ -19,6 +21,7 @@ pub mod atomic;
 pub mod check;
 pub mod error;
 pub mod method;
+pub mod numerics;
 pub mod optim;
 pub mod paths;
 pub mod peft;
@@ -31,6 +34,7 @@ pub mod summary;
 pub use adapter::{AdapterConfig, AdapterKind, AdapterPlan, ScaleRule, Target, TargetRule};
 pub use error::{Error, Result};
 pub use method::Method;
+pub use numerics::{Numerics, NumericsMode};
 pub use optim::OptimConfig;
 pub use precision::{Precision, PrecisionChoice};
 pub use run::RunHeader;

@@ -67,6 +67,12 @@ pub struct GridArgs {
     /// `<results>/precision_probe.json`); replaces the experiment file's `precision`.
     #[arg(long)]
     pub precision: Option<formats::PrecisionChoice>,
+    /// CPU kernels: native (libtorch picks them for the CPU), avx2 (every kernel library on its
+    /// AVX2 path) or portable (the vendor-neutral baseline path, slower: the same bits on every
+    /// CPU measured so far, see the guide's reproducibility page). The runner starts itself again with the mode's variables set, before libtorch
+    /// starts; each run records what it computed under in `numerics.json`.
+    #[arg(long, default_value = "native")]
+    pub numerics: formats::NumericsMode,
     /// Run the experiment's learning-rate selection instead of its grid (`[select]`: every
     /// learning rate, and λ for the + variants, at one rank and seed, trained on part of the
     /// training pool and scored on the held-out rest) into `<results>/<task>/selection/`, then

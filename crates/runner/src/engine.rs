@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use formats::run::{read_json, run_dirs, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE};
 use formats::selection::{write_table, Candidate, LR_SELECTION_FILE, SELECTION_FOLDER};
-use formats::{Method, RunHeader, Selected, SummaryRow};
+use formats::{Method, Numerics, RunHeader, Selected, SummaryRow};
 use serial_lora::{AdamW, LossScaler};
 
 use crate::args::GridArgs;
@@ -46,6 +46,10 @@ const DIVERGED_FILE: &str = "diverged.json";
 /// A runner's `main`: parses nothing itself, runs what `args` select, prints a report and returns
 /// the exit code (non-zero when a run failed). `adjust` applies the task's own flags.
 pub fn main<T: Task>(args: &GridArgs, adjust: impl Fn(&mut T::Experiment)) -> ExitCode {
+    if let Err(e) = torch_ext::numerics::pin(args.numerics) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     match run_grid::<T>(args, adjust) {
         Ok(code) => code,
         Err(e) => {
@@ -405,6 +409,7 @@ pub fn run_one_on<T: Task>(
     if dir.path().join(DIVERGED_FILE).is_file() {
         return Ok(Outcome::Diverged);
     }
+    record_numerics(&dir, spec.precision(), device)?;
     reset_peak_rss();
     let root = formats::paths::repo_root();
     let ctx = RunContext {
@@ -443,6 +448,25 @@ pub fn run_one_on<T: Task>(
     Checkpoint::new(dir.path()).remove()?;
     eprintln!("{}: {}", spec.name(), brief(&summary));
     Ok(Outcome::Finished(summary))
+}
+
+/// Writes what this invocation computes under to the run's `numerics.json`. A run resumed under
+/// another signature than it started with is marked `mixed` (its bits match neither).
+fn record_numerics(dir: &RunDir, precision: formats::Precision, device: tch::Device) -> Result<()> {
+    let mut now = torch_ext::numerics::record(precision, device);
+    if let Some(before) = Numerics::read(dir.path())? {
+        if before.mixed || before.signature() == now.signature() {
+            return Ok(());
+        }
+        eprintln!(
+            "{}: resumed under other numerics ({}) than it started with ({}); marked mixed",
+            dir.path().display(),
+            now.signature(),
+            before.signature()
+        );
+        now.mixed = true;
+    }
+    Ok(now.write(dir.path())?)
 }
 
 /// `column=value` of a summary, for the log.

@@ -1,7 +1,9 @@
 // C entry points over libtorch's C++ API for what tch 0.26 leaves out (see src/lib.rs).
+#include <ATen/Version.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/ScalarType.h>
 #include <torch/csrc/autograd/profiler_kineto.h>
+#include <torch/headeronly/version.h>
 
 #include <cstdint>
 #include <exception>
@@ -17,6 +19,22 @@ c10::DeviceType device_type(int32_t cuda) {
 }  // namespace
 
 extern "C" {
+
+// What decides libtorch's CPU kernels: `what` 0: ATen's CPU capability (DEFAULT, AVX2, AVX512),
+// 1: MKL's version, 2: oneDNN's version, 3: the libtorch version. The string lives until the
+// next call on this thread.
+const char* tx_numerics(int32_t what) {
+  thread_local std::string text;
+  switch (what) {
+    case 0: text = at::get_cpu_capability(); break;
+    case 1: text = at::get_mkl_version(); break;
+    case 2: text = at::get_mkldnn_version(); break;
+    default:
+      text = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) +
+             "." + std::to_string(TORCH_VERSION_PATCH);
+  }
+  return text.c_str();
+}
 
 // The message of the last failed call on this thread ("" when none).
 const char* tx_last_error() { return last_error.c_str(); }

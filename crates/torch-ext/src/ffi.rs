@@ -8,6 +8,7 @@ pub(crate) type EventFn =
 
 extern "C" {
     fn tx_last_error() -> *const c_char;
+    pub(crate) fn tx_numerics(what: i32) -> *const c_char;
     pub(crate) fn tx_autocast_enabled(cuda: i32) -> bool;
     pub(crate) fn tx_autocast_dtype(cuda: i32) -> i32;
     pub(crate) fn tx_autocast_set(cuda: i32, enabled: bool, dtype: i32) -> i32;

@@ -6,11 +6,16 @@
 //! * [`profile`]: the Kineto operator profiler (`torch.profiler` with CPU activities), returning
 //!   every operator's name, thread and interval, from which [`OpProfile`] sums self times.
 //!
-//! Both are thin C entry points (`native/ext.cpp`) compiled against the headers of the libtorch
+//! * [`numerics`]: the kernel pinning of `--numerics` ([`numerics::pin`], before libtorch starts)
+//!   and the record of what a run computed under ([`numerics::record`]: ATen's CPU capability,
+//!   MKL's and oneDNN's versions, the processor).
+//!
+//! All are thin C entry points (`native/ext.cpp`) compiled against the headers of the libtorch
 //! that torch-sys links.
 
 mod autocast;
 mod ffi;
+pub mod numerics;
 mod profiler;
 
 pub use autocast::{without_autocast, Autocast, AutocastDtype};

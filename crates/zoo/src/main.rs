@@ -1,11 +1,13 @@
 //! `zoo forward`: runs a checkpoint directory's model on named input tensors and writes the outputs;
-//! `zoo info`: what the linked libtorch sees (CUDA devices, cuDNN, threads, bf16).
+//! `zoo info`: what the linked libtorch sees (CUDA devices, cuDNN, threads, bf16, the CPU kernels
+//! and the numerics signature runs record).
 //!
 //! ```text
 //! zoo forward --model DIR --inputs IN.safetensors --out OUT.safetensors [--adapter ADIR] [--merge]
 //!             [--device cpu|cuda[:N]] [--threads N] [--precision fp32|bf16|fp16|auto]
+//!             [--numerics native|avx2|portable]
 //! zoo merge --model DIR --adapter ADIR --out OUT   (or: zoo merge --run RUN_DIR --out OUT)
-//! zoo info
+//! zoo info [--numerics native|avx2|portable]
 //! ```
 //! The architecture comes from `DIR/config.json` (`model_type`: clip, clip_vision_model,
 //! clip_text_model, dinov2, bert, sam, lite_medsam; or diffusers' `_class_name`: SD3Transformer2DModel,
@@ -68,6 +70,10 @@ enum Command {
         /// bf16 matrix product measurably faster, else fp32); outputs are written as fp32.
         #[arg(long, default_value = "fp32")]
         precision: PrecisionChoice,
+        /// CPU kernels: native, avx2 or portable (the vendor-neutral baseline path); zoo starts
+        /// itself again with the mode's variables set before libtorch starts.
+        #[arg(long, default_value = "native")]
+        numerics: formats::NumericsMode,
     },
     /// Writes a complete model folder in the base's own format (transformers or diffusers) with
     /// the adapter merged into its weights (LoRA: W + s·BA; Serial LoRA: W(I + s·BA)); every
@@ -88,8 +94,13 @@ enum Command {
         out: PathBuf,
     },
     /// Prints what the linked libtorch sees: CUDA availability and devices, cuDNN, intra-op
-    /// threads, and whether a bf16 matrix product runs on each device.
-    Info,
+    /// threads, whether a bf16 matrix product runs on each device, the processor, ATen's CPU
+    /// capability, MKL and oneDNN, and the numerics signature runs record.
+    Info {
+        /// CPU kernels to report under: native, avx2 or portable (as `forward --numerics`).
+        #[arg(long, default_value = "native")]
+        numerics: formats::NumericsMode,
+    },
 }
 
 /// `key: value` lines of what libtorch sees.
@@ -102,6 +113,22 @@ fn info() -> Vec<String> {
         format!("cudnn available: {}", tch::Cuda::cudnn_is_available()),
         format!("intra-op threads: {}", tch::get_num_threads()),
     ];
+    let numerics = torch_ext::numerics::record(Precision::Fp32, Device::Cpu);
+    lines.extend([
+        format!(
+            "cpu: {} ({}, family {} model {}, {})",
+            numerics.cpu.model_name,
+            numerics.cpu.vendor,
+            numerics.cpu.family.unwrap_or_default(),
+            numerics.cpu.model.unwrap_or_default(),
+            numerics.cpu.isa
+        ),
+        format!("aten cpu capability: {}", numerics.aten_cpu_capability),
+        format!("mkl: {}", numerics.mkl),
+        format!("onednn: {}", numerics.onednn),
+        format!("numerics mode: {}", numerics.mode),
+        format!("numerics signature (fp32, cpu): {}", numerics.signature()),
+    ]);
     let devices = std::iter::once(Device::Cpu).chain((0..count.max(0) as usize).map(Device::Cuda));
     for device in devices {
         let runs = std::panic::catch_unwind(|| {
@@ -205,7 +232,11 @@ fn merge(
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Info => {
+        Command::Info { numerics } => {
+            if let Err(e) = torch_ext::numerics::pin(numerics) {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
             info().iter().for_each(|line| println!("{line}"));
             Ok(())
         }
@@ -224,7 +255,12 @@ fn main() -> ExitCode {
             device,
             threads,
             precision,
+            numerics,
         } => {
+            if let Err(e) = torch_ext::numerics::pin(numerics) {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
             if let Some(n) = threads {
                 tch::set_num_threads(n);
             }

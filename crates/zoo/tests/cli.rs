@@ -365,6 +365,50 @@ fn info_says_what_libtorch_sees() {
     assert!(text.contains("bf16 matmul on Cpu: yes"), "{text}");
 }
 
+/// `zoo info --numerics MODE` in a child process, its lines.
+fn info_under(mode: &str, env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zoo"));
+    command.args(["info", "--numerics", mode]);
+    for var in formats::numerics::KERNEL_VARIABLES {
+        command.env_remove(var);
+    }
+    command.envs(env.iter().copied());
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn numerics_modes_pin_the_kernels_before_libtorch_starts() {
+    // libtorch fixes its CPU capability when it first dispatches: the child reporting `DEFAULT`
+    // under `portable` (and `AVX2` under `avx2`) proves the variables were set before that.
+    let portable = info_under("portable", &[]);
+    assert!(
+        portable.contains("aten cpu capability: DEFAULT\n"),
+        "{portable}"
+    );
+    assert!(portable.contains("numerics mode: portable\n"), "{portable}");
+    assert!(
+        portable
+            .contains("[ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE ONEDNN_MAX_CPU_ISA=SSE41]"),
+        "{portable}"
+    );
+    let avx2 = info_under("avx2", &[]);
+    assert!(avx2.contains("aten cpu capability: AVX2\n"), "{avx2}");
+    assert!(avx2.contains("numerics mode: avx2\n"), "{avx2}");
+    // A mode overrides a different value the user had set.
+    let overridden = info_under("portable", &[("MKL_CBWR", "AVX2")]);
+    assert!(overridden.contains("MKL_CBWR=COMPATIBLE"), "{overridden}");
+    // native changes nothing: the user's own setting stays, and is part of the signature.
+    let native = info_under("native", &[("MKL_CBWR", "AVX2")]);
+    assert!(native.contains("numerics mode: native\n"), "{native}");
+    assert!(native.contains("[MKL_CBWR=AVX2]"), "{native}");
+}
+
 #[test]
 fn threads_set_libtorchs_intra_op_threads_and_zero_is_refused() {
     let tmp = tempfile::tempdir().unwrap();

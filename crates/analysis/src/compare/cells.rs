@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use formats::Method;
 
 use crate::compare::table::Cells;
-use crate::compare::verdict::{judge, Verdict};
+use crate::compare::verdict::{judge, Context, Verdict};
 use crate::stats::mean_std;
 
 /// One side's seeds of a cell.
@@ -43,6 +43,8 @@ pub struct Cell {
     pub ours: Option<Side>,
     /// The reference's seeds, if the reference has the cell.
     pub reference: Option<Side>,
+    /// What the two sides' numerics say about it (same signature, measured band).
+    pub numerics: Context,
 }
 
 impl Cell {
@@ -53,7 +55,7 @@ impl Cell {
 
     /// How the two sides compare (see [`crate::compare::verdict`]).
     pub fn verdict(&self) -> Verdict {
-        judge(self.ours.as_ref(), self.reference.as_ref())
+        judge(self.ours.as_ref(), self.reference.as_ref(), self.numerics)
     }
 }
 
@@ -67,6 +69,7 @@ pub fn join(columns: &[&str], ours: &Cells, reference: &Cells) -> Vec<Cell> {
             key: key.clone(),
             ours: ours.get(key).map(Side::of),
             reference: reference.get(key).map(Side::of),
+            numerics: Context::default(),
         })
         .collect();
     cells.sort_by(|a, b| compare_keys(columns, &a.key, &b.key));

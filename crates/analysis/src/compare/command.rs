@@ -3,12 +3,19 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeSet;
+
+use formats::selection::{Table, LR_SELECTION_FILE};
+use formats::Numerics;
+
 use crate::compare::cells::{join, Cell};
-use crate::compare::render::render;
+use crate::compare::numerics::{same_numerics, Bands, SideNumerics};
+use crate::compare::render::{render, render_machines, render_selection};
 use crate::compare::report;
+use crate::compare::selection::{self, compare_selection, SelectionRow};
 use crate::compare::table::SummaryTable;
 use crate::compare::task::Task;
-use crate::compare::verdict::Tally;
+use crate::compare::verdict::{Context, Tally};
 use crate::error::{Error, Result};
 use crate::sources::{own_summary, reference_summary};
 
@@ -41,6 +48,31 @@ pub struct Comparison {
     pub cells: Vec<Cell>,
     /// The CSV written.
     pub csv: PathBuf,
+    /// Per backbone you ran: the numerics each side computed under (`None`: not recorded, or
+    /// not one complete signature).
+    pub machines: Vec<Machines>,
+    /// The selections compared by choice, when both sides have `lr_selection.csv`.
+    pub selection: Vec<SelectionRow>,
+    /// `<results>/comparison/<task>_selection.csv`, when written.
+    pub selection_csv: Option<PathBuf>,
+}
+
+/// The numerics of one backbone on each side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Machines {
+    /// The backbone.
+    pub backbone: String,
+    /// Yours.
+    pub ours: Option<Numerics>,
+    /// The reference's.
+    pub reference: Option<Numerics>,
+}
+
+impl Machines {
+    /// Whether both sides computed under the same complete signature (exact reproduction due).
+    pub fn same(&self) -> bool {
+        same_numerics(self.ours.as_ref(), self.reference.as_ref())
+    }
 }
 
 impl Comparison {
@@ -60,6 +92,8 @@ impl Comparison {
             self.reference.display()
         );
         text.push_str(&render(&self.key_columns, &self.cells, &self.tally()));
+        text.push_str(&render_machines(&self.machines));
+        text.push_str(&render_selection(&self.selection));
         if self.tally().shared == 0 {
             text.push_str(
                 "no cell of yours is in the reference (another backbone, data set or grid?): nothing was compared\n",
@@ -92,12 +126,53 @@ pub fn compare(opts: &CompareOptions) -> Result<Comparison> {
     let key_columns = shared_keys(task, &ours, &reference)?;
     let ours_cells = ours.cells(&key_columns, task.metric())?;
     let reference_cells = reference.cells(&key_columns, task.metric())?;
-    let cells = of_your_backbones(join(&key_columns, &ours_cells, &reference_cells));
-    let csv = opts
-        .results
-        .join("comparison")
-        .join(format!("{}.csv", task.name()));
+    let mut cells = of_your_backbones(join(&key_columns, &ours_cells, &reference_cells));
+    let folder = |p: &Path| p.parent().map(Path::to_path_buf).unwrap_or_default();
+    let (ours_dir, reference_dir) = (folder(&ours_path), folder(&reference_path));
+    let (ours_numerics, reference_numerics) = (
+        SideNumerics::read(&ours_dir)?,
+        SideNumerics::read(&reference_dir)?,
+    );
+    let bands = Bands::read(&reference_dir)?;
+    for cell in &mut cells {
+        let (backbone, dataset) = (&cell.key[0], &cell.key[1]);
+        cell.numerics = Context {
+            same_numerics: same_numerics(
+                ours_numerics.of(backbone),
+                reference_numerics.of(backbone),
+            ),
+            band: bands.test(backbone, dataset),
+        };
+    }
+    let yours: BTreeSet<String> = cells.iter().map(|c| c.key[0].clone()).collect();
+    let machines = yours
+        .iter()
+        .map(|b| Machines {
+            backbone: b.clone(),
+            ours: ours_numerics.of(b).cloned(),
+            reference: reference_numerics.of(b).cloned(),
+        })
+        .collect();
+    let comparison = opts.results.join("comparison");
+    let csv = comparison.join(format!("{}.csv", task.name()));
     report::write(&csv, &key_columns, &cells)?;
+    let (ours_table, reference_table) = (
+        ours_dir.join(LR_SELECTION_FILE),
+        reference_dir.join(LR_SELECTION_FILE),
+    );
+    let (selection, selection_csv) = if ours_table.is_file() && reference_table.is_file() {
+        let rows = compare_selection(
+            &Table::read(&ours_table)?,
+            &Table::read(&reference_table)?,
+            &bands,
+            &yours,
+        );
+        let path = comparison.join(format!("{}_selection.csv", task.name()));
+        selection::write(&path, &rows)?;
+        (rows, Some(path))
+    } else {
+        (Vec::new(), None)
+    };
     Ok(Comparison {
         task,
         ours: ours_path,
@@ -105,6 +180,9 @@ pub fn compare(opts: &CompareOptions) -> Result<Comparison> {
         key_columns,
         cells,
         csv,
+        machines,
+        selection,
+        selection_csv,
     })
 }
 

@@ -1,7 +1,69 @@
 //! The comparison as an aligned text table for the terminal, the rule and the tally under it.
 
 use crate::compare::cells::{Cell, Side};
+use crate::compare::command::Machines;
+use crate::compare::selection::{Choice, SelectionRow};
 use crate::compare::verdict::{Tally, RULE};
+
+/// One line per backbone you ran: the numerics both sides computed under, both named when they
+/// differ.
+pub fn render_machines(machines: &[Machines]) -> String {
+    let name = |n: Option<&formats::Numerics>| {
+        n.map_or("not recorded".to_string(), |n| {
+            format!("{} ({})", n.signature(), n.cpu.model_name)
+        })
+    };
+    let mut text = String::new();
+    for m in machines {
+        if m.same() {
+            text.push_str(&format!(
+                "{}: same numerics on both sides, {}: exact reproduction due\n",
+                m.backbone,
+                name(m.ours.as_ref())
+            ));
+        } else {
+            text.push_str(&format!(
+                "{}: other numerics: ours {}; reference {}\n",
+                m.backbone,
+                name(m.ours.as_ref()),
+                name(m.reference.as_ref())
+            ));
+        }
+    }
+    if !text.is_empty() {
+        text.insert(0, '\n');
+    }
+    text
+}
+
+/// The selection compared by choice, one line per choice that is not the same, and a tally.
+pub fn render_selection(rows: &[SelectionRow]) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("\nlearning-rate selection, compared by choice:\n");
+    for row in rows.iter().filter(|r| r.choice != Choice::Same) {
+        let (b, d, m) = &row.key;
+        let chosen =
+            |c: Option<(f64, f64)>| c.map_or("-".to_string(), |(lr, l)| format!("lr {lr} λ {l}"));
+        text.push_str(&format!(
+            "  {b} {d} {m}: ours {}, reference {}: {}\n",
+            chosen(row.ours.map(|o| (o.0, o.1))),
+            chosen(row.reference),
+            row.choice.name()
+        ));
+    }
+    let count = |c: Choice| rows.iter().filter(|r| r.choice == c).count();
+    text.push_str(&format!(
+        "{} of {} choices the same, {} equivalent (validation scores within the measured band), {} different, {} on one side only\n",
+        count(Choice::Same),
+        rows.len(),
+        count(Choice::Equivalent),
+        count(Choice::Different),
+        count(Choice::Missing)
+    ));
+    text
+}
 
 /// The table of `cells` (keyed by `key_columns`) with the rule and the `tally` under it.
 pub fn render(key_columns: &[&str], cells: &[Cell], tally: &Tally) -> String {

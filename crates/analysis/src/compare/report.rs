@@ -3,7 +3,7 @@
 //! Columns: the task's key columns present in both summaries (classification: `backbone, dataset,
 //! shots, method, rank`; segmentation and generation: `model, dataset, method, rank`), then
 //! `seeds_ours, mean_ours, std_ours, seeds_reference, mean_reference, std_reference, difference,
-//! within_spread, verdict`. The metric is `accuracy` (classification), `dice` (segmentation) or
+//! within_spread, same_numerics, band, verdict`. The metric is `accuracy` (classification), `dice` (segmentation) or
 //! `fd_dinov2` (generation, lower is better; its `zero_shot` row is the base model), in the
 //! summaries' unit; `std` is the sample standard deviation over the cell's seeds (0 for one
 //! seed); `difference` is `mean_ours − mean_reference`. A side without the cell has 0 seeds and
@@ -14,9 +14,13 @@
 //! `|difference| ≤ 1e-6` if both sides have one seed (then the runs are the same computation: same seed, same machine → same numbers, so
 //! anything more is a real difference). No tolerance is tighter than 1e-6.
 //!
-//! `verdict`: `exact` / `not_exact` (one seed each), `within_spread` / `outside_spread` (two seeds
-//! or more on a side), `missing_in_ours` (only the reference has the cell), `missing_in_reference`
-//! (only the user's summary has it).
+//! `same_numerics`: both sides computed under the same complete numerics signature; `band`: the
+//! measured band of numerical noise for the cell's backbone and data set (empty if none).
+//!
+//! `verdict`: `exact` / `not_exact` (one seed each, same numerics or nothing known of them),
+//! `reproduced` / `outside_noise` (one seed each, other numerics, within or beyond the band),
+//! `within_spread` / `outside_spread` (two seeds or more on a side), `missing_in_ours` (only the
+//! reference has the cell), `missing_in_reference` (only the user's summary has it).
 
 use std::path::Path;
 
@@ -26,7 +30,7 @@ use crate::compare::cells::{Cell, Side};
 use crate::error::{Error, Result};
 
 /// The columns after the key columns.
-pub const VALUE_COLUMNS: [&str; 9] = [
+pub const VALUE_COLUMNS: [&str; 11] = [
     "seeds_ours",
     "mean_ours",
     "std_ours",
@@ -35,6 +39,8 @@ pub const VALUE_COLUMNS: [&str; 9] = [
     "std_reference",
     "difference",
     "within_spread",
+    "same_numerics",
+    "band",
     "verdict",
 ];
 
@@ -54,6 +60,13 @@ pub fn write(path: &Path, key_columns: &[&str], cells: &[Cell]) -> Result<()> {
             verdict
                 .within_spread()
                 .map(|w| w.to_string())
+                .unwrap_or_default(),
+        );
+        row.push(cell.numerics.same_numerics.to_string());
+        row.push(
+            cell.numerics
+                .band
+                .map(|b| b.to_string())
                 .unwrap_or_default(),
         );
         row.push(verdict.name().to_string());

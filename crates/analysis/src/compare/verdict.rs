@@ -1,5 +1,12 @@
 //! Whether a cell of the user's runs reproduces the reference: the rule, each cell's verdict and
 //! the tally.
+//!
+//! One seed on each side: **exact** when both sides computed under the same numerics signature
+//! (same machine kind and settings: the bits must match); on another signature, **reproduced**
+//! when the difference is within the band of numerical noise measured for the backbone
+//! (`numerics_band.csv`, `analysis noise`), **outside_noise** beyond it. Without a measured band
+//! or a recorded signature, only equal numbers (`exact`) reproduce. Two seeds or more on a side:
+//! within or outside the seeds' spread.
 
 use std::fmt;
 
@@ -10,21 +17,38 @@ use crate::compare::cells::{Cell, Side};
 pub const SPREAD_FACTOR: f64 = 2.0;
 
 /// With one seed on each side the runs should be the same computation (same seed, same machine →
-/// same numbers): a difference up to this is an exact reproduction. No tolerance is tighter.
+/// same numbers): a difference up to this is an exact reproduction. No tolerance is tighter. It is
+/// also the slack on a band's edge (a difference of exactly one example against a band of one
+/// example, as decimals in a CSV represent them).
 pub const EXACT_TOLERANCE: f64 = 1e-6;
 
 /// The rule, in words, as printed under the table.
-pub const RULE: &str = "within the seeds' spread: |ours - reference| <= 2 x max(std_ours, std_reference) \
-(sample std over seeds) when either side has >= 2 seeds; <= 1e-6 (an exact reproduction: same seed, \
-same machine, same numbers) when both have one seed. Differences are reported, never an error.";
+pub const RULE: &str = "one seed each: exact when |ours - reference| <= 1e-6 (same seed; on the same numerics \
+signature the bits must match); on another signature, reproduced when within the measured band of numerical \
+noise (numerics_band.csv). Two seeds or more on a side: within the seeds' spread when |ours - reference| <= \
+2 x max(std_ours, std_reference) (sample std over seeds). Differences are reported, never an error.";
+
+/// What the two sides' numerics say about a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Context {
+    /// Both sides computed under the same, fully recorded numerics signature.
+    pub same_numerics: bool,
+    /// The measured band of numerical noise for the cell's backbone and data set, if any.
+    pub band: Option<f64>,
+}
 
 /// How a cell compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// One seed each, and the same number (|difference| ≤ [`EXACT_TOLERANCE`]).
+    /// One seed each, and the same number (|difference| ≤ [`EXACT_TOLERANCE`]), on the same
+    /// numerics signature (or where neither a signature nor a band tells otherwise).
     Exact,
     /// One seed each, and different numbers.
     NotExact,
+    /// One seed each, on different numerics signatures, and |difference| within the measured band.
+    Reproduced,
+    /// One seed each, on different numerics signatures, and a difference beyond the band.
+    OutsideNoise,
     /// At least two seeds on a side, and |difference| ≤ [`SPREAD_FACTOR`]·max std.
     WithinSpread,
     /// At least two seeds on a side, and a larger difference.
@@ -41,6 +65,8 @@ impl Verdict {
         match self {
             Self::Exact => "exact",
             Self::NotExact => "not_exact",
+            Self::Reproduced => "reproduced",
+            Self::OutsideNoise => "outside_noise",
             Self::WithinSpread => "within_spread",
             Self::OutsideSpread => "outside_spread",
             Self::MissingInOurs => "missing_in_ours",
@@ -51,8 +77,8 @@ impl Verdict {
     /// Whether the cell is within the seeds' spread; `None` when a side lacks it.
     pub fn within_spread(self) -> Option<bool> {
         match self {
-            Self::Exact | Self::WithinSpread => Some(true),
-            Self::NotExact | Self::OutsideSpread => Some(false),
+            Self::Exact | Self::Reproduced | Self::WithinSpread => Some(true),
+            Self::NotExact | Self::OutsideNoise | Self::OutsideSpread => Some(false),
             Self::MissingInOurs | Self::MissingInReference => None,
         }
     }
@@ -69,19 +95,26 @@ pub fn tolerance(ours: &Side, reference: &Side) -> f64 {
     }
 }
 
-/// The verdict on a cell from what each side has of it.
-pub fn judge(ours: Option<&Side>, reference: Option<&Side>) -> Verdict {
+/// The verdict on a cell from what each side has of it and what their numerics say.
+pub fn judge(ours: Option<&Side>, reference: Option<&Side>, context: Context) -> Verdict {
     let (ours, reference) = match (ours, reference) {
         (Some(o), Some(r)) => (o, r),
         (None, _) => return Verdict::MissingInOurs,
         (_, None) => return Verdict::MissingInReference,
     };
-    let within = (ours.mean - reference.mean).abs() <= tolerance(ours, reference);
-    match (ours.seeds.max(reference.seeds) >= 2, within) {
-        (true, true) => Verdict::WithinSpread,
-        (true, false) => Verdict::OutsideSpread,
-        (false, true) => Verdict::Exact,
-        (false, false) => Verdict::NotExact,
+    let difference = (ours.mean - reference.mean).abs();
+    if ours.seeds.max(reference.seeds) >= 2 {
+        return if difference <= tolerance(ours, reference) {
+            Verdict::WithinSpread
+        } else {
+            Verdict::OutsideSpread
+        };
+    }
+    match (context.same_numerics, context.band) {
+        (false, Some(band)) if difference <= band + EXACT_TOLERANCE => Verdict::Reproduced,
+        (false, Some(_)) => Verdict::OutsideNoise,
+        _ if difference <= EXACT_TOLERANCE => Verdict::Exact,
+        _ => Verdict::NotExact,
     }
 }
 
@@ -90,9 +123,13 @@ pub fn judge(ours: Option<&Side>, reference: Option<&Side>) -> Verdict {
 pub struct Tally {
     /// Cells on both sides.
     pub shared: usize,
-    /// Shared cells within the seeds' spread.
+    /// Shared cells that reproduce the reference (exact, reproduced or within the seeds' spread).
     pub within: usize,
-    /// Shared cells outside it.
+    /// Of those, exact.
+    pub exact: usize,
+    /// Of those, reproduced within the measured numerical noise.
+    pub reproduced: usize,
+    /// Shared cells that do not.
     pub outside: usize,
     /// Cells only the reference has.
     pub missing_in_ours: usize,
@@ -110,6 +147,8 @@ impl Tally {
                 Verdict::MissingInReference => t.missing_in_reference += 1,
                 v => {
                     t.shared += 1;
+                    t.exact += usize::from(v == Verdict::Exact);
+                    t.reproduced += usize::from(v == Verdict::Reproduced);
                     if v.within_spread() == Some(true) {
                         t.within += 1;
                     } else {
@@ -123,12 +162,18 @@ impl Tally {
 }
 
 impl fmt::Display for Tally {
-    /// `12 of 16 cells within the seeds' spread, 4 outside`, then the one-sided cells if any.
+    /// `12 of 16 cells reproduce the reference (3 exact, 1 within measured numerical noise, 8
+    /// within the seeds' spread), 4 do not`, then the one-sided cells if any.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} of {} cells within the seeds' spread, {} outside",
-            self.within, self.shared, self.outside
+            "{} of {} cells reproduce the reference ({} exact, {} within measured numerical noise, {} within the seeds' spread), {} do not",
+            self.within,
+            self.shared,
+            self.exact,
+            self.reproduced,
+            self.within - self.exact - self.reproduced,
+            self.outside
         )?;
         let mut extra = Vec::new();
         if self.missing_in_ours > 0 {
@@ -147,5 +192,92 @@ impl fmt::Display for Tally {
             write!(f, "; {}", extra.join(", "))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(mean: f64) -> Side {
+        Side {
+            seeds: 1,
+            mean,
+            std: 0.0,
+        }
+    }
+
+    fn context(same_numerics: bool, band: Option<f64>) -> Context {
+        Context {
+            same_numerics,
+            band,
+        }
+    }
+
+    #[test]
+    fn the_same_numerics_demand_the_same_bits() {
+        let same = context(true, Some(0.01));
+        assert_eq!(
+            judge(Some(&one(0.5)), Some(&one(0.5)), same),
+            Verdict::Exact
+        );
+        // Within the band is not enough on the same machine kind and settings.
+        assert_eq!(
+            judge(Some(&one(0.505)), Some(&one(0.5)), same),
+            Verdict::NotExact
+        );
+    }
+
+    #[test]
+    fn other_numerics_reproduce_within_the_measured_band() {
+        let other = context(false, Some(0.01));
+        assert_eq!(
+            judge(Some(&one(0.5)), Some(&one(0.5)), other),
+            Verdict::Reproduced
+        );
+        assert_eq!(
+            judge(Some(&one(0.51)), Some(&one(0.5)), other),
+            Verdict::Reproduced
+        );
+        assert_eq!(
+            judge(Some(&one(0.5101)), Some(&one(0.5)), other),
+            Verdict::OutsideNoise
+        );
+        assert_eq!(Verdict::Reproduced.within_spread(), Some(true));
+        assert_eq!(Verdict::OutsideNoise.within_spread(), Some(false));
+    }
+
+    #[test]
+    fn without_a_band_only_equal_numbers_reproduce() {
+        for same in [true, false] {
+            let unmeasured = context(same, None);
+            assert_eq!(
+                judge(Some(&one(0.5)), Some(&one(0.5)), unmeasured),
+                Verdict::Exact
+            );
+            assert_eq!(
+                judge(Some(&one(0.5001)), Some(&one(0.5)), unmeasured),
+                Verdict::NotExact
+            );
+        }
+    }
+
+    #[test]
+    fn several_seeds_are_judged_by_their_spread_whatever_the_numerics() {
+        let two = Side {
+            seeds: 2,
+            mean: 0.5,
+            std: 0.01,
+        };
+        for numerics in [context(true, None), context(false, Some(0.0))] {
+            assert_eq!(
+                judge(Some(&two), Some(&one(0.5199)), numerics),
+                Verdict::WithinSpread
+            );
+            assert_eq!(
+                judge(Some(&two), Some(&one(0.5201)), numerics),
+                Verdict::OutsideSpread
+            );
+        }
     }
 }
