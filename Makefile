@@ -13,6 +13,7 @@ test: setup lint test-rust test-python test-newcomer
 
 test-rust: setup
 	$(CARGO) test --workspace --release
+	$(CARGO) run --release -p serial-lora --example own_model
 
 # Python-side self-tests of the converters and the benchmark tables in tools/ (the Rust tests cover
 # the rest).
@@ -29,6 +30,7 @@ test-newcomer: test-rust
 lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --release --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --release
 
 # Adapter block costs (results/bench/adapters.csv), then the CLIP ViT-B/16 vision tower side by side
 # with transformers + peft in fp32 and bf16, the GEMM peak, per-operator profiles and the scaling

@@ -24,7 +24,7 @@ const T975: [f64; 30] = [
 /// The 0.975 quantile of the standard normal distribution.
 const Z975: f64 = 1.959_963_984_540_054;
 
-/// t_{0.975, df}, the quantile a 95 % two-sided interval uses (`df ≥ 1`): [`T975`] up to 30
+/// t_{0.975, df}, the quantile a 95 % two-sided interval uses (`df ≥ 1`): `T975` up to 30
 /// degrees of freedom; beyond, the Cornish–Fisher expansion of t around the normal quantile z
 /// to the 1/df³ term, whose error there is below 1e-4 (2.0395 at df = 31, 1.9799 at 120).
 pub fn t975(df: usize) -> f64 {

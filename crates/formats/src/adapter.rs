@@ -208,6 +208,17 @@ impl TargetRule {
 }
 
 /// The resolved rule every adapter site consults while a model is built.
+///
+/// ```
+/// use formats::{AdapterConfig, AdapterKind, AdapterPlan, Target};
+///
+/// let plan = AdapterPlan::from(&AdapterConfig::serial_lora(16));
+/// assert_eq!((plan.method, plan.rank), (AdapterKind::SerialLora, 16));
+/// // LoRA's default targets are the attention projections q, k, v, o; its scale alpha/r.
+/// let lora = AdapterConfig::lora(8);
+/// assert_eq!(lora.targets, [Target::Q, Target::K, Target::V, Target::O]);
+/// assert_eq!(AdapterPlan::from(&lora).scale(), lora.alpha / 8.0);
+/// ```
 #[derive(Debug, Clone)]
 pub struct AdapterPlan {
     /// Adapter family.

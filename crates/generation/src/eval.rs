@@ -64,7 +64,7 @@ impl FeatureModel {
             .expect("checked when the feature model was opened")
     }
 
-    /// Features `[N, d]` (fp64, CPU) of images `[N, C, H, W]` in `[−1, 1]` ([`encode`]).
+    /// Features `[N, d]` (fp64, CPU) of images `[N, C, H, W]` in `[−1, 1]` (`encode`).
     pub fn features(&self, images: &Tensor) -> Tensor {
         encode(self.encoder(), self.size, self.device, images)
     }
@@ -142,7 +142,7 @@ impl Evaluator {
         })
     }
 
-    /// Features `[N, d]` (fp64, CPU) of images `[N, 1, H, W]` in `[−1, 1]` ([`encode`]).
+    /// Features `[N, d]` (fp64, CPU) of images `[N, 1, H, W]` in `[−1, 1]` (`encode`).
     pub fn features(&self, images: &Tensor) -> Tensor {
         self.features.features(images)
     }

@@ -30,7 +30,7 @@ pub struct Conditioning {
 
 impl Conditioning {
     /// Encodes `prompts` (the empty prompt, for classifier-free guidance, is added first when
-    /// missing) with `source`: a BERT encoder ([`bert`]) or SD3's CLIP pair ([`sd3_clip`]).
+    /// missing) with `source`: a BERT encoder (`bert`) or SD3's CLIP pair (`sd3_clip`).
     pub fn encode(
         source: &TextSource,
         prompts: &[String],

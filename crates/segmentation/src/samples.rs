@@ -3,7 +3,7 @@
 //! inside a crop, and their target masks. Training crops come from the left half of each image
 //! (random position and flips, drawn from `(seed, step)` so a resumed run sees the same crops);
 //! test tiles overlap by half and cover the right half, each test instance scored once. The
-//! prompt-free (semantic) samples are in [`semantic`].
+//! prompt-free (semantic) samples are in `semantic`.
 
 use anyhow::{bail, Result};
 use data::{Instance, InstanceImage, RegionSplit};

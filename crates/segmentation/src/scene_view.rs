@@ -101,7 +101,7 @@ fn title(spec: &RunSpec, run: &Path) -> Result<String> {
     ))
 }
 
-/// Figure 4 for multi-class runs (sharing a data set): [`FIGURE_IMAGES`] test images of the data
+/// Figure 4 for multi-class runs (sharing a data set): `FIGURE_IMAGES` test images of the data
 /// under `data_root`, each with its ground truth and every run's prediction, at half resolution.
 pub fn draw_scenes(runs: &[PathBuf], data_root: &Path, out: &Path) -> Result<()> {
     let specs: Vec<RunSpec> = runs.iter().map(|r| read_spec(r)).collect::<Result<_>>()?;

@@ -9,6 +9,25 @@ use formats::Target;
 
 /// `y = W x + b + s·B(A(drop(x)))`, the LoRA term present only when the plan targets this
 /// projection and skipped once the model's adapters are merged into `W`.
+///
+/// LoRA at rank 8 on a 64 → 128 projection: `A` is `[8, 64]`, `B` is `[128, 8]` and zero, so the
+/// layer starts exactly at the frozen one:
+///
+/// ```
+/// use serial_lora::{AdaptedLinear, AdapterConfig, AdapterPlan, ModelStore, Target};
+/// use tch::{Device, Kind, Tensor};
+///
+/// let mut config = AdapterConfig::lora(8);
+/// config.targets.push(Target::Mlp);
+/// let (store, fc) = ModelStore::build(Device::Cpu, Some(AdapterPlan::from(&config)), |p| {
+///     AdaptedLinear::new(&(p / "fc1"), Target::Mlp, 64, 128, true)
+/// })?;
+/// assert_eq!(store.parameter_count().total, 8 * 64 + 128 * 8);
+/// let x = Tensor::ones([3, 64], (Kind::Float, Device::Cpu));
+/// let frozen = x.linear(&fc.weight, fc.bias.as_ref());
+/// assert!(fc.forward_t(&x, false).equal(&frozen));
+/// # Ok::<(), serial_lora::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct AdaptedLinear {
     /// Frozen weight `[d_out, d_in]`.

@@ -114,6 +114,24 @@ enum Layout {
 
 /// The q, k, v projections of one attention block and, under Serial LoRA, the shared adapter on
 /// their common input. W_o is a separate [`AdaptedLinear`] that Serial LoRA never touches.
+///
+/// The same code gets LoRA on each of q, k, v (three pairs) or Serial LoRA (one shared pair, a
+/// third of them), as the plan says; the adapter names are PEFT's:
+///
+/// ```
+/// use serial_lora::{AdapterConfig, AdapterPlan, ModelStore, QkvProjection};
+/// use tch::{Device, Kind, Tensor};
+///
+/// for (config, pairs) in [(AdapterConfig::lora(4), 3), (AdapterConfig::serial_lora(4), 1)] {
+///     let (store, qkv) = ModelStore::build(Device::Cpu, Some(AdapterPlan::from(&config)), |p| {
+///         QkvProjection::separate(&(p / "attention"), ["query", "key", "value"], 16, true)
+///     })?;
+///     assert_eq!(store.parameter_count().total, pairs * 2 * 16 * 4);
+///     let (q, k, v) = qkv.forward_t(&Tensor::zeros([2, 7, 16], (Kind::Float, Device::Cpu)), false);
+///     assert_eq!((q.size(), k.size(), v.size()), (vec![2, 7, 16], vec![2, 7, 16], vec![2, 7, 16]));
+/// }
+/// # Ok::<(), serial_lora::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct QkvProjection {
     layout: Layout,

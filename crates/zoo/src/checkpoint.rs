@@ -48,7 +48,7 @@ fn kind_of(dtype: &str) -> Kind {
 /// Loads `path` into the store's base weights, file key `k` feeding variable `to_var(k)`, exactly like
 /// `ModelStore::load_base` (every missing, unexpected or mis-shaped tensor reported at once), except
 /// that file keys for which `ignored(k)` holds are read into throw-away tensors. When `path` is absent
-/// and `path.index.json` exists, the shards it names are loaded instead ([`load_sharded`]).
+/// and `path.index.json` exists, the shards it names are loaded instead (`load_sharded`).
 pub fn load_base(
     store: &ModelStore,
     path: &Path,

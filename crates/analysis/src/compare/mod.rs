@@ -2,7 +2,7 @@
 //! (a cell: one configuration, its seeds averaged) → `<results>/comparison/<task>.csv` and a table
 //! on stdout. Differences are reported, never an error; see [`report`] for the columns and
 //! [`verdict`] for the rule: exact on the same numerics signature ([`numerics`]), reproduced
-//! within the band of numerical noise [`noise`] measured on another, within the seeds' spread for
+//! within the band of numerical noise [`noise`](mod@noise) measured on another, within the seeds' spread for
 //! several seeds. The selection is compared by what it chose ([`selection`]).
 
 pub mod cells;
