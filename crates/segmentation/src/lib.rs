@@ -15,6 +15,7 @@
 
 pub mod classes;
 pub mod config;
+pub mod drawing;
 pub mod figure;
 pub mod metrics;
 pub mod predict;

@@ -12,11 +12,10 @@ use tch::{Device, Kind, Tensor};
 use zoo::sam::Segmenter;
 
 use crate::config::RunSpec;
-use crate::figure::{titled_grid, Legend};
+use crate::drawing::{save_png, titled_grid, Legend};
 use crate::predict::{class_logits, segmenter};
 use crate::samples::scaled;
 use crate::scenes::resized_rgb;
-use crate::segment::save_png;
 use crate::summary::Summary;
 use crate::trained::{load_run, read_spec};
 

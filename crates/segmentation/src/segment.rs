@@ -18,7 +18,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use formats::atomic::write_atomic_with;
 use formats::paths::{repo_root, resolve};
 use formats::run::{read_json, CONFIG_FILE, SUMMARY_FILE};
 use image::{DynamicImage, ImageBuffer, Luma};
@@ -27,7 +26,7 @@ use tch::{Device, Tensor};
 use zoo::sam::Segmenter;
 
 use crate::config::{Prompt, RunSpec};
-use crate::figure::overlay;
+use crate::drawing::{overlay, save_png};
 use crate::predict::{decode, segmenter};
 use crate::samples::{grey_scale, pixels, tile_starts};
 use crate::scene_view::predict_scenes;
@@ -291,15 +290,6 @@ fn label_map(labels: &[u32], width: usize, height: usize) -> DynamicImage {
             .collect();
         DynamicImage::ImageLuma16(ImageBuffer::<Luma<u16>, _>::from_raw(w, h, raw).expect("sized"))
     }
-}
-
-/// Writes `image` to `path` as PNG, atomically.
-pub fn save_png(path: &Path, image: &DynamicImage) -> Result<()> {
-    write_atomic_with(path, |tmp| {
-        image
-            .save_with_format(tmp, image::ImageFormat::Png)
-            .with_context(|| format!("writing {}", path.display()))
-    })
 }
 
 /// The file name of `path`, as the boxes file keys it.
