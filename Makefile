@@ -15,9 +15,10 @@ test-rust: setup
 	$(CARGO) test --workspace --release
 	$(CARGO) run --release -p serial-lora --example own_model
 
-# Python-side self-tests of the converters and the benchmark tables in tools/ (the Rust tests cover
-# the rest).
+# Python-side self-tests of the converters and the benchmark tables in tools/, and the links of the
+# README and the guide (docs/) (the Rust tests cover the rest).
 test-python: setup
+	$(PY) tools/check_links.py
 	$(PY) tools/convert_openai_clip.py --check
 	$(PY) tools/convert_sam_original.py --check
 	$(PY) tools/bench/vit_b16_tables.py --check

@@ -11,8 +11,9 @@
 #   5. with SERIAL_LORA_DATA (real data sets), `make reproduce-clip QUICK=1 CIFAR10=…` and
 #      `make reproduce-sam QUICK=1 CAMVID=…`, compared the same way;
 #   6. the README's own-data example as written, on a generated class-per-folder set;
-#   7. the README's predict example on that run: its accuracy on the test images is the run's;
-#   8. the README's merge, segmentation predict and generation sample examples, as written.
+#   7. the guide's predict example (docs/using-runs.md) on that run: its accuracy on the test
+#      images is the run's;
+#   8. the guide's merge, segmentation predict and generation sample examples, as written.
 # Run by `make test` after the Rust tests (which build the binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -168,21 +169,22 @@ run=$(./target/release/classification --config experiments/dinov2_packaged_quick
 need "$run/summary.json" "$run/config.json"
 methods=$(grep ",folder_\|,folder:" results/classification/lr_selection.csv | cut -d, -f3 | sort -u)
 [ "$methods" = "serial_lora" ] || fail "the own-data example selected for: $methods (want serial_lora only)"
-echo "test-newcomer: 7. the README's predict example, as written, on the same run"
+echo "test-newcomer: 7. the guide's predict example, as written, on the same run"
 while IFS= read -r line; do
   eval "${line//DIR/$own}"
-done < <(sed -n '/^# after the own-data example above/,/^```/p' README.md | grep -v '^#\|^```')
+done < <(sed -n "/^# after the README's own-data example/,/^\`\`\`/p" docs/using-runs.md | grep -v '^#\|^```')
 [ "$run" = "$(./target/release/classification --config experiments/dinov2_packaged_quick.toml --dataset folder:"$own" --method serial_lora --rank 8 --list)" ] || fail "--list names another run"
 accuracy=$(jq -r .accuracy "$run/summary.json" 2>/dev/null || grep -o '"accuracy": [0-9.]*' "$run/summary.json" | grep -o '[0-9.]*$')
 [ "$(($(wc -l < predictions.csv) - 1))" -eq 8 ] || fail "predictions.csv: want 8 rows"
 correct=$(awk -F, 'NR > 1 && $2 == $NF' predictions.csv | wc -l)
 python3 -c "import sys; sys.exit(0 if abs($correct / 8 - $accuracy) < 1e-9 else 1)" ||
   fail "predict's accuracy $correct/8 differs from the run's $accuracy"
-echo "test-newcomer: 8. the README's merge, segment and sample examples, as written"
-# Every line of a README example block that starts with the given comment, run as written.
+echo "test-newcomer: 8. the guide's merge, segment and sample examples, as written"
+# Every line of an example block of the guide's page on using runs that starts with the given
+# comment, run as written.
 readme_example() {
-  sed -n "/^$1/,/^\`\`\`/p" README.md | grep -v '^#\|^```\|DIR' | grep . ||
-    fail "the README has no example starting with: $1"
+  sed -n "/^$1/,/^\`\`\`/p" docs/using-runs.md | grep -v '^#\|^```\|DIR' | grep . ||
+    fail "docs/using-runs.md has no example starting with: $1"
 }
 while IFS= read -r line; do eval "$line"; done < <(readme_example '# after make reproduce-clip QUICK=1: the Serial LoRA run')
 need results/exports/dinov2-serial/config.json results/exports/dinov2-serial/model.safetensors
@@ -193,8 +195,8 @@ import numpy as np; from PIL import Image
 labels = set(np.unique(np.array(Image.open('results/predicted/img2d_labels.png'))))
 assert labels <= {0, 1, 2} and {1, 2} <= labels, labels" || fail "img2d_labels.png should label both boxes"
 if [ -n "${SERIAL_LORA_DATA:-}" ] && [ -d "$SERIAL_LORA_DATA/camvid" ]; then
-  example=$(sed -n '/^# after make reproduce-sam QUICK=1 CAMVID=DIR/,/^```/p' README.md | grep -v '^#\|^```' | grep .) ||
-    fail "the README has no CamVid predict example"
+  example=$(sed -n '/^# after make reproduce-sam QUICK=1 CAMVID=DIR/,/^```/p' docs/using-runs.md | grep -v '^#\|^```' | grep .) ||
+    fail "docs/using-runs.md has no CamVid predict example"
   eval "${example//DIR/$SERIAL_LORA_DATA}"
   need results/predicted-camvid/0001TP_008550_labels.png results/predicted-camvid/0001TP_008550_overlay.png
   .venv/bin/python -c "
@@ -203,7 +205,7 @@ labels = np.array(Image.open('results/predicted-camvid/0001TP_008550_labels.png'
 assert labels.shape == (360, 480) and labels.max() <= 10 and len(np.unique(labels)) >= 4, labels.shape" ||
     fail "the CamVid label map should be 480x360 with several classes"
 else
-  echo "test-newcomer: skipping the README's CamVid predict example: SERIAL_LORA_DATA has no camvid/"
+  echo "test-newcomer: skipping the guide's CamVid predict example: SERIAL_LORA_DATA has no camvid/"
 fi
 while IFS= read -r line; do eval "$line"; done < <(readme_example '# after make reproduce-gen QUICK=1: the Serial LoRA run')
 need results/samples/sks-boot/grid.png results/samples/sks-boot/sample_0.png results/samples/sks-boot/sample_7.png

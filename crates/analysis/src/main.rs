@@ -222,7 +222,7 @@ fn main() -> ExitCode {
             figures,
         })
         .map(|report| {
-            // stdout is the Markdown alone (it is pasted into the README); the files go to stderr.
+            // stdout is the Markdown alone (it is pasted into the guide); the files go to stderr.
             print!("{}", report.markdown);
             for f in &report.written {
                 eprintln!("wrote {}", f.display());

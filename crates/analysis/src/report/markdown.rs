@@ -1,4 +1,4 @@
-//! The report as compact Markdown for the terminal (and the README): per model a table of the
+//! The report as compact Markdown for the terminal (and the guide): per model a table of the
 //! metric by method and rank (and, for generation, one of the further measures), the paired
 //! differences, the chosen learning rates and the resolution study, in the task's [`Units`].
 
