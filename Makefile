@@ -14,6 +14,7 @@ test: setup lint test-rust test-python test-newcomer
 test-rust: setup
 	$(CARGO) test --workspace --release
 	$(CARGO) run --release -p serial-lora --example own_model
+	$(CARGO) run --release -p serial-lora --example wrap_checkpoint
 
 # Python-side self-tests of the converters and the benchmark tables in tools/, and the links of the
 # README and the guide (docs/) (the Rust tests cover the rest).
