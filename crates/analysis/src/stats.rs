@@ -1,5 +1,5 @@
-//! Statistics over seeds: mean and sample standard deviation, and the Student-t 95 % interval of
-//! a mean.
+//! Statistics over seeds: mean and sample standard deviation, the Student-t 95 % interval of a
+//! mean, and the equivalence test (two one-sided tests) of a mean difference against a margin.
 
 /// Mean and sample standard deviation (n − 1; 0 for one value) of a non-empty slice.
 pub fn mean_std(values: &[f64]) -> (f64, f64) {
@@ -73,6 +73,70 @@ impl MeanInterval {
             ci95: Some((mean - half, mean + half)),
         }
     }
+
+    /// `mean ∓ t_{0.95, n−1}·std/√n`, the 90 % interval two one-sided 5 % tests use; `None` for
+    /// one value.
+    pub fn ci90(&self) -> Option<(f64, f64)> {
+        let std = self.std?;
+        let half = t_quantile(0.95, self.n - 1) * std / (self.n as f64).sqrt();
+        Some((self.mean - half, self.mean + half))
+    }
+}
+
+/// t_{p, df}: the `p` quantile of Student's t with `df ≥ 1` degrees of freedom.
+pub fn t_quantile(p: f64, df: usize) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    StudentsT::new(0.0, 1.0, df as f64)
+        .expect("a t distribution with df >= 1")
+        .inverse_cdf(p)
+}
+
+/// What a paired difference `a − b` says, by its intervals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairVerdict {
+    /// Two one-sided tests at 5 % each (TOST): the 90 % interval lies inside (−margin, +margin).
+    Equivalent,
+    /// Not shown equivalent; the 95 % interval excludes 0 in `a`'s favour.
+    Better,
+    /// Not shown equivalent; the 95 % interval excludes 0 in `b`'s favour.
+    Worse,
+    /// Neither.
+    Undecided,
+}
+
+impl PairVerdict {
+    /// The name in the CSV files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Equivalent => "equivalent",
+            Self::Better => "better",
+            Self::Worse => "worse",
+            Self::Undecided => "undecided",
+        }
+    }
+
+    /// The verdict on the mean difference `m` (with at least two values; `None` otherwise):
+    /// `equivalent` when `margin` is given and its 90 % interval lies within ±margin, else
+    /// `better`/`worse` when its 95 % interval excludes 0 (`lower_is_better` flips the sign), else
+    /// `undecided`.
+    pub fn of(m: &MeanInterval, margin: Option<f64>, lower_is_better: bool) -> Option<Self> {
+        let (lo95, hi95) = m.ci95?;
+        if let (Some(margin), Some((lo90, hi90))) = (margin, m.ci90()) {
+            if -margin < lo90 && hi90 < margin {
+                return Some(Self::Equivalent);
+            }
+        }
+        let favours_a = |d: f64| (d > 0.0) != lower_is_better;
+        Some(if lo95 > 0.0 || hi95 < 0.0 {
+            if favours_a(m.mean) {
+                Self::Better
+            } else {
+                Self::Worse
+            }
+        } else {
+            Self::Undecided
+        })
+    }
 }
 
 #[cfg(test)]
@@ -91,6 +155,50 @@ mod tests {
         );
         let one = MeanInterval::of(&[0.5]);
         assert_eq!((one.n, one.mean, one.std, one.ci95), (1, 0.5, None, None));
+    }
+
+    #[test]
+    fn the_quantiles_match_the_tables() {
+        // t_{0.975, 2} = 4.3027, t_{0.95, 2} = 2.9200, t_{0.95, 4} = 2.1318 (standard tables).
+        assert!((t_quantile(0.975, 2) - 4.3027).abs() < 1e-4);
+        assert!((t_quantile(0.95, 2) - 2.9200).abs() < 1e-4);
+        assert!((t_quantile(0.95, 4) - 2.1318).abs() < 1e-4);
+    }
+
+    #[test]
+    fn each_verdict_on_a_hand_computed_case() {
+        // Five differences with mean d and sd 0.01: the 90 % half-width is 2.1318·0.01/√5 =
+        // 0.009534, the 95 % one 2.7764·0.01/√5 = 0.012416.
+        let sample = |d: f64| {
+            let spread = [-1.5, -0.5, 0.0, 0.5, 1.5];
+            let sd = (spread.iter().map(|x: &f64| x * x).sum::<f64>() / 4.0).sqrt();
+            let values: Vec<f64> = spread.iter().map(|x| d + x * 0.01 / sd).collect();
+            MeanInterval::of(&values)
+        };
+        let m = sample(0.0);
+        let (lo, hi) = m.ci90().unwrap();
+        assert!(
+            (hi - 0.009534).abs() < 1e-6 && (lo + 0.009534).abs() < 1e-6,
+            "{lo} {hi}"
+        );
+        let verdict = |d: f64, margin| PairVerdict::of(&sample(d), margin, false).unwrap();
+        // |d| + 0.009534 < 0.01: equivalent.
+        assert_eq!(verdict(0.0004, Some(0.01)), PairVerdict::Equivalent);
+        // 0.0006 + 0.009534 > 0.01, and the 95 % interval holds 0: undecided.
+        assert_eq!(verdict(0.0006, Some(0.01)), PairVerdict::Undecided);
+        // 0.013 − 0.012416 > 0: better; negative: worse; lower-is-better flips them.
+        assert_eq!(verdict(0.013, Some(0.01)), PairVerdict::Better);
+        assert_eq!(verdict(-0.013, Some(0.01)), PairVerdict::Worse);
+        assert_eq!(
+            PairVerdict::of(&sample(0.013), None, true),
+            Some(PairVerdict::Worse)
+        );
+        // Without a margin nothing is equivalent.
+        assert_eq!(verdict(0.0, None), PairVerdict::Undecided);
+        assert_eq!(
+            PairVerdict::of(&MeanInterval::of(&[0.1]), Some(0.01), false),
+            None
+        );
     }
 
     #[test]

@@ -176,6 +176,18 @@ fn paired_differences_pair_by_seed_with_t_intervals() {
         (same16["params_a"].as_str(), same16["params_b"].as_str()),
         ("128", "512")
     );
+    // TOST against one accuracy point: 0.02 ∓ t_{0.95,2}·0.01/√3 = 0.02 ∓ 2.9200·0.01/√3 →
+    // [0.003141, 0.036859], not inside ±0.01; the 95 % interval holds 0: undecided.
+    assert_eq!(same16["margin"], "0.01");
+    assert!(
+        (num(same16, "ci90_low") - 0.003141).abs() < 1e-6,
+        "{same16:?}"
+    );
+    assert!(
+        (num(same16, "ci90_high") - 0.036859).abs() < 1e-6,
+        "{same16:?}"
+    );
+    assert_eq!(same16["verdict"], "undecided");
 
     // Serial at rank 8 lacks seed 3: it is left out, and n says so. Differences: 0.02, 0.02.
     let same8 = pair(&rows, "same_rank", ("serial_lora", 8), ("lora", 8)).unwrap();

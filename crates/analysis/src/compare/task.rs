@@ -54,6 +54,17 @@ impl Task {
         self == Self::Generation
     }
 
+    /// The margin within which a paired difference of the metric counts as equivalent (two
+    /// one-sided tests, `report/paired.csv`), stated before the runs it judges: one accuracy point
+    /// for classification (the paper's tables resolve single points); none is stated for Dice or
+    /// FD, whose pairs are judged better, worse or undecided only.
+    pub fn equivalence_margin(self) -> Option<f64> {
+        match self {
+            Self::Classification => Some(0.01),
+            Self::Segmentation | Self::Generation => None,
+        }
+    }
+
     /// `higher is better` or `lower is better`, for headings and axis labels.
     pub fn direction(self) -> &'static str {
         if self.lower_is_better() {

@@ -14,6 +14,7 @@ use crate::report::resolution::{split_resolution, Point};
 use crate::report::selected::Choice;
 use crate::report::table::TableRow;
 use crate::report::units::Units;
+use crate::stats::PairVerdict;
 
 /// Everything the Markdown shows.
 #[derive(Debug, Clone, Copy)]
@@ -238,6 +239,7 @@ fn paired_table(md: &mut String, units: Units, pairs: &[Pair], measure: &str) {
         "n",
         "mean",
         "95 % CI",
+        "verdict",
     ]
     .map(String::from);
     header(md, &names, 4);
@@ -270,6 +272,12 @@ fn paired_table(md: &mut String, units: Units, pairs: &[Pair], measure: &str) {
                 n,
                 units.diff(p.diff.mean),
                 ci,
+                p.verdict.map_or("–".to_string(), |v| match p.margin {
+                    Some(m) if v == PairVerdict::Equivalent => {
+                        format!("equivalent (±{})", units.diff(m))
+                    }
+                    _ => v.name().to_string(),
+                }),
             ],
         );
     }

@@ -17,9 +17,12 @@
 //!
 //! CSV columns: `backbone` (`model`), `dataset`, `shots` (classification), `comparison`, `a`,
 //! `a_rank`, `b`, `b_rank`, `params_a`, `params_b`, `n`, `left_out`, `mean_diff`, `std_diff`,
-//! `ci95_low`, `ci95_high` (the last three empty for one pair), in the summary's unit. A positive
-//! difference favours `a` for accuracy and Dice, a negative one for generation's FD (lower is
-//! better; [`Task::lower_is_better`]).
+//! `ci95_low`, `ci95_high` (the last three empty for one pair), in the summary's unit, then
+//! `margin` (the equivalence margin, [`Task::equivalence_margin`]; empty where none is stated),
+//! `ci90_low`, `ci90_high` (the 90 % interval of two one-sided 5 % tests) and `verdict`
+//! (`equivalent`, `better`, `worse` or `undecided`, [`PairVerdict`]; empty for one pair). A
+//! positive difference favours `a` for accuracy and Dice, a negative one for generation's FD (lower
+//! is better; [`Task::lower_is_better`]).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -31,7 +34,7 @@ use crate::error::Result;
 use crate::report::cells::{params, Cells};
 use crate::report::rows::{Group, Row};
 use crate::report::write::{optional, write_csv};
-use crate::stats::MeanInterval;
+use crate::stats::{MeanInterval, PairVerdict};
 
 /// Which ranks a comparison pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -138,6 +141,10 @@ pub struct Pair {
     pub left_out: usize,
     /// `a − b` over the paired seeds: n, mean, std and the 95 % interval.
     pub diff: MeanInterval,
+    /// The equivalence margin the verdict used, if one is stated for the measure.
+    pub margin: Option<f64>,
+    /// What the intervals say (`None` for one pair).
+    pub verdict: Option<PairVerdict>,
 }
 
 /// Every comparison of the `task` that the `cells` allow (both cells present with at least one
@@ -148,6 +155,14 @@ pub fn pairs(cells: &Cells, task: Task, measure: Measure) -> Vec<Pair> {
     let comparisons = COMPARISONS
         .into_iter()
         .filter(|&c| c != Comparison::VersusDecoder || task == Task::Segmentation);
+    // The margin is stated for the task's metric only; further measures get no equivalence test.
+    let judge = Judge {
+        margin: match measure {
+            Measure::Metric => task.equivalence_margin(),
+            Measure::Extra(_) => None,
+        },
+        lower_is_better: task.lower_is_better() && measure == Measure::Metric,
+    };
     for group in groups {
         for comparison in comparisons.clone() {
             for &(a, b) in comparison.pairs() {
@@ -180,6 +195,7 @@ pub fn pairs(cells: &Cells, task: Task, measure: Measure) -> Vec<Pair> {
                             (a, a_rank, sa),
                             (b, b_rank, sb),
                             measure,
+                            judge,
                         );
                     }
                 }
@@ -192,6 +208,13 @@ pub fn pairs(cells: &Cells, task: Task, measure: Measure) -> Vec<Pair> {
 /// Seeds of one cell, seed → row.
 type Seeds = std::collections::BTreeMap<u64, Row>;
 
+/// How a pair's verdict is reached: the measure's margin and direction.
+#[derive(Debug, Clone, Copy)]
+struct Judge {
+    margin: Option<f64>,
+    lower_is_better: bool,
+}
+
 /// Appends the pair `a − b` of `measure` when the two cells share a seed that records it.
 fn push_pair(
     out: &mut Vec<Pair>,
@@ -199,6 +222,7 @@ fn push_pair(
     (a, a_rank, sa): (Method, usize, &Seeds),
     (b, b_rank, sb): (Method, usize, &Seeds),
     measure: Measure,
+    judge: Judge,
 ) {
     let diffs: Vec<f64> = sa
         .iter()
@@ -208,6 +232,7 @@ fn push_pair(
         return;
     }
     let seeds: BTreeSet<&u64> = sa.keys().chain(sb.keys()).collect();
+    let diff = MeanInterval::of(&diffs);
     out.push(Pair {
         group: group.clone(),
         comparison,
@@ -218,7 +243,9 @@ fn push_pair(
         params_a: params(sa),
         params_b: params(sb),
         left_out: seeds.len() - diffs.len(),
-        diff: MeanInterval::of(&diffs),
+        verdict: PairVerdict::of(&diff, judge.margin, judge.lower_is_better),
+        margin: judge.margin,
+        diff,
     });
 }
 
@@ -242,6 +269,10 @@ pub fn write(path: &Path, task: Task, pairs: &[Pair]) -> Result<()> {
         "std_diff",
         "ci95_low",
         "ci95_high",
+        "margin",
+        "ci90_low",
+        "ci90_high",
+        "verdict",
     ]);
     let header: Vec<String> = header.into_iter().map(String::from).collect();
     let lines = pairs.iter().map(|p| {
@@ -263,6 +294,10 @@ pub fn write(path: &Path, task: Task, pairs: &[Pair]) -> Result<()> {
             optional(p.diff.std),
             optional(p.diff.ci95.map(|c| c.0)),
             optional(p.diff.ci95.map(|c| c.1)),
+            optional(p.margin),
+            optional(p.diff.ci90().map(|c| c.0)),
+            optional(p.diff.ci90().map(|c| c.1)),
+            p.verdict.map(|v| v.name().to_string()).unwrap_or_default(),
         ]);
         line
     });
