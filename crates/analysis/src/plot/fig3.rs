@@ -31,7 +31,7 @@ pub fn draw(
         let err = plot_error(path);
         let title = format!("Singular values of merged q/k/v weights: {backbone} ({tower})");
         let body = root
-            .titled(&title, (font::FAMILY, style::TITLE))
+            .titled(&title, (font::FAMILY, style::title_size(&title, size.0)))
             .map_err(&err)?;
         let panels = body.split_evenly((3, blocks.len()));
         for (i, area) in panels.iter().enumerate() {

@@ -118,7 +118,7 @@ pub fn draw(path: &Path, backbone: &str, tower: &str, spectra: &[Spectrum]) -> R
             "Update spectra σ_i(ΔW) / σ_max(W): {backbone} ({tower}); lighter lines: earlier blocks"
         );
         let body = root
-            .titled(&title, (font::FAMILY, style::TITLE))
+            .titled(&title, (font::FAMILY, style::title_size(&title, size.0)))
             .map_err(&err)?;
         for (area, proj) in body.split_evenly((2, 2)).iter().zip(Proj::WITH_OUTPUT) {
             let lines = update_lines(spectra, tower, proj);

@@ -123,7 +123,7 @@ pub fn draw(path: &Path, backbone: &str, curves: &[Curve]) -> Result<PathBuf> {
             seeds_note(curves)
         );
         let body = root
-            .titled(&title, (font::FAMILY, style::TITLE))
+            .titled(&title, (font::FAMILY, style::title_size(&title, size.0)))
             .map_err(&err)?;
         let (grid, strip) = body.split_vertically(PANEL.1 * rows as u32);
         for (area, (group, lines)) in grid.split_evenly((rows, cols)).iter().zip(&panels) {

@@ -12,6 +12,21 @@ use crate::plot::font;
 
 /// Font size of figure titles.
 pub const TITLE: u32 = 30;
+/// The font size, at most [`TITLE`] and at least [`LABEL`], at which `title` fits a figure `width`
+/// pixels wide with 20-pixel margins (long backbone and tower names would otherwise run off both
+/// edges). Call it where the figure's font is registered (inside [`save_png`]).
+pub fn title_size(title: &str, width: u32) -> u32 {
+    (LABEL..=TITLE)
+        .rev()
+        .find(|&size| {
+            (font::FAMILY, size)
+                .into_font()
+                .box_size(title)
+                .is_ok_and(|(w, _)| w + 40 <= width)
+        })
+        .unwrap_or(LABEL)
+}
+
 /// Font size of panel captions.
 pub const CAPTION: u32 = 22;
 /// Font size of axis descriptions.
@@ -104,6 +119,26 @@ pub fn save_png(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn titles_shrink_to_fit_their_figure() {
+        font::register().unwrap();
+        let width =
+            |title: &str, size: u32| (font::FAMILY, size).into_font().box_size(title).unwrap().0;
+        // A short title keeps the full size.
+        assert_eq!(title_size("Training loss", 1120), TITLE);
+        // fig3's title of the two-block QUICK CamVid grid ran off both edges at 30 px.
+        let long = "Singular values of merged q/k/v weights: litemedsam-camvid-quick (image_encoder.layers.1)";
+        assert!(width(long, TITLE) + 40 > 1120);
+        let size = title_size(long, 1120);
+        assert!(size < TITLE && width(long, size) + 40 <= 1120, "{size}");
+        assert!(
+            width(long, size + 1) + 40 > 1120,
+            "the largest size that fits"
+        );
+        // Nothing fits a sliver: the smallest size, not less.
+        assert_eq!(title_size(long, 50), LABEL);
+    }
 
     #[test]
     fn every_method_has_its_own_okabe_ito_colour() {
