@@ -88,9 +88,10 @@ fn main() -> Result<()> {
     // A "pre-trained" checkpoint: the base model's weights, random here, in a safetensors file.
     let base_file = dir.join("model.safetensors");
     let (plain, _) = ModelStore::build(Device::Cpu, None, |root| Block::new(&(root / "block")))?;
-    let weights: Vec<(String, Tensor)> = plain
-        .base()
-        .variables()
+    // In name order, so every run draws the same values for the same weights.
+    let variables: std::collections::BTreeMap<String, Tensor> =
+        plain.base().variables().into_iter().collect();
+    let weights: Vec<(String, Tensor)> = variables
         .into_iter()
         .map(|(name, t)| {
             let values = noise(&mut rng, &t.size()) * 0.1;
