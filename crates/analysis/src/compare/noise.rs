@@ -22,13 +22,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use formats::atomic::write_atomic;
 use formats::run::SUMMARY_TABLE;
 use formats::selection::{Candidate, Table, LR_SELECTION_FILE};
 
 use crate::compare::table::SummaryTable;
 use crate::compare::task::Task;
 use crate::error::{Error, Result};
+use crate::report::write::write_csv;
 
 /// The measured bands, beside the reference summary.
 pub const BAND_FILE: &str = "numerics_band.csv";
@@ -342,30 +342,25 @@ pub fn examples(values: &[f64]) -> Option<usize> {
 }
 
 fn write_values(path: &Path, values: &BTreeMap<Place, BTreeMap<String, f64>>) -> Result<()> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let csv_error = |e: csv::Error| Error::csv(path, e.to_string());
-    out.write_record([
+    let header = [
         "stage", "backbone", "dataset", "cell", "seed", "setting", "value",
-    ])
-    .map_err(csv_error)?;
-    for ((stage, backbone, dataset, cell, seed), by_setting) in values {
-        for (setting, value) in by_setting {
-            out.write_record([
-                stage.name(),
-                backbone,
-                dataset,
-                cell,
-                &seed.to_string(),
-                setting,
-                &value.to_string(),
-            ])
-            .map_err(csv_error)?;
-        }
-    }
-    let bytes = out
-        .into_inner()
-        .map_err(|e| Error::csv(path, e.to_string()))?;
-    Ok(write_atomic(path, &bytes)?)
+    ];
+    let lines = values
+        .iter()
+        .flat_map(|((stage, backbone, dataset, cell, seed), by_setting)| {
+            by_setting.iter().map(move |(setting, value)| {
+                vec![
+                    stage.name().to_string(),
+                    backbone.clone(),
+                    dataset.clone(),
+                    cell.clone(),
+                    seed.to_string(),
+                    setting.clone(),
+                    value.to_string(),
+                ]
+            })
+        });
+    write_csv(path, &header.map(String::from), lines)
 }
 
 fn write_bands(
@@ -374,9 +369,7 @@ fn write_bands(
     settings: usize,
     measured_on: &str,
 ) -> Result<()> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let csv_error = |e: csv::Error| Error::csv(path, e.to_string());
-    out.write_record([
+    let header = [
         "backbone",
         "dataset",
         "stage",
@@ -389,29 +382,24 @@ fn write_bands(
         "floor",
         "band",
         "measured_on",
-    ])
-    .map_err(csv_error)?;
-    for (key, band) in bands {
-        out.write_record([
-            key.backbone.as_str(),
-            &key.dataset,
-            key.stage.name(),
-            &key.cell,
-            &band.metric,
-            &band.cells.to_string(),
-            &settings.to_string(),
-            &band.max_spread.to_string(),
-            &NOISE_FACTOR.to_string(),
-            &band.floor.to_string(),
-            &band.band.to_string(),
-            measured_on,
-        ])
-        .map_err(csv_error)?;
-    }
-    let bytes = out
-        .into_inner()
-        .map_err(|e| Error::csv(path, e.to_string()))?;
-    Ok(write_atomic(path, &bytes)?)
+    ];
+    let lines = bands.iter().map(|(key, band)| {
+        vec![
+            key.backbone.clone(),
+            key.dataset.clone(),
+            key.stage.name().to_string(),
+            key.cell.clone(),
+            band.metric.clone(),
+            band.cells.to_string(),
+            settings.to_string(),
+            band.max_spread.to_string(),
+            NOISE_FACTOR.to_string(),
+            band.floor.to_string(),
+            band.band.to_string(),
+            measured_on.to_string(),
+        ]
+    });
+    write_csv(path, &header.map(String::from), lines)
 }
 
 #[cfg(test)]

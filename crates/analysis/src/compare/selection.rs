@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use formats::atomic::write_atomic;
 use formats::selection::{Candidate, Table};
 use formats::Method;
 
 use crate::compare::noise::candidate_cell;
 use crate::compare::numerics::Bands;
 use crate::compare::verdict::EXACT_TOLERANCE;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::report::write::{optional, write_csv};
 
 /// How one (backbone, data set, method) selection compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,9 +130,7 @@ pub fn compare_selection(
 
 /// Writes the rows to `path` atomically.
 pub fn write(path: &Path, rows: &[SelectionRow]) -> Result<()> {
-    let csv_error = |e: csv::Error| Error::csv(path, e.to_string());
-    let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record([
+    let header = [
         "backbone",
         "dataset",
         "method",
@@ -144,27 +142,21 @@ pub fn write(path: &Path, rows: &[SelectionRow]) -> Result<()> {
         "score_reference_choice",
         "band",
         "verdict",
-    ])
-    .map_err(csv_error)?;
-    let text = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-    for row in rows {
-        out.write_record([
+    ];
+    let lines = rows.iter().map(|row| {
+        vec![
             row.key.0.clone(),
             row.key.1.clone(),
             row.key.2.to_string(),
-            text(row.ours.map(|o| o.0)),
-            text(row.ours.map(|o| o.1)),
-            text(row.reference.map(|r| r.0)),
-            text(row.reference.map(|r| r.1)),
-            text(row.ours.map(|o| o.2)),
-            text(row.ours_at_reference_choice),
-            text(row.band),
+            optional(row.ours.map(|o| o.0)),
+            optional(row.ours.map(|o| o.1)),
+            optional(row.reference.map(|r| r.0)),
+            optional(row.reference.map(|r| r.1)),
+            optional(row.ours.map(|o| o.2)),
+            optional(row.ours_at_reference_choice),
+            optional(row.band),
             row.choice.name().to_string(),
-        ])
-        .map_err(csv_error)?;
-    }
-    let bytes = out
-        .into_inner()
-        .map_err(|e| Error::csv(path, e.to_string()))?;
-    Ok(write_atomic(path, &bytes)?)
+        ]
+    });
+    write_csv(path, &header.map(String::from), lines)
 }
