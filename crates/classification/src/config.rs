@@ -105,6 +105,17 @@ fn default_checkpoint_every() -> usize {
     50
 }
 
+/// Where a run's validation split comes from, if it is a selection run.
+#[derive(Debug, Clone, Copy)]
+enum Validation {
+    /// A grid run: scored on the test set.
+    None,
+    /// This many of each class's shots held out of the pool.
+    HeldOut(usize),
+    /// This many more images per class drawn outside the pool.
+    OutsidePool(usize),
+}
+
 /// Images per class held out for validation from `shots` at `fraction` (rounded).
 fn held_out(shots: usize, fraction: f64) -> usize {
     (shots as f64 * fraction).round() as usize
@@ -147,6 +158,13 @@ pub struct RunSpec {
     /// A selection run: this many of each class's shots are held out and scored instead of the
     /// test set (the run trains on the rest).
     pub validation_per_class: Option<usize>,
+    /// A selection run that trains on the whole pool and scores this many more training images
+    /// per class drawn outside it instead of the test set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_outside_pool: Option<usize>,
+    /// A selection run that scores its validation split every this many steps too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validate_every: Option<usize>,
     /// Logit scale.
     pub logit_scale: f64,
     /// CLIP prompt template.
@@ -177,10 +195,16 @@ impl RunSpec {
             self.rank,
             self.seed
         );
-        match self.validation_per_class {
-            Some(_) => selection_run_name(&name, self.method, &self.optim),
-            None => name,
+        if self.scores_validation() {
+            selection_run_name(&name, self.method, &self.optim)
+        } else {
+            name
         }
+    }
+
+    /// Whether this is a selection run, scored on a validation split instead of the test set.
+    pub fn scores_validation(&self) -> bool {
+        self.validation_per_class.is_some() || self.validation_outside_pool.is_some()
     }
 }
 
@@ -228,13 +252,13 @@ impl runner::Experiment for Experiment {
         self.optim.check(&mut checks);
         if let Some(select) = &self.select {
             select.check(&mut checks);
-            for &shots in &self.shots {
-                let held = held_out(shots, select.validation_fraction);
+            let fraction = select.validation_fraction;
+            for (&shots, fraction) in fraction.iter().flat_map(|f| self.shots.iter().zip([f])) {
+                let held = held_out(shots, *fraction);
                 if held == 0 || held >= shots {
                     checks.problem(format!(
-                        "field `select.validation_fraction` = {} holds out {held} of {shots} \
-                         shots per class: need at least one to train and one to validate",
-                        select.validation_fraction
+                        "field `select.validation_fraction` = {fraction} holds out {held} of \
+                         {shots} shots per class: need at least one to train and one to validate"
                     ));
                 }
             }
@@ -311,7 +335,11 @@ impl runner::RunSpec for RunSpec {
     }
 
     fn scores_validation(&self) -> bool {
-        self.validation_per_class.is_some()
+        RunSpec::scores_validation(self)
+    }
+
+    fn validate_every(&self) -> Option<usize> {
+        self.validate_every
     }
 }
 
@@ -326,15 +354,16 @@ impl Experiment {
             for &shots in &self.shots {
                 for &seed in &self.seeds {
                     for &method in &self.methods {
-                        let hyper = match selected {
-                            Some(s) if method.trains() => {
-                                Some(s.get(&self.backbone, dataset, method)?)
-                            }
-                            _ => None,
+                        let (hyper, steps) = match selected {
+                            Some(s) if method.trains() => (
+                                Some(s.get(&self.backbone, dataset, method)?),
+                                s.steps(&self.backbone, dataset, method),
+                            ),
+                            _ => (None, None),
                         };
                         for rank in self.method_ranks(method) {
                             let coords = (dataset.as_str(), shots, seed, method, rank);
-                            runs.push(self.run(coords, hyper, None, root)?);
+                            runs.push(self.run(coords, hyper, Validation::None, steps, root)?);
                         }
                     }
                 }
@@ -353,17 +382,23 @@ impl Experiment {
     }
 
     /// The `[select]` grid: every data set × trained method × candidate at the section's rank
-    /// and seed, with the validation split held out of each data set's largest shot count.
+    /// and seed, at each data set's largest shot count, with the validation split held out of
+    /// the pool or drawn outside it, for `select.iters` steps when given.
     fn selection_runs(&self, select: &SelectSection, root: &Path) -> Result<Vec<RunSpec>> {
         let shots = self.shots.iter().copied().max().unwrap_or(1);
-        let held = held_out(shots, select.validation_fraction);
+        let validation = match select.outside_pool_per_class {
+            Some(per_class) => Validation::OutsidePool(per_class),
+            None => Validation::HeldOut(held_out(shots, select.fraction())),
+        };
         let mut runs = Vec::new();
         for dataset in self.datasets.iter().filter(|d| self.present(d, root)) {
             for &method in self.methods.iter().filter(|m| m.trains()) {
                 let rank = if method.has_adapter() { select.rank } else { 0 };
                 for hyper in select.candidates(method) {
                     let coords = (dataset.as_str(), shots, select.seed, method, rank);
-                    runs.push(self.run(coords, Some(hyper), Some(held), root)?);
+                    let mut spec = self.run(coords, Some(hyper), validation, select.iters, root)?;
+                    spec.validate_every = select.validate_every;
+                    runs.push(spec);
                 }
             }
         }
@@ -394,11 +429,12 @@ impl Experiment {
         &self,
         (dataset, shots, seed, method, rank): (&str, usize, u64, Method, i64),
         hyper: Option<Hyper>,
-        validation_per_class: Option<usize>,
+        validation: Validation,
+        iters: Option<usize>,
         root: &Path,
     ) -> Result<RunSpec> {
         let iters = if method.trains() {
-            self.iters.unwrap_or(self.iters_per_shot * shots)
+            iters.or(self.iters).unwrap_or(self.iters_per_shot * shots)
         } else {
             0
         };
@@ -424,7 +460,15 @@ impl Experiment {
             crop_scale: self.crop_scale,
             flip: self.flip,
             test_limit: self.test_limit,
-            validation_per_class,
+            validation_per_class: match validation {
+                Validation::HeldOut(n) => Some(n),
+                _ => None,
+            },
+            validation_outside_pool: match validation {
+                Validation::OutsidePool(n) => Some(n),
+                _ => None,
+            },
+            validate_every: None,
             logit_scale: self.logit_scale,
             template: self.template.clone(),
             checkpoint_every: self.checkpoint_every,

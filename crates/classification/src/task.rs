@@ -49,15 +49,19 @@ impl Run {
         let fewshot = FewShot::sample(&dataset, spec.shots, spec.seed)?;
         ctx.dir.write_json("fewshot.json", &fewshot)?;
         ctx.dir.write_json(CLASSES_FILE, &dataset.classnames)?;
-        let (train, test) = match spec.validation_per_class {
-            Some(held) => {
+        let items = |idx: Vec<usize>| -> Vec<Item> {
+            idx.into_iter().map(|i| dataset.train[i].clone()).collect()
+        };
+        let (train, test) = match (spec.validation_per_class, spec.validation_outside_pool) {
+            (Some(held), _) => {
                 let (train, validation) = fewshot.hold_out(held)?;
-                let items = |idx: Vec<usize>| -> Vec<Item> {
-                    idx.into_iter().map(|i| dataset.train[i].clone()).collect()
-                };
                 (items(train), items(validation))
             }
-            None => (
+            (None, Some(per_class)) => (
+                fewshot.items(&dataset),
+                items(fewshot.outside(&dataset, per_class)?),
+            ),
+            (None, None) => (
                 fewshot.items(&dataset),
                 datasets::test_subset(&dataset, spec.test_limit),
             ),
@@ -149,6 +153,10 @@ impl runner::Session for Run {
         Ok(())
     }
 
+    fn validate(&self) -> Result<f64> {
+        self.classifier.accuracy(&self.test, &self.pre)
+    }
+
     fn step(&mut self, _step: usize) -> Result<StepOutput> {
         let batch = self.loader.next_batch()?;
         let labels = self.classifier.labels(&batch.labels);
@@ -202,7 +210,7 @@ impl runner::Session for Run {
             resolution: self.spec.resolution,
             lr: self.spec.optim.lr,
             plus_ratio: self.spec.optim.lr_ratio,
-            evaluated_on: if self.spec.validation_per_class.is_some() {
+            evaluated_on: if self.spec.scores_validation() {
                 "validation".into()
             } else {
                 "test".into()

@@ -81,6 +81,45 @@ impl FewShot {
         Ok((train, validation))
     }
 
+    /// A validation split from outside the draw: `per_class` more training images of every class
+    /// that the draw did not take, chosen uniformly at random (ChaCha8 seeded by the draw's seed),
+    /// as positions in `dataset.train`, class by class in ascending order. The draw itself stays
+    /// whole for training. Errors, naming the class, if one has too few images left.
+    pub fn outside(&self, dataset: &Dataset, per_class: usize) -> Result<Vec<usize>> {
+        if per_class == 0 {
+            return Err(DataError::InvalidParam(
+                "a validation split outside the draw needs at least one image per class".into(),
+            ));
+        }
+        let taken: std::collections::BTreeSet<usize> = self.indices.iter().copied().collect();
+        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); dataset.num_classes()];
+        for (i, item) in dataset.train.iter().enumerate() {
+            if !taken.contains(&i) {
+                by_class[item.label].push(i);
+            }
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x0075_1DE0_F5E7);
+        let mut validation = Vec::with_capacity(per_class * by_class.len());
+        for (label, members) in by_class.iter().enumerate() {
+            if members.len() < per_class {
+                return Err(DataError::InvalidParam(format!(
+                    "class {label} ({}) has {} training images outside the {}-shot draw, fewer \
+                     than the {per_class} asked for validation",
+                    dataset.classnames[label],
+                    members.len(),
+                    self.shots
+                )));
+            }
+            let mut chosen: Vec<usize> = sample(&mut rng, members.len(), per_class)
+                .into_iter()
+                .map(|j| members[j])
+                .collect();
+            chosen.sort_unstable();
+            validation.extend(chosen);
+        }
+        Ok(validation)
+    }
+
     /// The chosen training items, in the order of [`FewShot::indices`].
     pub fn items(&self, dataset: &Dataset) -> Vec<Item> {
         self.indices

@@ -66,3 +66,30 @@ fn hold_out_splits_every_class_disjointly_and_deterministically() {
         );
     }
 }
+
+#[test]
+fn validation_outside_the_draw_is_disjoint_balanced_and_deterministic() {
+    let ds = common::memory_dataset(&[20, 20, 12]);
+    let fs = FewShot::sample(&ds, 8, 3).unwrap();
+    let validation = fs.outside(&ds, 4).unwrap();
+    assert_eq!(validation.len(), 12);
+    for label in 0..3 {
+        let count = validation
+            .iter()
+            .filter(|&&i| ds.train[i].label == label)
+            .count();
+        assert_eq!(count, 4, "class {label}");
+    }
+    assert!(
+        validation.iter().all(|i| !fs.indices.contains(i)),
+        "no validation image is one of the draw's"
+    );
+    assert_eq!(fs.outside(&ds, 4).unwrap(), validation);
+    // Class 2 has 12 images, 8 drawn: 4 left, not 5.
+    let msg = common::err_msg(fs.outside(&ds, 5));
+    assert!(
+        msg.contains("class 2") && msg.contains("4 training images outside"),
+        "{msg}"
+    );
+    assert!(common::err_msg(fs.outside(&ds, 0)).contains("at least one"));
+}

@@ -12,7 +12,8 @@
 //!   run's [`AdapterConfig`] and [`OptimConfig`].
 //! * [`run`]: run folders and the header of their `config.json`; [`summary`]: `summary.csv`
 //!   collected from run folders.
-//! * [`selection`]: the `[select]` section, `lr_selection.csv` and the chosen learning rates.
+//! * [`selection`]: the `[select]` section, `lr_selection.csv` and the chosen learning rates;
+//!   [`schedule`]: selection runs' validation curves and the schedule length chosen from them.
 //! * [`check`]: range checks that report every bad field at once.
 //! * [`paths`]: the repository root and portable (root-relative) paths; [`atomic`]: writes.
 
@@ -27,6 +28,7 @@ pub mod paths;
 pub mod peft;
 pub mod precision;
 pub mod run;
+pub mod schedule;
 pub mod sections;
 pub mod selection;
 pub mod summary;

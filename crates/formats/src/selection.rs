@@ -22,7 +22,7 @@ pub const SELECTION_FOLDER: &str = "selection";
 pub const LR_SELECTION_FILE: &str = "lr_selection.csv";
 
 /// `[select]`: the candidates each method is tried with, at one rank and one seed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SelectSection {
     /// Learning rates tried for every method (the head's for `probe`; the backbone's for `full`).
@@ -34,7 +34,24 @@ pub struct SelectSection {
     /// The seed of the selection runs.
     pub seed: u64,
     /// Share of the training pool held out for validation (per class where the task has classes).
-    pub validation_fraction: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_fraction: Option<f64>,
+    /// Classification, instead of `validation_fraction`: validate on this many more training
+    /// images per class drawn outside the few-shot pool; the selection runs then train on the
+    /// whole pool, as the grid's runs do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outside_pool_per_class: Option<usize>,
+    /// The selection runs' length when it differs from the grid's: the longest schedule tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iters: Option<usize>,
+    /// Score the validation split every this many steps too (each run's `validation_curve.csv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validate_every: Option<usize>,
+    /// The schedule rule's tolerance (needs `validate_every`): the grid trains for the first
+    /// scored step after which no method's best validation score improves by more than this, and
+    /// each method's candidate is chosen by its score at that step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plateau: Option<f64>,
 }
 
 impl SelectSection {
@@ -52,15 +69,60 @@ impl SelectSection {
         for ratio in &self.plus_ratios {
             checks.positive("select.plus_ratios", *ratio);
         }
-        checks
-            .at_least("select.rank", self.rank, 1)
-            .half_open(
-                "select.validation_fraction",
-                self.validation_fraction,
-                0.0,
-                1.0,
-            )
-            .positive("select.validation_fraction", self.validation_fraction);
+        checks.at_least("select.rank", self.rank, 1);
+        match (self.validation_fraction, self.outside_pool_per_class) {
+            (Some(fraction), None) => {
+                checks
+                    .half_open("select.validation_fraction", fraction, 0.0, 1.0)
+                    .positive("select.validation_fraction", fraction);
+            }
+            (None, Some(per_class)) => {
+                checks.at_least("select.outside_pool_per_class", per_class, 1);
+            }
+            _ => {
+                checks.problem(
+                    "section `[select]` needs exactly one of `validation_fraction` and \
+                     `outside_pool_per_class`",
+                );
+            }
+        }
+        if let Some(iters) = self.iters {
+            checks.at_least("select.iters", iters, 1);
+        }
+        if let Some(every) = self.validate_every {
+            checks.at_least("select.validate_every", every, 1);
+        }
+        if let Some(tolerance) = self.plateau {
+            checks.non_negative("select.plateau", tolerance);
+            if self.validate_every.is_none() {
+                checks.problem("field `select.plateau` needs `select.validate_every`");
+            }
+        }
+    }
+
+    /// Problems for the fields only few-shot classification reads, in a task that validates on
+    /// `validation_fraction` of its training data when a run finishes.
+    pub fn check_fraction_only(&self, checks: &mut Checks) {
+        let classification_only = [
+            (
+                "outside_pool_per_class",
+                self.outside_pool_per_class.is_some(),
+            ),
+            ("iters", self.iters.is_some()),
+            ("validate_every", self.validate_every.is_some()),
+            ("plateau", self.plateau.is_some()),
+        ];
+        for (field, _) in classification_only.iter().filter(|(_, set)| *set) {
+            checks.problem(format!(
+                "field `select.{field}` is read by few-shot classification only; this task \
+                 scores `validation_fraction` of its training data when a run finishes"
+            ));
+        }
+    }
+
+    /// The share of the pool held out (0 when the section validates outside the pool).
+    pub fn fraction(&self) -> f64 {
+        self.validation_fraction.unwrap_or(0.0)
     }
 
     /// Every (lr, λ) candidate of `method`: λ varies only for the `+` variants.
@@ -144,6 +206,8 @@ pub struct Candidate {
     pub plus_ratio: f64,
     /// The validation score (higher is better).
     pub score: f64,
+    /// The step the score was taken at when a schedule rule chose it (the grid's length).
+    pub steps: Option<usize>,
 }
 
 /// Writes `path` (atomically): every candidate, sorted, with `validation_<score_name>` and
@@ -173,7 +237,9 @@ pub fn write_table(
     let mut out = csv::Writer::from_writer(Vec::new());
     let csv_error = |e: csv::Error| Error::parse(path, e.to_string());
     let score_column = format!("validation_{score_name}");
-    out.write_record([
+    // The `steps` column only where a schedule rule chose a length: older tables keep their bytes.
+    let with_steps = sorted.iter().any(|c| c.steps.is_some());
+    let mut header = vec![
         "backbone",
         "dataset",
         "method",
@@ -183,11 +249,14 @@ pub fn write_table(
         "plus_ratio",
         &score_column,
         "chosen",
-    ])
-    .map_err(csv_error)?;
+    ];
+    if with_steps {
+        header.push("steps");
+    }
+    out.write_record(&header).map_err(csv_error)?;
     for c in &sorted {
         let is_chosen = std::ptr::eq(chosen[&key(c)], c);
-        out.write_record([
+        let mut record = vec![
             c.backbone.clone(),
             c.dataset.clone(),
             c.method.name().to_string(),
@@ -197,8 +266,11 @@ pub fn write_table(
             c.plus_ratio.to_string(),
             format!("{:.6}", c.score),
             is_chosen.to_string(),
-        ])
-        .map_err(csv_error)?;
+        ];
+        if with_steps {
+            record.push(c.steps.map_or(String::new(), |s| s.to_string()));
+        }
+        out.write_record(&record).map_err(csv_error)?;
     }
     let bytes = out
         .into_inner()
@@ -206,16 +278,7 @@ pub fn write_table(
     write_atomic(path, &bytes)?;
     Ok(Selected::new(
         path,
-        chosen
-            .into_iter()
-            .map(|(key, c)| {
-                let hyper = Hyper {
-                    lr: c.lr,
-                    plus_ratio: c.plus_ratio,
-                };
-                (key, hyper)
-            })
-            .collect(),
+        chosen.into_values().map(|c| (c.clone(), true)).collect(),
     ))
 }
 
@@ -242,6 +305,8 @@ fn key(c: &Candidate) -> Key {
 pub struct Selected {
     path: PathBuf,
     chosen: BTreeMap<Key, Hyper>,
+    /// The schedule length chosen with them, where a schedule rule chose one.
+    steps: BTreeMap<Key, usize>,
     /// Lenient: [`Selected::get`] answers a missing entry with a placeholder and records it.
     lenient: bool,
     missing: RefCell<BTreeSet<(String, Method)>>,
@@ -267,48 +332,88 @@ pub struct Table {
 impl Table {
     /// Reads the table at `path` (as [`write_table`] writes it); errors name the file and row.
     pub fn read(path: &Path) -> Result<Self> {
-        let csv_error = |e: csv::Error| Error::parse(path, e.to_string());
-        let mut reader = csv::Reader::from_path(path).map_err(csv_error)?;
-        let headers = reader.headers().map_err(csv_error)?.clone();
-        let score_column = headers
-            .iter()
-            .find(|h| h.starts_with("validation_"))
-            .ok_or_else(|| Error::parse(path, "has no `validation_<score>` column"))?
-            .to_string();
-        let mut rows = Vec::new();
-        for (line, record) in reader.records().enumerate() {
-            let record = record.map_err(csv_error)?;
-            let row = line + 1;
-            let field = |name: &str| -> Result<&str> {
-                let at = headers.iter().position(|h| h == name);
-                at.and_then(|i| record.get(i))
-                    .ok_or_else(|| Error::parse(path, format!("row {row}: no `{name}` value")))
-            };
-            let bad = |name: &str, value: &str| {
-                Error::parse(path, format!("row {row}, `{name}`: cannot read `{value}`"))
-            };
-            let parsed = |name: &str| -> Result<f64> {
-                let v = field(name)?;
-                v.parse().map_err(|_| bad(name, v))
-            };
-            let (method, chosen) = (field("method")?, field("chosen")?);
-            let candidate = Candidate {
-                backbone: field("backbone")?.to_string(),
-                dataset: field("dataset")?.to_string(),
-                method: method.parse().map_err(|_| bad("method", method))?,
-                rank: parsed("rank")? as i64,
-                seed: parsed("seed")? as u64,
-                lr: parsed("lr")?,
-                plus_ratio: parsed("plus_ratio")?,
-                score: parsed(&score_column)?,
-            };
-            rows.push((
-                candidate,
-                chosen.parse().map_err(|_| bad("chosen", chosen))?,
-            ));
-        }
+        let (score_column, rows) = read_candidates(path, |row| {
+            let chosen = row.field("chosen")?;
+            chosen.parse().map_err(|_| row.bad("chosen", chosen))
+        })?;
         Ok(Self { score_column, rows })
     }
+}
+
+/// One row of a candidate table being read: its values by column name, errors naming the file
+/// and row.
+pub(crate) struct Row<'a> {
+    path: &'a Path,
+    headers: &'a csv::StringRecord,
+    record: &'a csv::StringRecord,
+    row: usize,
+}
+
+impl Row<'_> {
+    /// The value of column `name`.
+    pub(crate) fn field(&self, name: &str) -> Result<&str> {
+        let at = self.headers.iter().position(|h| h == name);
+        at.and_then(|i| self.record.get(i))
+            .ok_or_else(|| Error::parse(self.path, format!("row {}: no `{name}` value", self.row)))
+    }
+
+    /// The error for an unreadable `value` of column `name`.
+    pub(crate) fn bad(&self, name: &str, value: &str) -> Error {
+        Error::parse(
+            self.path,
+            format!("row {}, `{name}`: cannot read `{value}`", self.row),
+        )
+    }
+
+    /// The number in column `name`.
+    pub(crate) fn number<T: std::str::FromStr>(&self, name: &str) -> Result<T> {
+        let v = self.field(name)?;
+        v.parse().map_err(|_| self.bad(name, v))
+    }
+}
+
+/// Reads a table of candidates at `path` (the columns of [`write_table`]; its score is the
+/// `validation_<score>` column, whose name is returned), each row with what `extra` reads from
+/// it.
+pub(crate) fn read_candidates<T>(
+    path: &Path,
+    extra: impl Fn(&Row<'_>) -> Result<T>,
+) -> Result<(String, Vec<(Candidate, T)>)> {
+    let csv_error = |e: csv::Error| Error::parse(path, e.to_string());
+    let mut reader = csv::Reader::from_path(path).map_err(csv_error)?;
+    let headers = reader.headers().map_err(csv_error)?.clone();
+    let score_column = headers
+        .iter()
+        .find(|h| h.starts_with("validation_"))
+        .ok_or_else(|| Error::parse(path, "has no `validation_<score>` column"))?
+        .to_string();
+    let mut rows = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(csv_error)?;
+        let row = Row {
+            path,
+            headers: &headers,
+            record: &record,
+            row: line + 1,
+        };
+        let method = row.field("method")?;
+        let candidate = Candidate {
+            backbone: row.field("backbone")?.to_string(),
+            dataset: row.field("dataset")?.to_string(),
+            method: method.parse().map_err(|_| row.bad("method", method))?,
+            rank: row.number("rank")?,
+            seed: row.number("seed")?,
+            lr: row.number("lr")?,
+            plus_ratio: row.number("plus_ratio")?,
+            score: row.number(&score_column)?,
+            steps: match row.field("steps") {
+                Ok("") | Err(_) => None,
+                Ok(_) => Some(row.number("steps")?),
+            },
+        };
+        rows.push((candidate, extra(&row)?));
+    }
+    Ok((score_column, rows))
 }
 
 impl Selected {
@@ -321,26 +426,27 @@ impl Selected {
                  its selection first (the same command with --select)",
             ));
         }
-        let chosen = Table::read(path)?
-            .rows
-            .into_iter()
-            .filter(|(_, chosen)| *chosen)
-            .map(|(c, _)| {
-                let hyper = Hyper {
-                    lr: c.lr,
-                    plus_ratio: c.plus_ratio,
-                };
-                (key(&c), hyper)
-            })
-            .collect();
-        Ok(Self::new(path, chosen))
+        Ok(Self::new(path, Table::read(path)?.rows))
     }
 
-    /// A strict table at `path` holding `chosen`.
-    fn new(path: &Path, chosen: BTreeMap<Key, Hyper>) -> Self {
+    /// A strict table at `path` holding the rows marked chosen.
+    fn new(path: &Path, rows: Vec<(Candidate, bool)>) -> Self {
+        let chosen = rows.iter().filter(|(_, chosen)| *chosen);
         Self {
             path: path.to_path_buf(),
-            chosen,
+            chosen: chosen
+                .clone()
+                .map(|(c, _)| {
+                    let hyper = Hyper {
+                        lr: c.lr,
+                        plus_ratio: c.plus_ratio,
+                    };
+                    (key(c), hyper)
+                })
+                .collect(),
+            steps: chosen
+                .filter_map(|(c, _)| c.steps.map(|s| (key(c), s)))
+                .collect(),
             lenient: false,
             missing: RefCell::default(),
         }
@@ -354,7 +460,7 @@ impl Selected {
         let mut selected = if path.is_file() {
             Self::read(path)?
         } else {
-            Self::new(path, BTreeMap::new())
+            Self::new(path, Vec::new())
         };
         selected.lenient = true;
         Ok(selected)
@@ -368,6 +474,12 @@ impl Selected {
     /// The selection table's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The training length a schedule rule chose for (`backbone`, `dataset`, `method`), if any.
+    pub fn steps(&self, backbone: &str, dataset: &str, method: Method) -> Option<usize> {
+        let key = (backbone.to_string(), dataset.to_string(), method);
+        self.steps.get(&key).copied()
     }
 
     /// The chosen values of (`backbone`, `dataset`, `method`), or an error naming the table.
@@ -408,6 +520,7 @@ mod tests {
             lr,
             plus_ratio,
             score,
+            steps: None,
         }
     }
 
@@ -487,7 +600,8 @@ mod tests {
             plus_ratios: vec![4.0, 16.0],
             rank: 8,
             seed: 1,
-            validation_fraction: 0.25,
+            validation_fraction: Some(0.25),
+            ..SelectSection::default()
         };
         assert_eq!(select.candidates(Method::Lora).len(), 2);
         assert_eq!(select.candidates(Method::LoraPlus).len(), 4);

@@ -205,7 +205,7 @@ fn selection_scores_held_out_instances_and_chooses_the_lowest_loss() {
         assert_eq!(s.fd_dinov2, None, "selection runs sample nothing");
         assert!(spec.name().starts_with("selection/"));
     }
-    collect_selection::<Generation>(results.path()).unwrap();
+    collect_selection::<Generation>(results.path(), None).unwrap();
     let table = Table::read(&results.path().join("generation").join(LR_SELECTION_FILE)).unwrap();
     assert_eq!(table.score_column, "validation_loss");
     for method in [Method::Lora, Method::SerialLoraPlus] {

@@ -10,6 +10,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use formats::run::{read_json, run_dirs, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE};
+use formats::schedule::{
+    plateau, write_curves, write_schedules, Curve, Schedule, SCHEDULE_FILE, VALIDATION_CURVES_FILE,
+};
 use formats::selection::{write_table, Candidate, LR_SELECTION_FILE, SELECTION_FOLDER};
 use formats::{Method, Numerics, RunHeader, Selected, SummaryRow};
 use serial_lora::{AdamW, LossScaler};
@@ -201,10 +204,10 @@ fn select_first<T: Task>(
         pairs.join(", "),
         runs.len()
     );
-    if let Some(code) = run_all::<T>(&select_args, &runs)? {
+    if let Some(code) = run_all::<T>(&select_args, &runs, section.plateau)? {
         bail!("the learning-rate selection did not finish ({code:?}); rerun the same command");
     }
-    collect_selection::<T>(&args.results)
+    collect_selection::<T>(&args.results, section.plateau)
 }
 
 /// A run folder's name must stay inside `<results>/<task>/`: one safe path component, under
@@ -226,8 +229,9 @@ fn run_grid<T: Task>(args: &GridArgs, adjust: impl Fn(&mut T::Experiment)) -> Re
         }
         tch::set_num_threads(n as i32);
     }
+    let rule = schedule_rule::<T>(args, &adjust);
     if args.collect {
-        collect_stage::<T>(args)?;
+        collect_stage::<T>(args, rule)?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut expanded = expand::<T>(args, &adjust)?;
@@ -256,11 +260,11 @@ fn run_grid<T: Task>(args: &GridArgs, adjust: impl Fn(&mut T::Experiment)) -> Re
         return Ok(ExitCode::SUCCESS);
     }
     check_writable(&args.results.join(T::NAME))?;
-    if let Some(code) = run_all::<T>(args, &runs)? {
+    if let Some(code) = run_all::<T>(args, &runs, rule)? {
         return Ok(code);
     }
     if !args.no_collect {
-        collect_stage::<T>(args)?;
+        collect_stage::<T>(args, rule)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -268,7 +272,11 @@ fn run_grid<T: Task>(args: &GridArgs, adjust: impl Fn(&mut T::Experiment)) -> Re
 /// Runs `runs` one after another, going on past failures; `Some(code)` when the caller should
 /// stop with it (a run failed, or the step budget paused one), `None` when every run finished
 /// (or was busy in another process, which is reported).
-fn run_all<T: Task>(args: &GridArgs, runs: &[T::Spec]) -> Result<Option<ExitCode>> {
+fn run_all<T: Task>(
+    args: &GridArgs,
+    runs: &[T::Spec],
+    rule: Option<f64>,
+) -> Result<Option<ExitCode>> {
     let mut failed = Vec::new();
     let mut busy = Vec::new();
     for (i, spec) in runs.iter().enumerate() {
@@ -294,7 +302,7 @@ fn run_all<T: Task>(args: &GridArgs, runs: &[T::Spec]) -> Result<Option<ExitCode
         return Ok(None);
     }
     if !args.no_collect {
-        collect_stage::<T>(args)?;
+        collect_stage::<T>(args, rule)?;
     }
     eprintln!("{} of {} run(s) failed:", failed.len(), runs.len());
     for (name, error) in &failed {
@@ -323,9 +331,18 @@ fn collect_folder<S: SummaryRow>(results: &Path, folder: &str) -> Result<()> {
     Ok(())
 }
 
-fn collect_stage<T: Task>(args: &GridArgs) -> Result<()> {
+/// The selection stage's schedule rule (`[select] plateau`), when `args` collect or run it.
+fn schedule_rule<T: Task>(args: &GridArgs, adjust: &impl Fn(&mut T::Experiment)) -> Option<f64> {
+    if !args.select || args.config.is_none() {
+        return None;
+    }
+    let (_, experiment) = read_experiment::<T>(args, adjust).ok()?;
+    experiment.selection()?.plateau
+}
+
+fn collect_stage<T: Task>(args: &GridArgs, rule: Option<f64>) -> Result<()> {
     if args.select {
-        collect_selection::<T>(&args.results)
+        collect_selection::<T>(&args.results, rule)
     } else {
         collect::<T>(&args.results)
     }
@@ -333,12 +350,15 @@ fn collect_stage<T: Task>(args: &GridArgs) -> Result<()> {
 
 /// Rebuilds `<results>/<task>/selection/summary.csv` from the finished selection runs and writes
 /// `<results>/<task>/lr_selection.csv`: every candidate's validation score (NaN: it diverged) and
-/// the chosen one per (backbone, data set, method).
-pub fn collect_selection<T: Task>(results: &Path) -> Result<()> {
+/// the chosen one per (backbone, data set, method). Runs with validation curves also give
+/// `validation_curves.csv`; with a schedule rule's tolerance `plateau`, `schedule.csv` too, and
+/// each candidate is then scored at the length the rule chose ([`formats::schedule::plateau`]).
+pub fn collect_selection<T: Task>(results: &Path, plateau_tolerance: Option<f64>) -> Result<()> {
     type Summary<T> = <<T as Task>::Session as Session>::Summary;
     let folder = format!("{}/{SELECTION_FOLDER}", T::NAME);
     collect_folder::<Summary<T>>(results, &folder)?;
     let mut candidates = Vec::new();
+    let mut curves = Vec::new();
     for dir in run_dirs(results, &folder)? {
         let file = dir.join(SUMMARY_FILE);
         let score = if file.is_file() {
@@ -351,7 +371,7 @@ pub fn collect_selection<T: Task>(results: &Path) -> Result<()> {
         let spec: T::Spec = read_json(&dir.join(CONFIG_FILE))?;
         let header = RunHeader::read(&dir)?;
         let (coords, optim) = (spec.coords(), spec.optim());
-        candidates.push(Candidate {
+        let candidate = Candidate {
             backbone: header.backbone,
             dataset: coords.dataset,
             method: coords.method,
@@ -360,7 +380,12 @@ pub fn collect_selection<T: Task>(results: &Path) -> Result<()> {
             lr: optim.lr,
             plus_ratio: optim.lr_ratio,
             score,
-        });
+            steps: None,
+        };
+        if let Some(curve) = Curve::read(&dir)? {
+            curves.push((candidate.clone(), curve));
+        }
+        candidates.push(candidate);
     }
     if candidates.is_empty() {
         bail!(
@@ -368,7 +393,35 @@ pub fn collect_selection<T: Task>(results: &Path) -> Result<()> {
             results.join(&folder).display()
         );
     }
-    let table = results.join(T::NAME).join(LR_SELECTION_FILE);
+    let task = results.join(T::NAME);
+    if !curves.is_empty() {
+        write_curves(
+            &task.join(VALIDATION_CURVES_FILE),
+            Summary::<T>::SCORE,
+            &curves,
+        )?;
+    }
+    if let Some(tolerance) = plateau_tolerance {
+        let schedules = schedules(&curves, tolerance, Summary::<T>::MINIMISE);
+        for c in &mut candidates {
+            let group = (c.backbone.clone(), c.dataset.clone());
+            let Some((_, schedule)) = schedules.iter().find(|(g, _)| *g == group) else {
+                continue;
+            };
+            let curve = curves.iter().find(|(k, _)| k == c).map(|(_, curve)| curve);
+            c.score = curve.map_or(f64::NAN, |curve| curve.at(schedule.steps));
+            c.steps = Some(schedule.steps);
+        }
+        let path = task.join(SCHEDULE_FILE);
+        write_schedules(&path, Summary::<T>::SCORE, tolerance, &schedules)?;
+        for ((backbone, dataset), s) in &schedules {
+            eprintln!(
+                "{backbone} on {dataset}: the schedule rule chose {} steps",
+                s.steps
+            );
+        }
+    }
+    let table = task.join(LR_SELECTION_FILE);
     write_table(
         &table,
         Summary::<T>::SCORE,
@@ -377,6 +430,29 @@ pub fn collect_selection<T: Task>(results: &Path) -> Result<()> {
     )?;
     eprintln!("{}: {} candidate(s)", table.display(), candidates.len());
     Ok(())
+}
+
+/// The schedule rule per (backbone, data set) over the candidates' curves.
+fn schedules(
+    curves: &[(Candidate, Curve)],
+    tolerance: f64,
+    minimise: bool,
+) -> Vec<((String, String), Schedule)> {
+    let groups: BTreeSet<(String, String)> = curves
+        .iter()
+        .map(|(c, _)| (c.backbone.clone(), c.dataset.clone()))
+        .collect();
+    groups
+        .into_iter()
+        .filter_map(|group| {
+            let members: Vec<(&Candidate, &Curve)> = curves
+                .iter()
+                .filter(|(c, _)| (&c.backbone, &c.dataset) == (&group.0, &group.1))
+                .map(|(c, curve)| (c, curve))
+                .collect();
+            plateau(&members, tolerance, minimise).map(|s| (group, s))
+        })
+        .collect()
 }
 
 /// Runs `spec` on the CPU under `<results>/<task>/<name>/`: a finished run with the same configuration is not
@@ -444,6 +520,10 @@ pub fn run_one_on<T: Task>(
         peak_rss_mb: peak_rss_mb(),
     };
     let summary = session.finish(&dir, &stats)?;
+    if spec.validate_every().is_some() {
+        type Summary<T> = <<T as Task>::Session as Session>::Summary;
+        Curve::record(dir.path(), Summary::<T>::SCORE, steps, summary.score())?;
+    }
     dir.write_json(SUMMARY_FILE, &summary)?;
     Checkpoint::new(dir.path()).remove()?;
     eprintln!("{}: {}", spec.name(), brief(&summary));
@@ -553,6 +633,13 @@ fn train<S: RunSpec, R: Session>(
             );
             metrics.push(row);
             bar.set_message(format!("loss {loss:.4} lr {lr:.2e}"));
+        }
+        if spec.validate_every().is_some_and(|every| done % every == 0) && done < total {
+            let score = match ema.as_mut() {
+                Some(ema) => ema.with_average(|| session.validate())?,
+                None => session.validate()?,
+            };
+            Curve::record(dir.path(), R::Summary::SCORE, done, score)?;
         }
         if done < total && (done % spec.checkpoint_every() == 0 || done == end) {
             metrics.flush()?;

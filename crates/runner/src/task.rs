@@ -49,6 +49,11 @@ pub trait RunSpec: Serialize + DeserializeOwned + Clone {
     /// Whether this is a selection run (scored on a validation split): its divergence is a
     /// result, recorded, rather than a failure.
     fn scores_validation(&self) -> bool;
+    /// A selection run that also scores its validation split every this many steps
+    /// ([`Session::validate`], recorded in its `validation_curve.csv`); none by default.
+    fn validate_every(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Values the command line replaces in an experiment before its grid is expanded.
@@ -150,6 +155,11 @@ pub trait Session {
     /// average of the weights in place for it when the run keeps one.
     fn snapshot(&self, _step: usize) -> Result<()> {
         Ok(())
+    }
+    /// A selection run's validation score of the model as it is now (the summary's score), for
+    /// its validation curve ([`RunSpec::validate_every`]).
+    fn validate(&self) -> Result<f64> {
+        anyhow::bail!("this task scores its validation split only when a run finishes")
     }
     /// The loss of training step `step` (0-based); the engine back-propagates it.
     fn step(&mut self, step: usize) -> Result<StepOutput>;

@@ -238,6 +238,7 @@ impl runner::Experiment for Experiment {
         self.optim.check(&mut checks);
         if let Some(select) = &self.select {
             select.check(&mut checks);
+            select.check_fraction_only(&mut checks);
         }
         Ok(checks.finish()?)
     }
@@ -272,7 +273,7 @@ impl runner::Experiment for Experiment {
                     let rank = if method.has_adapter() { select.rank } else { 0 };
                     for hyper in select.candidates(method) {
                         let coords = (select.seed, method, rank);
-                        let validation = Some(select.validation_fraction);
+                        let validation = Some(select.fraction());
                         runs.push(self.run(coords, Some(hyper), validation, root)?);
                     }
                 }
