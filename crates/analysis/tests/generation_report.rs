@@ -255,11 +255,16 @@ fn figure_5_draws_fd_against_rank_with_the_base_and_full_fine_tuning() {
         let (_, total) = color_extent(&png, rgb(m));
         assert!(total > 100, "{m:?}: {total} pixels");
     }
-    // The base model and full fine-tuning: dashed lines across the panel.
-    for m in [Method::ZeroShot, Method::Full] {
-        let (row, _) = color_extent(&png, rgb(m));
-        assert!(row > 150, "{m:?}: longest row {row}");
-    }
+    // Full fine-tuning (FD 152, near the adapters' 170-204): a dashed line across the panel. The
+    // base model (FD 300) lies more than the adapters' range above them: the axis stays fitted
+    // to the adapters and the base model is a legend note (its short dashes only).
+    let (longest, _) = color_extent(&png, rgb(Method::Full));
+    assert!(longest > 150, "full fine-tuning: longest row {longest}");
+    let (longest, total) = color_extent(&png, rgb(Method::ZeroShot));
+    assert!(
+        longest <= 20 && total > 0,
+        "base model: longest row {longest}, {total} pixels"
+    );
 
     // Without adapter rows there is no figure.
     let plain = tmp.path().join("plain");

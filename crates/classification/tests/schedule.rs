@@ -129,6 +129,25 @@ fn each_scored_step_equals_the_run_stopped_there_and_the_grid_trains_that_long()
         assert_eq!(candidate.score, curve.at(steps));
     }
 
+    // Collecting the same folder again with an experiment that states no tolerance (another
+    // experiment sharing the results folder) keeps the schedule and the choices.
+    let table_before = std::fs::read(task.join(LR_SELECTION_FILE)).unwrap();
+    let other = dir.path().join("other.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&other, text.replace("plateau = 0.0\n", "")).unwrap();
+    assert_eq!(
+        run(&other, &results, &["--select", "--collect"]),
+        ExitCode::SUCCESS
+    );
+    assert_eq!(
+        std::fs::read(task.join(LR_SELECTION_FILE)).unwrap(),
+        table_before
+    );
+    assert_eq!(
+        std::fs::read_to_string(task.join(SCHEDULE_FILE)).unwrap(),
+        schedule
+    );
+
     // The grid's runs train for that length with their method's choice.
     let selected = Selected::read(&task.join(LR_SELECTION_FILE)).unwrap();
     let runs = experiment.runs(&root, Some(&selected)).unwrap();

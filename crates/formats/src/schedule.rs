@@ -229,34 +229,78 @@ fn same_candidate(a: &Candidate, b: &Candidate) -> bool {
         && a.plus_ratio == b.plus_ratio
 }
 
+/// One (backbone, data set)'s schedule with the tolerance the rule used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSchedule {
+    /// (backbone, data set).
+    pub group: (String, String),
+    /// The rule's tolerance.
+    pub tolerance: f64,
+    /// The rule's outcome.
+    pub schedule: Schedule,
+}
+
 /// Writes `path` (atomically): per (backbone, data set), each method's best candidate at every
-/// scored step, how much it still rises later, and the chosen length.
-pub fn write_schedules(
-    path: &Path,
-    score_name: &str,
-    tolerance: f64,
-    schedules: &[((String, String), Schedule)],
-) -> Result<()> {
+/// scored step, how much it still rises later, the tolerance and the chosen length.
+pub fn write_schedules(path: &Path, score_name: &str, schedules: &[GroupSchedule]) -> Result<()> {
     let mut text = format!(
         "backbone,dataset,method,step,best_validation_{score_name},best_lr,best_plus_ratio,\
          rise_after,tolerance,chosen\n"
     );
-    for ((backbone, dataset), schedule) in schedules {
-        for (method, points) in &schedule.best {
+    for g in schedules {
+        let (backbone, dataset) = &g.group;
+        for (method, points) in &g.schedule.best {
             for p in points {
                 text.push_str(&format!(
-                    "{backbone},{dataset},{method},{},{:.6},{},{},{:.6},{tolerance},{}\n",
+                    "{backbone},{dataset},{method},{},{:.6},{},{},{:.6},{},{}\n",
                     p.step,
                     p.score,
                     p.lr,
                     p.plus_ratio,
                     p.rise_after,
-                    p.step == schedule.steps
+                    g.tolerance,
+                    p.step == g.schedule.steps
                 ));
             }
         }
     }
     write_atomic(path, text.as_bytes())
+}
+
+/// The tolerance each (backbone, data set) of the `schedule.csv` at `path` was chosen with (none
+/// where the file is absent): a later collection of the same folder by an experiment without
+/// `[select] plateau` keeps those groups' schedules.
+pub fn read_tolerances(path: &Path) -> Result<BTreeMap<(String, String), f64>> {
+    let mut out = BTreeMap::new();
+    if !path.is_file() {
+        return Ok(out);
+    }
+    let csv_error = |e: csv::Error| Error::parse(path, e.to_string());
+    let mut reader = csv::Reader::from_path(path).map_err(csv_error)?;
+    let headers = reader.headers().map_err(csv_error)?.clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| Error::parse(path, format!("has no `{name}` column")))
+    };
+    let (b, d, t) = (
+        column("backbone")?,
+        column("dataset")?,
+        column("tolerance")?,
+    );
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(csv_error)?;
+        let value = |i: usize| record.get(i).unwrap_or("");
+        let tolerance = value(t).parse::<f64>().map_err(|_| {
+            Error::parse(
+                path,
+                format!("row {}, `tolerance`: cannot read `{}`", line + 1, value(t)),
+            )
+        })?;
+        out.insert((value(b).to_string(), value(d).to_string()), tolerance);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! its identity, train with checkpoints, metrics and progress, and write its summary; the grid
 //! goes on past a failed run, and `summary.csv` is collected from the run folders at the end.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,7 +11,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use formats::run::{read_json, run_dirs, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE};
 use formats::schedule::{
-    plateau, write_curves, write_schedules, Curve, Schedule, SCHEDULE_FILE, VALIDATION_CURVES_FILE,
+    plateau, read_tolerances, write_curves, write_schedules, Curve, GroupSchedule, SCHEDULE_FILE,
+    VALIDATION_CURVES_FILE,
 };
 use formats::selection::{write_table, Candidate, LR_SELECTION_FILE, SELECTION_FOLDER};
 use formats::{Method, Numerics, RunHeader, Selected, SummaryRow};
@@ -401,23 +402,32 @@ pub fn collect_selection<T: Task>(results: &Path, plateau_tolerance: Option<f64>
             &curves,
         )?;
     }
-    if let Some(tolerance) = plateau_tolerance {
-        let schedules = schedules(&curves, tolerance, Summary::<T>::MINIMISE);
+    // Each (backbone, data set) with curves keeps the tolerance its schedule was chosen with,
+    // unless this experiment states one.
+    let path = task.join(SCHEDULE_FILE);
+    let mut tolerances = read_tolerances(&path)?;
+    for (c, _) in &curves {
+        let group = (c.backbone.clone(), c.dataset.clone());
+        if let Some(tolerance) = plateau_tolerance {
+            tolerances.insert(group, tolerance);
+        }
+    }
+    let schedules = schedules(&curves, &tolerances, Summary::<T>::MINIMISE);
+    if !schedules.is_empty() {
         for c in &mut candidates {
             let group = (c.backbone.clone(), c.dataset.clone());
-            let Some((_, schedule)) = schedules.iter().find(|(g, _)| *g == group) else {
+            let Some(g) = schedules.iter().find(|g| g.group == group) else {
                 continue;
             };
             let curve = curves.iter().find(|(k, _)| k == c).map(|(_, curve)| curve);
-            c.score = curve.map_or(f64::NAN, |curve| curve.at(schedule.steps));
-            c.steps = Some(schedule.steps);
+            c.score = curve.map_or(f64::NAN, |curve| curve.at(g.schedule.steps));
+            c.steps = Some(g.schedule.steps);
         }
-        let path = task.join(SCHEDULE_FILE);
-        write_schedules(&path, Summary::<T>::SCORE, tolerance, &schedules)?;
-        for ((backbone, dataset), s) in &schedules {
+        write_schedules(&path, Summary::<T>::SCORE, &schedules)?;
+        for g in &schedules {
             eprintln!(
-                "{backbone} on {dataset}: the schedule rule chose {} steps",
-                s.steps
+                "{} on {}: the schedule rule chose {} steps",
+                g.group.0, g.group.1, g.schedule.steps
             );
         }
     }
@@ -432,25 +442,26 @@ pub fn collect_selection<T: Task>(results: &Path, plateau_tolerance: Option<f64>
     Ok(())
 }
 
-/// The schedule rule per (backbone, data set) over the candidates' curves.
+/// The schedule rule per (backbone, data set) over the candidates' curves, for the groups with a
+/// tolerance.
 fn schedules(
     curves: &[(Candidate, Curve)],
-    tolerance: f64,
+    tolerances: &BTreeMap<(String, String), f64>,
     minimise: bool,
-) -> Vec<((String, String), Schedule)> {
-    let groups: BTreeSet<(String, String)> = curves
+) -> Vec<GroupSchedule> {
+    tolerances
         .iter()
-        .map(|(c, _)| (c.backbone.clone(), c.dataset.clone()))
-        .collect();
-    groups
-        .into_iter()
-        .filter_map(|group| {
+        .filter_map(|(group, &tolerance)| {
             let members: Vec<(&Candidate, &Curve)> = curves
                 .iter()
                 .filter(|(c, _)| (&c.backbone, &c.dataset) == (&group.0, &group.1))
                 .map(|(c, curve)| (c, curve))
                 .collect();
-            plateau(&members, tolerance, minimise).map(|s| (group, s))
+            plateau(&members, tolerance, minimise).map(|schedule| GroupSchedule {
+                group: group.clone(),
+                tolerance,
+                schedule,
+            })
         })
         .collect()
 }

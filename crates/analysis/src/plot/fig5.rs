@@ -1,16 +1,19 @@
 //! Figure 5: a metric against rank (log2 axis), one panel per data set (or model and data set),
 //! one line per method with ±1 std error bars (LoRA on q,k,v, a reference row, usually a single
-//! grey triangle, drawn last); the legend gives each method's trainable parameters. Dotted black
-//! segments join the parameter-matched pairs: LoRA (+) at rank r and Serial LoRA (+) at the rank
-//! with exactly its trainable parameters (4r with LoRA on q,k,v,o). Dashed horizontal lines mark a
-//! panel's references: the probe and zero-shot / class means of [`crate::sweep::reference`]
-//! (`analysis rank-sweep`), or generation's base model and full fine-tuning (`analysis report`).
+//! grey triangle, drawn last); each point is labelled with its trainable parameters and the legend
+//! gives each method's. Dotted black segments join the parameter-matched pairs: LoRA (+) at rank
+//! r and Serial LoRA (+) at the rank with exactly its trainable parameters (4r with LoRA on
+//! q,k,v,o). Dashed horizontal lines mark a panel's references: the probe and zero-shot / class
+//! means of [`crate::sweep::reference`] (`analysis rank-sweep`), or generation's base model and
+//! full fine-tuning (`analysis report`); the y axis is fitted to the methods, and a reference far
+//! outside their range is a legend note instead of a line ([`fitted_references`]).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use formats::Method;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::Result;
 use crate::params::format_params;
@@ -169,6 +172,38 @@ pub fn method_label<P: RankPoint>(method: Method, pts: &[&P]) -> String {
     }
 }
 
+/// The side of the axis a reference line off it lies on.
+pub type Side = &'static str;
+
+/// Splits `refs` into the lines drawn in the panel of `pts` and those noted in its legend only
+/// (with the side they lie on): a reference more than the methods' own range (mean ± std) away
+/// from it would squeeze the methods' differences into a sliver, so the axis is fitted to the
+/// methods and such a line becomes a note.
+pub fn fitted_references<P: RankPoint>(
+    pts: &[&P],
+    refs: &[ReferenceLine],
+) -> (Vec<ReferenceLine>, Vec<(ReferenceLine, Side)>) {
+    let (lo, hi) = pts
+        .iter()
+        .flat_map(|p| [p.mean() - p.std(), p.mean() + p.std()])
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), y| {
+            (lo.min(y), hi.max(y))
+        });
+    let reach = (hi - lo).max(hi.abs() * 0.01).max(1e-3);
+    let mut shown = Vec::new();
+    let mut off = Vec::new();
+    for r in refs {
+        if r.value < lo - reach {
+            off.push((r.clone(), "below"));
+        } else if r.value > hi + reach {
+            off.push((r.clone(), "above"));
+        } else {
+            shown.push(r.clone());
+        }
+    }
+    (shown, off)
+}
+
 fn panel<P: RankPoint>(
     area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
     path: &Path,
@@ -180,6 +215,7 @@ fn panel<P: RankPoint>(
     let ranks: BTreeSet<usize> = pts.iter().map(|p| p.rank()).collect();
     let xs: Vec<f64> = ranks.iter().map(|&r| (r as f64).log2()).collect();
     let (x_lo, x_hi) = (xs[0] - 0.4, xs[xs.len() - 1] + 0.4);
+    let (refs, off_axis) = fitted_references(pts, refs);
     let ys = pts
         .iter()
         .flat_map(|p| [p.mean() - p.std(), p.mean() + p.std()])
@@ -196,7 +232,7 @@ fn panel<P: RankPoint>(
     // twentieth of the panel, a reference line a twelfth).
     let span = (hi - lo).max(hi.abs() * 0.01).max(1e-3);
     let entries = methods + usize::from(!pairs.is_empty());
-    let below = 0.15 * entries as f64 + 0.25 * refs.len() as f64;
+    let below = 0.15 * entries as f64 + 0.25 * refs.len() as f64 + 0.15 * off_axis.len() as f64;
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.caption, (font::FAMILY, style::CAPTION))
         .margin(12)
@@ -220,7 +256,7 @@ fn panel<P: RankPoint>(
         .axis_desc_style((font::FAMILY, style::AXIS))
         .draw()
         .map_err(&err)?;
-    for r in refs {
+    for r in &refs {
         let color = r.color;
         chart
             .draw_series(DashedLineSeries::new(
@@ -233,6 +269,18 @@ fn panel<P: RankPoint>(
             .label(r.label.clone())
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+            });
+    }
+    for (r, side) in &off_axis {
+        let color = r.color;
+        chart
+            .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
+            .map_err(&err)?
+            .label(format!("{}: {side} the axis", r.label))
+            .legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (8, 0)], color.stroke_width(3))
+                    + PathElement::new(vec![(16, 0), (24, 0)], color.stroke_width(3))
             });
     }
     let black = BLACK.stroke_width(1);
@@ -294,6 +342,73 @@ fn panel<P: RankPoint>(
             }))
             .map_err(&err)?;
     }
+    // Each point's trainable parameters beside it, on a white box over the lines: LoRA's to the
+    // left, the others' to the right, clear of the error bars' caps, so that two lines' labels
+    // at one rank do not overlap.
+    for p in pts.iter().filter(|p| LINES.contains(&p.method())) {
+        let left = LINES.iter().position(|m| *m == p.method()).unwrap_or(0) % 2 == 0;
+        let text = format_params(p.trainable_params());
+        let font = (font::FAMILY, style::LABEL - 2).into_font();
+        let (w, h) = font.box_size(&text).map_err(plot_error(path))?;
+        let (w, h) = (w as i32 + 4, h as i32 / 2 + 2);
+        let x0 = if left { -9 - w } else { 9 };
+        let color = style::color(Some(p.method()));
+        let label = EmptyElement::at(((p.rank() as f64).log2(), p.mean()))
+            + Rectangle::new([(x0, -h), (x0 + w, h)], WHITE.mix(0.85).filled())
+            + Text::new(
+                text,
+                (x0 + 2, 0),
+                font.color(&color).pos(Pos::new(HPos::Left, VPos::Center)),
+            );
+        chart.draw_series(std::iter::once(label)).map_err(&err)?;
+    }
     style::legend(&mut chart, SeriesLabelPosition::LowerRight, path)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Point(f64, f64);
+
+    impl RankPoint for Point {
+        fn method(&self) -> Method {
+            Method::Lora
+        }
+        fn rank(&self) -> usize {
+            8
+        }
+        fn trainable_params(&self) -> u64 {
+            1
+        }
+        fn mean(&self) -> f64 {
+            self.0
+        }
+        fn std(&self) -> f64 {
+            self.1
+        }
+    }
+
+    fn line(value: f64) -> ReferenceLine {
+        ReferenceLine {
+            label: format!("{value}"),
+            value,
+            color: BLACK,
+        }
+    }
+
+    #[test]
+    fn references_far_from_the_methods_become_notes_on_their_side() {
+        // The methods span 0.60 ± 0.01 .. 0.64 ± 0.01: range 0.06, so lines within 0.54..0.71
+        // are drawn; class means at 0.33 lie below, a perfect score above.
+        let (a, b) = (Point(0.60, 0.01), Point(0.64, 0.01));
+        let pts = [&a, &b];
+        let refs = [line(0.33), line(0.56), line(0.70), line(1.0)];
+        let (shown, off) = fitted_references(&pts, &refs);
+        let values: Vec<f64> = shown.iter().map(|r| r.value).collect();
+        assert_eq!(values, vec![0.56, 0.70]);
+        let notes: Vec<(f64, Side)> = off.iter().map(|(r, s)| (r.value, *s)).collect();
+        assert_eq!(notes, vec![(0.33, "below"), (1.0, "above")]);
+    }
 }

@@ -8,3 +8,4 @@ pub mod loss;
 pub mod scaling;
 pub mod spectrum_axes;
 pub mod style;
+pub mod validation;

@@ -16,6 +16,7 @@ use crate::report::paired::Measure;
 use crate::report::units::Units;
 use crate::report::{
     cells, classes, loss, paired, plateau, rank_figure, resolution, rows, selected, table,
+    validation,
 };
 use crate::sources::report_dir;
 use crate::spectra::command::file_stem;
@@ -33,8 +34,8 @@ pub struct ReportOptions {
     pub from: Option<PathBuf>,
     /// The results folder the default task folder is found in.
     pub results: PathBuf,
-    /// The figures folder (`loss_<backbone>.png` and, for generation, `fig5_<backbone>.png` are
-    /// written to it).
+    /// The figures folder (`loss_<backbone>.png`, `validation_<backbone>.png` where the selection
+    /// scored steps, and, for generation, `fig5_<backbone>.png` are written to it).
     pub figures: PathBuf,
 }
 
@@ -123,6 +124,8 @@ pub fn report(opts: &ReportOptions) -> Result<Report> {
     }
 
     let units = Units::of(task, rows.iter().map(|r| r.score));
+    let validation_axis = format!("validation {}", units.name());
+    written.extend(validation::draw(&dir, &opts.figures, &validation_axis)?);
     if task.report_draws_rank_figure() {
         written.extend(rank_figure::draw(&opts.figures, units, &table_rows)?);
     }

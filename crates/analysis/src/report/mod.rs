@@ -14,7 +14,9 @@
 //! * [`loss`]: the training-loss curves of the loss figure, `figures/loss_<backbone>.png`;
 //! * [`plateau`]: `loss_plateau.csv`, each curve's mean loss over the last fifth of the steps
 //!   against the fifth before (has it levelled off?);
-//! * [`rank_figure`]: generation's Figure 5, FD against rank, `figures/fig5_<backbone>.png`.
+//! * [`rank_figure`]: generation's Figure 5, FD against rank, `figures/fig5_<backbone>.png`;
+//! * [`validation`]: the validation curves of a selection with scored steps,
+//!   `figures/validation_<backbone>.png`.
 //!
 //! Markdown and figures follow the metric's direction ([`crate::compare::Task::lower_is_better`]):
 //! generation's Fréchet distance improves downwards, so a negative paired difference favours `a`.
@@ -32,6 +34,7 @@ pub mod rows;
 pub mod selected;
 pub mod table;
 pub mod units;
+pub mod validation;
 pub mod write;
 
 pub use command::{report, Report, ReportOptions, REPORT_DIR};
