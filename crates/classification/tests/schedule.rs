@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use classification::{Classification, RunSpec};
+use classification::RunSpec;
 use formats::schedule::{Curve, SCHEDULE_FILE, VALIDATION_CURVES_FILE};
 use formats::selection::{Table, LR_SELECTION_FILE};
 use formats::{Method, Selected};
@@ -14,7 +14,7 @@ use runner::{Experiment as _, Stage};
 
 mod common;
 
-use common::{finished, grid, read_experiment, write_tiny};
+use common::{finished, read_experiment, run, write_tiny_with};
 
 /// Every candidate trains 6 steps on the whole pool at a constant learning rate (so a shorter run
 /// is the longer one stopped early) and is scored on 3 more images per class every 2 steps.
@@ -32,32 +32,12 @@ plateau = 0.0
 
 /// The tiny experiment with LoRA and Serial LoRA at a constant learning rate and `[select]`.
 fn experiment(dir: &Path) -> std::path::PathBuf {
-    let path = write_tiny(
-        dir,
-        &[
-            (
-                r#"methods = ["probe", "lora", "serial_lora", "lora_plus", "serial_lora_plus"]"#,
-                r#"methods = ["lora", "serial_lora"]"#,
-            ),
-            // min_lr at the largest candidate: each candidate's rate is its own floor (constant).
-            ("lr = 1e-3\n", "lr = 3e-3\n"),
-            ("min_lr = 1e-6", "min_lr = 3e-3"),
-        ],
-    );
-    let text = std::fs::read_to_string(&path).unwrap() + SELECT;
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn run(config: &Path, results: &Path, extra: &[&str]) -> ExitCode {
-    let mut args = vec![
-        "--config",
-        config.to_str().unwrap(),
-        "--results",
-        results.to_str().unwrap(),
+    // min_lr at the largest candidate: each candidate's rate is its own floor (constant).
+    let constant = [
+        ("lr = 1e-3\n", "lr = 3e-3\n"),
+        ("min_lr = 1e-6", "min_lr = 3e-3"),
     ];
-    args.extend(extra);
-    runner::engine::main::<Classification>(&grid(&args), |_| {})
+    write_tiny_with(dir, r#"["lora", "serial_lora"]"#, &constant, SELECT)
 }
 
 /// `spec` stopped after `steps` (same data order, same constant learning rate), scored once.

@@ -6,12 +6,12 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use classification::{Classification, RunSpec, Summary};
+use classification::{RunSpec, Summary};
 use formats::run::read_json;
 
 mod common;
 
-use common::{grid, write_tiny};
+use common::{run, write_tiny_with};
 
 const SELECT: &str = r#"
 [select]
@@ -24,30 +24,12 @@ validation_fraction = 0.5
 
 /// The tiny experiment with LoRA and LoRA+ only, 2 steps, and a `[select]` section.
 fn experiment(dir: &Path) -> std::path::PathBuf {
-    let path = write_tiny(
+    write_tiny_with(
         dir,
-        &[
-            (
-                r#"methods = ["probe", "lora", "serial_lora", "lora_plus", "serial_lora_plus"]"#,
-                r#"methods = ["lora", "lora_plus"]"#,
-            ),
-            ("iters = 4", "iters = 2"),
-        ],
-    );
-    let text = std::fs::read_to_string(&path).unwrap() + SELECT;
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn run(config: &Path, results: &Path, extra: &[&str]) -> ExitCode {
-    let mut args = vec![
-        "--config",
-        config.to_str().unwrap(),
-        "--results",
-        results.to_str().unwrap(),
-    ];
-    args.extend(extra);
-    runner::engine::main::<Classification>(&grid(&args), |_| {})
+        r#"["lora", "lora_plus"]"#,
+        &[("iters = 4", "iters = 2")],
+        SELECT,
+    )
 }
 
 #[derive(serde::Deserialize)]

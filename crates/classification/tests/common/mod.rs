@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use clap::Parser;
 use classification::{Classification, Experiment, RunSpec, Summary};
@@ -46,6 +47,37 @@ pub fn write_tiny(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
     let path = dir.join("tiny.toml");
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// Writes [`TINY`] with `edits` and only `methods` to `dir/tiny.toml`, `section` (e.g. a
+/// `[select]` section) appended.
+pub fn write_tiny_with(
+    dir: &Path,
+    methods: &str,
+    edits: &[(&str, &str)],
+    section: &str,
+) -> PathBuf {
+    let all = r#"methods = ["probe", "lora", "serial_lora", "lora_plus", "serial_lora_plus"]"#;
+    let methods = format!("methods = {methods}");
+    let mut edits = edits.to_vec();
+    edits.push((all, &methods));
+    let path = write_tiny(dir, &edits);
+    let text = std::fs::read_to_string(&path).unwrap() + section;
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The classification runner on the experiment file `config` with `--results results` and the
+/// `extra` flags.
+pub fn run(config: &Path, results: &Path, extra: &[&str]) -> ExitCode {
+    let mut args = vec![
+        "--config",
+        config.to_str().unwrap(),
+        "--results",
+        results.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    runner::engine::main::<Classification>(&grid(&args), |_| {})
 }
 
 /// Reads and validates the experiment file at `path`.
