@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{fixture, workspace_root};
+use serial_lora::rng::Draws;
 use serial_lora::{AdapterConfig, AdapterPlan};
-use tch::{Device, Tensor};
+use tch::Device;
 
 /// Runs the `zoo` binary; its stdout, or a panic with its stderr.
 fn zoo(args: &[&Path]) -> String {
@@ -44,13 +45,15 @@ fn merge_run_fails(run: &Path, out: &Path) -> String {
     String::from_utf8_lossy(&result.stderr).into_owned()
 }
 
-/// Writes an adapter of `config` for the model in `model` with random `A` and `B` into `dir`.
+/// Writes an adapter of `config` for the model in `model` with random `A` and `B` into `dir`: each
+/// variable drawn from a generator keyed by its name, so every run (and every test running beside
+/// it) writes the same adapter.
 fn random_adapter(model: &Path, config: &AdapterConfig, dir: &Path) {
-    tch::manual_seed(11);
     let loaded = zoo::build(model, Some(AdapterPlan::from(config)), Device::Cpu).unwrap();
     tch::no_grad(|| {
-        for (_, mut t) in loaded.store.adapters().variables() {
-            t.copy_(&(Tensor::randn_like(&t) * 0.2));
+        for (name, mut t) in loaded.store.adapters().variables() {
+            let draws = Draws::new(&format!("11:merge_export:{name}")).normal(&t.size());
+            t.copy_(&(draws * 0.2));
         }
     });
     loaded.store.save_adapter(dir).unwrap();
