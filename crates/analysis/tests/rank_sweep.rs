@@ -127,11 +127,11 @@ fn bad_summaries_are_clear_errors() {
         assert!(msg.contains("summary.csv") && msg.contains(want), "{msg}");
         err
     };
-    check("", "no data rows");
-    check(HEADER, "no data rows");
+    check("", "has no `backbone` column");
+    check(HEADER, "no test-set rows");
     check(
         &format!("{HEADER}vit,pets,16,1,lora,8,10,abc,,1,1,1\n"),
-        "line: 2",
+        "line 2, column `accuracy`: `abc` is not a finite number",
     );
     check(
         "backbone,dataset,shots,seed,method,rank,trainable_params\nvit,pets,16,1,lora,8,10\n",
@@ -240,9 +240,11 @@ fn color_extent(path: &std::path::Path, color: [u8; 3]) -> (usize, usize) {
 
 #[test]
 fn figure_draws_probe_and_zero_shot_references_in_method_colours() {
+    use analysis::compare::Task;
     use analysis::plot::fig5::reference_lines;
     use analysis::plot::style::color;
-    use analysis::sweep::{read_all, references, Reference};
+    use analysis::report::rows;
+    use analysis::sweep::{references, Reference};
     use formats::Method;
 
     let tmp = tempfile::tempdir().unwrap();
@@ -275,7 +277,8 @@ fn figure_draws_probe_and_zero_shot_references_in_method_colours() {
     }
     std::fs::write(tmp.path().join("summary.csv"), text).unwrap();
 
-    let refs = references(&read_all(&tmp.path().join("summary.csv")).unwrap(), 16);
+    let rows = rows::read(&tmp.path().join("summary.csv"), Task::Classification).unwrap();
+    let refs = references(&rows);
     let pets = refs[&("vit".to_string(), "pets".to_string())];
     assert!((pets.probe.unwrap() - 0.52).abs() < 1e-12, "{pets:?}");
     // Mean over all 10 pets rows: 8 adapter rows at 0.40, probe rows at 0.40 and 0.44.
@@ -374,19 +377,25 @@ fn lora_qkv_is_a_point_and_probe_only_backbones_get_no_figure() {
 #[test]
 fn parameter_matched_pairs_join_lora_at_r_and_serial_at_4r() {
     use analysis::plot::fig5::matched_pairs;
-    use analysis::sweep::Point;
+    use analysis::report::rows::Group;
+    use analysis::report::table::TableRow;
     use analysis::Method;
     // LoRA on q,k,v,o: 8·d·r (d = 4: 32 per rank); Serial: 2·d·r (8 per rank).
-    let point = |method: Method, rank: usize| Point {
-        backbone: "vit".into(),
-        dataset: "pets".into(),
+    let point = |method: Method, rank: usize| TableRow {
+        group: Group {
+            backbone: "vit".into(),
+            dataset: "pets".into(),
+            shots: Some(16),
+        },
         method,
         rank,
+        n: 1,
         trainable_params: rank as u64 * if method.is_serial() { 8 } else { 32 },
-        shots: 16,
-        seeds: 1,
-        accuracy_mean: 0.5,
-        accuracy_std: 0.0,
+        mean: 0.5,
+        std: 0.0,
+        before: None,
+        extras: Vec::new(),
+        train_seconds: None,
     };
     let pts = [
         point(Method::Lora, 8),
@@ -397,7 +406,7 @@ fn parameter_matched_pairs_join_lora_at_r_and_serial_at_4r() {
         point(Method::SerialLora, 64),
         point(Method::SerialLoraPlus, 16),
     ];
-    let refs: Vec<&Point> = pts.iter().collect();
+    let refs: Vec<&TableRow> = pts.iter().collect();
     let pairs: Vec<(Method, usize, Method, usize)> = matched_pairs(&refs)
         .iter()
         .map(|(b, a)| (b.method, b.rank, a.method, a.rank))

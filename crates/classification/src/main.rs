@@ -74,7 +74,7 @@ fn main() -> ExitCode {
     let resolution = args.resolution;
     runner::engine::main::<Classification>(&args.grid, |e: &mut Experiment| {
         if let Some(r) = resolution {
-            e.resolution = r;
+            e.task.resolution = r;
         }
     })
 }

@@ -2,6 +2,7 @@
 //! `results/classification/summary.csv`.
 
 use formats::SummaryRow;
+use runner::TrainStats;
 use serde::{Deserialize, Serialize};
 
 /// A finished run.
@@ -25,12 +26,9 @@ pub struct Summary {
     pub accuracy: f64,
     /// Accuracy before training (CLIP: zero-shot; cosine head: class means).
     pub zero_shot_accuracy: f64,
-    /// Training steps.
-    pub steps: usize,
-    /// Wall-clock seconds spent in training steps, over every resumption.
-    pub train_seconds: f64,
-    /// Peak resident memory of the process that finished the run, MiB.
-    pub peak_rss_mb: f64,
+    /// Training steps, seconds and peak memory (`steps`, `train_seconds`, `peak_rss_mb`).
+    #[serde(flatten)]
+    pub training: TrainStats,
     /// Parameters of the cosine head, trained alongside (0 for CLIP's text head).
     pub head_params: i64,
     /// Input resolution, pixels.
@@ -70,7 +68,7 @@ impl SummaryRow for Summary {
     }
 
     fn row(&self) -> Vec<String> {
-        vec![
+        let mut row = vec![
             self.backbone.clone(),
             self.dataset.clone(),
             self.shots.to_string(),
@@ -80,14 +78,15 @@ impl SummaryRow for Summary {
             self.trainable_params.to_string(),
             format!("{:.6}", self.accuracy),
             format!("{:.6}", self.zero_shot_accuracy),
-            self.steps.to_string(),
-            format!("{:.1}", self.train_seconds),
-            format!("{:.0}", self.peak_rss_mb),
+        ];
+        row.extend(self.training.cells());
+        row.extend([
             self.head_params.to_string(),
             self.resolution.to_string(),
             self.lr.to_string(),
             self.plus_ratio.to_string(),
             self.evaluated_on.clone(),
-        ]
+        ]);
+        row
     }
 }

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use data::{Augment, FewShot, Item, Normalization, Preprocess, TrainLoader};
 use formats::paths::resolve;
 use formats::Method;
-use runner::{RunContext, RunDir, StepOutput, TrainStats};
+use runner::{RunContext, RunDir, RunSpec as _, StepOutput, TrainStats};
 use serial_lora::{AdapterPlan, ModelStore};
 use tch::{nn::VarStore, Kind};
 
@@ -203,9 +203,7 @@ impl runner::Session for Run {
             trainable_params,
             accuracy,
             zero_shot_accuracy: self.zero_shot_accuracy,
-            steps: stats.steps,
-            train_seconds: stats.train_seconds,
-            peak_rss_mb: stats.peak_rss_mb,
+            training: *stats,
             head_params,
             resolution: self.spec.resolution,
             lr: self.spec.optim.lr,

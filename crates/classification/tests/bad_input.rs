@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use classification::Classification;
+use runner::RunSpec as _;
 use runner::{run_one, GridArgs, Outcome};
 
 mod common;
@@ -44,7 +45,7 @@ fn select_error(edits: &[(&str, &str)], extra: &[&str]) -> String {
 fn spec(edits: &[(&str, &str)]) -> classification::RunSpec {
     let dir = tempfile::tempdir().unwrap();
     common::read_experiment(&file(dir.path(), edits))
-        .runs(&formats::paths::repo_root(), None)
+        .grid_runs(&formats::paths::repo_root(), None)
         .unwrap()
         .remove(0)
 }

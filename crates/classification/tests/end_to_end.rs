@@ -12,6 +12,7 @@ use runner::{run_one, Outcome, RunLock};
 mod common;
 
 use common::{finished, grid, tiny_runs, write_tiny};
+use runner::RunSpec as _;
 
 /// Writes the tiny experiment with `iters` steps into `dir`; returns its path.
 fn experiment_file(dir: &Path, iters: usize) -> PathBuf {
@@ -33,7 +34,7 @@ fn every_method_writes_its_files_and_summary_row() {
     assert_eq!(runs.len(), 5);
     for spec in &runs {
         let summary = finished(spec, results.path(), None).expect("finished");
-        assert_eq!(summary.steps, 4);
+        assert_eq!(summary.training.steps, 4);
         assert!((0.0..=1.0).contains(&summary.accuracy));
         let dir = results.path().join("classification").join(spec.name());
         for file in [
@@ -181,7 +182,36 @@ fn bad_experiment_files_are_named() {
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "backbone = \"x\"\nmodel_dir = \"m\"\ncolour = 1\n").unwrap();
     let err = format!("{:#}", runner::read_toml::<Experiment>(&path).unwrap_err());
-    assert!(err.contains("bad.toml") && err.contains("colour"), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("unknown field `colour` (line 3)"),
+        "{err}"
+    );
+    // A wrong value, of a shared field or of the task's, is shown with its line and key.
+    let good = std::fs::read_to_string(
+        formats::paths::repo_root().join("experiments/dinov2_packaged_quick.toml"),
+    )
+    .unwrap();
+    for (field, bad) in [
+        ("seeds", "seeds = \"x\""),
+        ("batch_size", "batch_size = \"x\""),
+    ] {
+        let line = good
+            .lines()
+            .position(|l| l.starts_with(&format!("{field} =")))
+            .unwrap();
+        let text: Vec<&str> = good
+            .lines()
+            .enumerate()
+            .map(|(i, l)| if i == line { bad } else { l })
+            .collect();
+        std::fs::write(&path, text.join("\n")).unwrap();
+        let err = format!("{:#}", runner::read_toml::<Experiment>(&path).unwrap_err());
+        let at = format!("line {}", line + 1);
+        assert!(
+            err.contains("bad.toml") && err.contains(&at) && err.contains(bad),
+            "{err}"
+        );
+    }
 
     let mut spec = runs(2).remove(0);
     spec.dataset = "imagenet-21k".into();
@@ -246,8 +276,8 @@ fn the_grid_goes_on_past_a_failed_run_and_exits_non_zero() {
     // The runs on a missing folder fail; the grid goes on with the faces runs, collects them and
     // exits non-zero.
     let code = runner::engine::main::<Classification>(&args(&[]), |e: &mut Experiment| {
-        e.datasets = vec!["folder:does/not/exist".into(), "faces".into()];
-        e.methods = vec![Method::Lora, Method::SerialLora];
+        e.task.datasets = vec!["folder:does/not/exist".into(), "faces".into()];
+        e.grid.methods = vec![Method::Lora, Method::SerialLora];
     });
     assert_eq!(code, ExitCode::FAILURE);
     let summary = std::fs::read_to_string(results.join("classification/summary.csv")).unwrap();

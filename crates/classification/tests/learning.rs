@@ -10,6 +10,7 @@ use classification::{Classification, Experiment, Summary};
 use rand::distributions::{Distribution, Uniform};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use runner::RunSpec as _;
 use runner::{run_one, Experiment as _, Outcome};
 use serial_lora::ModelStore;
 use tch::{Device, Tensor};
@@ -57,7 +58,7 @@ min_lr = 0.0
 /// Trains every run of `e` and checks that each learned.
 fn assert_learns(e: &Experiment) {
     let results = tempfile::tempdir().unwrap();
-    let runs = e.runs(&formats::paths::repo_root(), None).unwrap();
+    let runs = e.grid_runs(&formats::paths::repo_root(), None).unwrap();
     assert_eq!(runs.len(), 2);
     for spec in &runs {
         let Outcome::Finished(s) = run_one::<Classification>(spec, results.path(), None).unwrap()

@@ -11,6 +11,7 @@ use runner::run_one;
 mod common;
 
 use common::{finished, read_experiment, write_tiny};
+use runner::RunSpec as _;
 
 /// `root/cifar10/{train,test}/<class>/*.png`: 16×16 images, three train and two test per class.
 fn cifar_fixture(root: &Path) {
@@ -42,8 +43,10 @@ fn cifar_run(data_root: Option<&Path>) -> classification::RunSpec {
         ],
     );
     let mut experiment = read_experiment(&file);
-    experiment.data_root = data_root.map(Path::to_path_buf);
-    let runs = experiment.runs(&formats::paths::repo_root(), None).unwrap();
+    experiment.task.data_root = data_root.map(Path::to_path_buf);
+    let runs = experiment
+        .grid_runs(&formats::paths::repo_root(), None)
+        .unwrap();
     assert_eq!(runs.len(), 1);
     runs.into_iter().next().unwrap()
 }

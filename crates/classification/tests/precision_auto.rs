@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use classification::Classification;
 use formats::Precision;
 use runner::precision_auto::PROBE_FILE;
+use runner::RunSpec as _;
 use serial_lora::precision_probe::{choose, Probe};
 
 mod common;

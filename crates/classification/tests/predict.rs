@@ -11,6 +11,7 @@ use image::{Rgb, RgbImage};
 mod common;
 
 use common::{finished, tiny_runs};
+use runner::RunSpec as _;
 
 /// Runs `classification predict`; (success, stdout, stderr).
 fn predict(args: &[&Path]) -> (bool, String, String) {

@@ -15,6 +15,7 @@ use runner::{Experiment as _, Stage};
 mod common;
 
 use common::{finished, read_experiment, run, write_tiny_with};
+use runner::RunSpec as _;
 
 /// Every candidate trains 6 steps on the whole pool at a constant learning rate (so a shorter run
 /// is the longer one stopped early) and is scored on 3 more images per class every 2 steps.
@@ -59,7 +60,7 @@ fn each_scored_step_equals_the_run_stopped_there_and_the_grid_trains_that_long()
 
     let experiment = read_experiment(&config);
     let root = formats::paths::repo_root();
-    let select = experiment.select.clone().unwrap();
+    let select = experiment.grid.select.clone().unwrap();
     let candidates = runner::Experiment::runs(&experiment, &root, Stage::Select(&select)).unwrap();
     assert_eq!(candidates.len(), 4);
     for spec in &candidates {
@@ -130,7 +131,7 @@ fn each_scored_step_equals_the_run_stopped_there_and_the_grid_trains_that_long()
 
     // The grid's runs train for that length with their method's choice.
     let selected = Selected::read(&task.join(LR_SELECTION_FILE)).unwrap();
-    let runs = experiment.runs(&root, Some(&selected)).unwrap();
+    let runs = experiment.grid_runs(&root, Some(&selected)).unwrap();
     assert_eq!(runs.len(), 2);
     for spec in &runs {
         assert_eq!(spec.iters, steps);

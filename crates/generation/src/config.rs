@@ -1,40 +1,32 @@
-//! The experiment file (`experiments/generation_*.toml`): a grid of runs over one base MMDiT, and
-//! the fully resolved [`RunSpec`] of one run written to its `config.json` (with `backbone`,
-//! `model_dir`, `method`, `rank` for `analysis svd`).
+//! The generation experiment file (`experiments/generation_*.toml`): a grid of runs over one base
+//! MMDiT. Its own fields ([`Fields`]) sit beside the ones every experiment file has
+//! ([`runner::GridSection`]: `model_dir` is the MMDiT directory, diffusers' `config.json` +
+//! `diffusion_pytorch_model.safetensors`); the fully resolved [`RunSpec`] of one run is written to
+//! its `config.json` (with `backbone`, `model_dir`, `method`, `rank` for `analysis svd`).
 //!
 //! `pretrain` runs train the model in `model_dir` (only its `config.json` is read) from a random
 //! initialisation on every class but `held_out`; every other method starts from the weights in
 //! `model_dir` and personalises it on `instance_images` images of `held_out` with
 //! `instance_prompt` (DreamBooth).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use formats::check::Checks;
-use formats::paths::portable;
-use formats::sections::{adapter_config, optim_config};
-use formats::selection::selection_run_name;
-use formats::{
-    AdapterConfig, AdapterSection, Hyper, Method, OptimConfig, OptimSection, Precision,
-    SelectSection, Selected,
-};
-use runner::slurm::SlurmOptions;
-use runner::{Coords, Overrides, Stage};
+use formats::{AdapterConfig, Method, OptimConfig, Precision};
+use runner::{Coords, GridContext, GridSection, Overrides, RunPoint, Stage};
 use serde::{Deserialize, Serialize};
 
 use crate::flow::FlowSection;
 use crate::prior::PriorSection;
 use crate::sampling::SamplingSection;
 
-/// The experiment file: every (seed, method, rank) is one run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Experiment {
-    /// Name of the base model in reports (e.g. `tiny-mmdit-fashion`).
-    pub backbone: String,
-    /// The MMDiT directory (diffusers' `config.json` + `diffusion_pytorch_model.safetensors`;
-    /// `pretrain` reads only `config.json`); relative to the workspace root.
-    pub model_dir: PathBuf,
+/// The generation experiment file: every seed × method × rank is one run.
+pub type Experiment = runner::ExperimentFile<Fields>;
+
+/// The generation fields of an experiment file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Fields {
     /// The BERT/MiniLM text encoder directory (`config.json`, `model.safetensors`,
     /// `tokenizer.json`); not used when `model_dir` is an SD3 pipeline folder (its CLIP pair
     /// encodes the prompts, [`crate::models`]).
@@ -57,20 +49,10 @@ pub struct Experiment {
     pub instance_images: usize,
     /// Text tokens per prompt (padded or truncated).
     pub max_tokens: usize,
-    /// Seeds.
-    pub seeds: Vec<u64>,
-    /// Methods.
-    pub methods: Vec<Method>,
-    /// Ranks (adapter methods; the others run once, at rank 0).
-    #[serde(default)]
-    pub ranks: Vec<i64>,
     /// Training steps per run.
     pub iters: usize,
     /// Images per step (instance images, or pre-training images).
     pub batch_size: usize,
-    /// Save a resumable checkpoint every this many steps.
-    #[serde(default = "default_checkpoint_every")]
-    pub checkpoint_every: usize,
     /// The flow-matching objective.
     #[serde(default)]
     pub flow: FlowSection,
@@ -84,23 +66,6 @@ pub struct Experiment {
     pub prior: Option<PriorSection>,
     /// Sampling and evaluation.
     pub sampling: SamplingSection,
-    /// Adapter settings.
-    pub adapter: AdapterSection,
-    /// Optimiser settings.
-    pub optim: OptimSection,
-    /// Learning-rate selection on held-out instance images (`--select`).
-    #[serde(default)]
-    pub select: Option<SelectSection>,
-    /// Resources of each run on a Slurm cluster (`--slurm`).
-    #[serde(default)]
-    pub slurm: Option<SlurmOptions>,
-    /// Arithmetic of every run: `fp32` (default), `bf16` or `fp16` (`--precision`).
-    #[serde(default)]
-    pub precision: Precision,
-}
-
-fn default_checkpoint_every() -> usize {
-    100
 }
 
 /// One fully resolved run, written as its `config.json`.
@@ -165,43 +130,19 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
-    /// The run folder name: every grid coordinate, so a rerun resumes the same folder.
-    pub fn name(&self) -> String {
-        let dataset = self
-            .dataset
-            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
-        let name = format!(
-            "{}_{dataset}_{}_r{}_seed{}",
-            self.backbone,
-            self.method.name(),
-            self.rank,
-            self.seed
-        );
-        match self.validation_fraction {
-            Some(_) => selection_run_name(&name, self.method, &self.optim),
-            None => name,
-        }
-    }
-
     /// The class prompt of `class` (lower-cased).
     pub fn prompt_of(&self, class: &str) -> String {
         self.class_prompt.replace("{}", &class.to_lowercase())
     }
 }
 
-impl runner::Experiment for Experiment {
+impl runner::TaskFields for Fields {
     type Spec = RunSpec;
+    const CHECKPOINT_EVERY: usize = 100;
 
-    fn validate(&self) -> Result<()> {
-        runner::require_non_empty(&[
-            ("seeds", self.seeds.is_empty()),
-            ("methods", self.methods.is_empty()),
-        ])?;
-        if let Some(m) = self.methods.iter().find(|m| **m == Method::Probe) {
+    fn check(&self, grid: &GridSection, checks: &mut Checks) -> Result<()> {
+        if let Some(m) = grid.methods.iter().find(|m| **m == Method::Probe) {
             bail!("field `methods`: `{m}` has no meaning for generation");
-        }
-        if self.methods.iter().any(|m| m.has_adapter()) && self.ranks.is_empty() {
-            bail!("field `ranks` is empty (the grid has adapter methods)");
         }
         if !self.class_prompt.contains("{}") {
             bail!(
@@ -209,84 +150,53 @@ impl runner::Experiment for Experiment {
                 self.class_prompt
             );
         }
-        let mut checks = Checks::new();
-        checks.path_component("backbone", &self.backbone);
         if self.dataset.is_empty() {
             checks.problem("field `dataset` is empty");
         }
         checks
-            .all_at_least("ranks", &self.ranks, 1)
             .at_least("instance_images", self.instance_images, 2)
             .at_least("max_tokens", self.max_tokens, 2)
-            .at_least("batch_size", self.batch_size, 1)
-            .at_least("checkpoint_every", self.checkpoint_every, 1);
-        self.flow.check(&mut checks);
+            .at_least("batch_size", self.batch_size, 1);
+        self.flow.check(checks);
         if let Some(decay) = self.ema_decay {
             checks
                 .positive("ema_decay", decay)
                 .half_open("ema_decay", decay, 0.0, 1.0);
         }
         if let Some(prior) = &self.prior {
-            prior.check(&mut checks);
+            prior.check(checks);
         }
-        self.sampling.check(&mut checks);
-        self.adapter.check(&mut checks);
-        self.optim.check(&mut checks);
-        if let Some(select) = &self.select {
-            select.check(&mut checks);
-            select.check_fraction_only(&mut checks);
+        self.sampling.check(checks);
+        if let Some(select) = &grid.select {
+            select.check_fraction_only(checks);
         }
-        Ok(checks.finish()?)
+        Ok(())
     }
 
     fn apply(&mut self, o: &Overrides) {
-        if let Some(p) = o.precision {
-            self.precision = p;
-        }
         if let Some(i) = o.iters {
             self.iters = i;
-        }
-        if let Some(m) = &o.model_dir {
-            self.model_dir = m.clone();
-        }
-        if let Some(b) = &o.backbone {
-            self.backbone = b.clone();
         }
         if let Some(d) = &o.dataset {
             self.dataset = d.clone();
         }
     }
 
-    fn runs(&self, root: &Path, stage: Stage) -> Result<Vec<RunSpec>> {
-        match stage {
-            Stage::Final(selected) => Experiment::runs(self, root, selected),
-            Stage::Select(select) => {
-                let mut runs = Vec::new();
-                for &method in self.methods.iter().filter(|m| m.trains()) {
-                    let rank = if method.has_adapter() { select.rank } else { 0 };
-                    for hyper in select.candidates(method) {
-                        let coords = (select.seed, method, rank);
-                        let validation = Some(select.fraction());
-                        runs.push(self.run(coords, Some(hyper), validation, root)?);
-                    }
-                }
-                Ok(runs)
-            }
-        }
-    }
-
-    fn selection(&self) -> Option<&SelectSection> {
-        self.select.as_ref()
-    }
-
-    fn slurm(&self) -> Option<&SlurmOptions> {
-        self.slurm.as_ref()
+    /// The grid's runs in seed → method → rank order (`zero_shot` once, at the first seed, since
+    /// it trains nothing), or the selection's candidates.
+    fn runs(&self, ctx: &GridContext, stage: Stage) -> Result<Vec<RunSpec>> {
+        ctx.expand(
+            &self.dataset,
+            stage,
+            |p| p.method != Method::ZeroShot || p.seed_index == 0,
+            |p| self.run(ctx, p),
+        )
     }
 }
 
 impl runner::RunSpec for RunSpec {
-    fn name(&self) -> String {
-        RunSpec::name(self)
+    fn backbone(&self) -> &str {
+        &self.backbone
     }
 
     fn coords(&self) -> Coords {
@@ -328,55 +238,19 @@ impl runner::RunSpec for RunSpec {
     }
 }
 
-impl Experiment {
-    /// Every run, in seed → method → rank order (`zero_shot` once, at the first seed, since it
-    /// trains nothing); `root` resolves relative paths; `selected` gives each trained method its
-    /// learning rate and λ (else the file's `[optim]` and `[adapter]`).
-    pub fn runs(&self, root: &Path, selected: Option<&Selected>) -> Result<Vec<RunSpec>> {
-        let mut runs = Vec::new();
-        for (i, &seed) in self.seeds.iter().enumerate() {
-            for &method in &self.methods {
-                if method == Method::ZeroShot && i > 0 {
-                    continue;
-                }
-                let hyper = match selected {
-                    Some(s) if method.trains() => {
-                        Some(s.get(&self.backbone, &self.dataset, method)?)
-                    }
-                    _ => None,
-                };
-                let ranks = if method.has_adapter() {
-                    self.ranks.clone()
-                } else {
-                    vec![0]
-                };
-                for rank in ranks {
-                    runs.push(self.run((seed, method, rank), hyper, None, root)?);
-                }
-            }
-        }
-        Ok(runs)
-    }
-
-    fn run(
-        &self,
-        (seed, method, rank): (u64, Method, i64),
-        hyper: Option<Hyper>,
-        validation_fraction: Option<f64>,
-        root: &Path,
-    ) -> Result<RunSpec> {
-        let (adapter_section, optim_section) = match hyper {
-            Some(h) => h.apply(&self.adapter, &self.optim, method),
-            None => (self.adapter.clone(), self.optim.clone()),
-        };
-        let adapter = adapter_config(&adapter_section, method, rank)?;
-        let optim = optim_config(&optim_section, method, adapter.as_ref(), self.iters.max(1))?;
+impl Fields {
+    /// The run at `p`, with its learning rate and λ in place of the file's when chosen, a selection
+    /// run when it holds a validation share.
+    fn run(&self, ctx: &GridContext, p: RunPoint) -> Result<RunSpec> {
+        let (adapter, optim) = ctx
+            .grid
+            .sections(p.method, p.rank, p.hyper, self.iters.max(1))?;
         Ok(RunSpec {
-            precision: self.precision,
-            backbone: self.backbone.clone(),
-            model_dir: portable(&self.model_dir, root),
-            text_encoder: self.text_encoder.as_ref().map(|t| portable(t, root)),
-            feature_model: portable(&self.feature_model, root),
+            precision: ctx.grid.precision,
+            backbone: ctx.grid.backbone.clone(),
+            model_dir: ctx.model_dir(),
+            text_encoder: self.text_encoder.as_deref().map(|t| ctx.portable(t)),
+            feature_model: ctx.portable(&self.feature_model),
             dataset: self.dataset.clone(),
             resolution: self.resolution,
             held_out: self.held_out.clone(),
@@ -384,17 +258,17 @@ impl Experiment {
             instance_prompt: self.instance_prompt.clone(),
             instance_images: self.instance_images,
             max_tokens: self.max_tokens,
-            seed,
-            method,
-            rank,
-            iters: if method.trains() { self.iters } else { 0 },
+            seed: p.seed,
+            method: p.method,
+            rank: p.rank,
+            iters: if p.method.trains() { self.iters } else { 0 },
             batch_size: self.batch_size,
-            checkpoint_every: self.checkpoint_every,
+            checkpoint_every: ctx.checkpoint_every,
             flow: self.flow.clone(),
             ema_decay: self.ema_decay,
             prior: self.prior.clone(),
             sampling: self.sampling.clone(),
-            validation_fraction,
+            validation_fraction: p.validation_fraction,
             adapter,
             optim,
         })

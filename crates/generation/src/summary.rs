@@ -2,6 +2,7 @@
 //! `results/generation/summary.csv`.
 
 use formats::SummaryRow;
+use runner::TrainStats;
 use serde::{Deserialize, Serialize};
 
 /// A finished run. Selection runs score only `validation_loss` (the sample measures are absent,
@@ -38,12 +39,9 @@ pub struct Summary {
     pub validation_loss: Option<f64>,
     /// Samples scored for FD and KID.
     pub samples: usize,
-    /// Training steps.
-    pub steps: usize,
-    /// Wall-clock seconds spent in training steps, over every resumption.
-    pub train_seconds: f64,
-    /// Peak resident memory of the process that finished the run, MiB.
-    pub peak_rss_mb: f64,
+    /// Training steps, seconds and peak memory (`steps`, `train_seconds`, `peak_rss_mb`).
+    #[serde(flatten)]
+    pub training: TrainStats,
 }
 
 impl SummaryRow for Summary {
@@ -76,7 +74,7 @@ impl SummaryRow for Summary {
     }
 
     fn row(&self) -> Vec<String> {
-        vec![
+        let mut row = vec![
             self.model.clone(),
             self.dataset.clone(),
             self.method.clone(),
@@ -91,10 +89,9 @@ impl SummaryRow for Summary {
             cell(self.preservation_accuracy, 4),
             cell(self.validation_loss, 6),
             self.samples.to_string(),
-            self.steps.to_string(),
-            format!("{:.1}", self.train_seconds),
-            format!("{:.0}", self.peak_rss_mb),
-        ]
+        ];
+        row.extend(self.training.cells());
+        row
     }
 }
 

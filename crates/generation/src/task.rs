@@ -9,7 +9,7 @@
 use anyhow::{bail, Context, Result};
 use formats::paths::resolve;
 use formats::Method;
-use runner::{RunContext, RunDir, StepOutput, TrainStats};
+use runner::{RunContext, RunDir, RunSpec as _, StepOutput, TrainStats};
 use serial_lora::checkpoint::save_tensors;
 use serial_lora::rng::Draws;
 use serial_lora::ModelStore;
@@ -341,9 +341,7 @@ impl runner::Session for Run {
             preservation_accuracy: None,
             validation_loss: None,
             samples: 0,
-            steps: stats.steps,
-            train_seconds: stats.train_seconds,
-            peak_rss_mb: stats.peak_rss_mb,
+            training: *stats,
         };
         if self.store.plan().is_some() {
             self.store.save_adapter(dir.path())?;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use formats::selection::{Table, LR_SELECTION_FILE};
 use formats::Method;
 use generation::{Experiment, Generation, RunSpec, Summary};
+use runner::RunSpec as _;
 use runner::{collect_selection, run_one, Experiment as _, Outcome, Stage};
 
 /// A 28×28 one-channel MMDiT: patch 7 (a 4×4 grid), width 8, two blocks, text width 16 (the tiny
@@ -89,14 +90,14 @@ validation_fraction = 0.25
 }
 
 fn parse(text: &str) -> Experiment {
-    let e: Experiment = toml::from_str(text).expect("valid TOML");
+    let e: Experiment = text.parse().expect("a valid experiment");
     e.validate().expect("valid experiment");
     e
 }
 
 fn runs(text: &str) -> Vec<RunSpec> {
     parse(text)
-        .runs(&formats::paths::repo_root(), None)
+        .grid_runs(&formats::paths::repo_root(), None)
         .expect("runs")
 }
 
@@ -163,7 +164,7 @@ fn pretraining_then_every_method_writes_its_files_and_scores() {
             s.validation_loss, None,
             "every instance image trains in the grid"
         );
-        assert_eq!(s.steps, if spec.method.trains() { 2 } else { 0 });
+        assert_eq!(s.training.steps, if spec.method.trains() { 2 } else { 0 });
         params.insert(spec.method, s.trainable_params);
     }
     assert_eq!(params[&Method::ZeroShot], 0);
@@ -229,7 +230,7 @@ fn selection_scores_held_out_instances_and_chooses_the_lowest_loss() {
     let selected =
         formats::Selected::read(&results.path().join("generation").join(LR_SELECTION_FILE))
             .unwrap();
-    let grid = e.runs(&root, Some(&selected)).unwrap();
+    let grid = e.grid_runs(&root, Some(&selected)).unwrap();
     let lora = grid.iter().find(|r| r.method == Method::Lora).unwrap();
     assert_eq!(
         lora.optim.lr,
@@ -347,12 +348,11 @@ fn bad_input_is_named() {
     );
 
     let unknown = experiment(&config, r#"["lora"]"#, 1, "guidance = 3.0\n");
-    let error = toml::from_str::<Experiment>(&unknown)
-        .unwrap_err()
-        .to_string();
+    let error = unknown.parse::<Experiment>().unwrap_err().to_string();
     assert!(error.contains("guidance"), "{error}");
     let no_slot = experiment(&config, r#"["lora"]"#, 1, "").replace("a photo of a {}", "a photo");
-    let error = toml::from_str::<Experiment>(&no_slot)
+    let error = no_slot
+        .parse::<Experiment>()
         .unwrap()
         .validate()
         .unwrap_err()

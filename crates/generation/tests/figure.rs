@@ -25,9 +25,11 @@ fn summary(method: &str, rank: i64, fd: f64, accuracy: f64) -> Summary {
         preservation_accuracy: Some(0.91),
         validation_loss: None,
         samples: 64,
-        steps: 400,
-        train_seconds: 120.5,
-        peak_rss_mb: 900.0,
+        training: runner::TrainStats {
+            steps: 400,
+            train_seconds: 120.5,
+            peak_rss_mb: 900.0,
+        },
     }
 }
 

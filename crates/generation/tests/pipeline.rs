@@ -7,6 +7,7 @@ use std::path::Path;
 
 use formats::Method;
 use generation::{Experiment, Generation, RunSpec};
+use runner::RunSpec as _;
 use runner::{run_one, Experiment as _, Outcome};
 use serial_lora::ModelStore;
 use zoo::Architecture;
@@ -149,9 +150,9 @@ fn an_sd3_pipeline_folder_personalises_in_latent_space_with_clip_prompts() {
     );
     pipeline(&folder);
     instances(&images);
-    let e: Experiment = toml::from_str(&experiment(&folder, &images)).unwrap();
+    let e: Experiment = experiment(&folder, &images).parse().unwrap();
     e.validate().unwrap();
-    let runs: Vec<RunSpec> = e.runs(&formats::paths::repo_root(), None).unwrap();
+    let runs: Vec<RunSpec> = e.grid_runs(&formats::paths::repo_root(), None).unwrap();
     assert_eq!(runs.len(), 3);
     let mut params = Vec::new();
     for spec in &runs {

@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use formats::selection::selection_run_name;
 use formats::{Method, OptimConfig, Precision, SelectSection, Selected, SummaryRow};
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serial_lora::ModelStore;
 use tch::{nn::VarStore, Tensor};
 
@@ -29,10 +30,38 @@ pub struct Coords {
 /// One fully resolved run, written as its `config.json`: everything needed to repeat it. Paths in
 /// it are portable (relative to the repository root when inside it).
 pub trait RunSpec: Serialize + DeserializeOwned + Clone {
-    /// The run folder's name (every grid coordinate).
-    fn name(&self) -> String;
+    /// The pre-trained model's name, the first part of the run folder's name.
+    fn backbone(&self) -> &str;
     /// The grid coordinates.
     fn coords(&self) -> Coords;
+    /// What the run folder's name ends with after the seed (e.g. `_dec`); nothing by default.
+    fn name_suffix(&self) -> &str {
+        ""
+    }
+    /// The run folder's name, every grid coordinate so that a rerun resumes the same folder:
+    /// `<backbone>_<data set>_[<shots>shot_]<method>_r<rank>_seed<seed><suffix>`, the data set
+    /// with every character but letters, digits and `-` replaced by `_`; a selection run's is
+    /// `selection/<name>_lr<lr>[_ratio<λ>]`.
+    fn name(&self) -> String {
+        let c = self.coords();
+        let dataset = c
+            .dataset
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
+        let shots = c.shots.map(|s| format!("{s}shot_")).unwrap_or_default();
+        let name = format!(
+            "{}_{dataset}_{shots}{}_r{}_seed{}{}",
+            self.backbone(),
+            c.method.name(),
+            c.rank,
+            c.seed,
+            self.name_suffix()
+        );
+        if self.scores_validation() {
+            selection_run_name(&name, c.method, self.optim())
+        } else {
+            name
+        }
+    }
     /// Training steps (0: the run only evaluates).
     fn steps(&self) -> usize;
     /// Save a resumable checkpoint every this many steps.
@@ -73,8 +102,8 @@ pub struct Overrides {
     pub precision: Option<Precision>,
 }
 
-/// An experiment file: the only place a grid is defined.
-pub trait Experiment: DeserializeOwned {
+/// An experiment file: the only place a grid is defined (read from its TOML text).
+pub trait Experiment: std::str::FromStr<Err = anyhow::Error> {
     /// One run of the grid.
     type Spec: RunSpec;
     /// Checks every field (names the field, the value and the allowed range).
@@ -108,8 +137,9 @@ pub struct StepOutput {
     pub metrics: Vec<Tensor>,
 }
 
-/// What the engine records of a run's training.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What the engine records of a run's training; every task's summary holds it (flattened: its
+/// fields are the summary's `steps`, `train_seconds` and `peak_rss_mb`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TrainStats {
     /// Steps taken.
     pub steps: usize,
@@ -117,6 +147,18 @@ pub struct TrainStats {
     pub train_seconds: f64,
     /// Peak resident memory of the process that finished the run, MiB.
     pub peak_rss_mb: f64,
+}
+
+impl TrainStats {
+    /// The summary-table cells of `steps`, `train_seconds` (one decimal) and `peak_rss_mb` (whole
+    /// MiB).
+    pub fn cells(&self) -> [String; 3] {
+        [
+            self.steps.to_string(),
+            format!("{:.1}", self.train_seconds),
+            format!("{:.0}", self.peak_rss_mb),
+        ]
+    }
 }
 
 /// Where a run is being made.

@@ -1,22 +1,15 @@
-//! The experiment file (`experiments/*.toml`): a grid of runs, and the fully resolved [`RunSpec`]
-//! of one run that is written to its `config.json` (with `backbone`, `model_dir`, `method`, `rank`
-//! for `analysis svd`). `prompt` picks the protocol: box prompts per instance (the default) or
+//! The segmentation experiment file (`experiments/segmentation_*.toml`): its own fields
+//! ([`Fields`]) beside the ones every experiment file has ([`runner::GridSection`]), and the fully
+//! resolved [`RunSpec`] of one run that is written to its `config.json` (with `backbone`,
+//! `model_dir`, `method`, `rank` for `analysis svd`). `prompt` picks the protocol: box prompts per instance (the default) or
 //! SAMed's prompt-free semantic mask ([`Prompt`]).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use formats::check::Checks;
-use formats::paths::portable;
-use formats::sections::{adapter_config, optim_config};
-use formats::selection::selection_run_name;
-use formats::{
-    AdapterConfig, AdapterSection, Hyper, Method, OptimConfig, OptimSection, Precision,
-    SelectSection, Selected,
-};
-use runner::slurm::SlurmOptions;
-use runner::{Coords, Overrides, Stage};
+use formats::{AdapterConfig, Method, OptimConfig, Precision};
+use runner::{Coords, GridContext, GridSection, Overrides, RunPoint, Stage};
 use serde::{Deserialize, Serialize};
 
 /// How pixels are scaled before the encoder.
@@ -53,14 +46,12 @@ impl Prompt {
     }
 }
 
-/// The experiment file: every (seed, method, rank) is one run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Experiment {
-    /// Name of the backbone in reports (e.g. `litemedsam`, `sam-vit-b`).
-    pub backbone: String,
-    /// Model directory (`config.json` + `model.safetensors`); relative to the workspace root.
-    pub model_dir: PathBuf,
+/// The segmentation experiment file: every seed × method × rank is one run.
+pub type Experiment = runner::ExperimentFile<Fields>;
+
+/// The segmentation fields of an experiment file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Fields {
     /// `stardist` (the packaged nuclei image), `folder:<path>` (`images/` + `masks/`) or `camvid`
     /// (multi-class street scenes under `data_root`: SAMed's multi-class protocol, [`is_multiclass`]).
     pub dataset: String,
@@ -71,16 +62,6 @@ pub struct Experiment {
     /// The encoder's input size when not the model's own (LiteMedSAM only; multi-class only).
     #[serde(default)]
     pub image_size: Option<i64>,
-    /// Seeds.
-    pub seeds: Vec<u64>,
-    /// Methods.
-    pub methods: Vec<Method>,
-    /// Ranks.
-    pub ranks: Vec<i64>,
-    /// Further ranks of some methods (e.g. `serial_lora = [16]`: the parameter-matched pair of
-    /// LoRA (q, v) at rank 8).
-    #[serde(default)]
-    pub extra_ranks: BTreeMap<Method, Vec<i64>>,
     /// Training steps per run (one image crop per step).
     pub iters: usize,
     /// `box` (default) or `none` (prompt-free semantic masks).
@@ -95,27 +76,6 @@ pub struct Experiment {
     /// Train the mask decoder fully (else it stays frozen); must be true with `prompt = "none"`.
     #[serde(default)]
     pub train_decoder: bool,
-    /// Save a resumable checkpoint every this many steps.
-    #[serde(default = "default_checkpoint_every")]
-    pub checkpoint_every: usize,
-    /// Adapter settings.
-    pub adapter: AdapterSection,
-    /// Optimiser settings.
-    pub optim: OptimSection,
-    /// Learning-rate selection: when present, every method trains with the learning rate (and λ)
-    /// that scored best on a validation split inside the training half (`--select`).
-    #[serde(default)]
-    pub select: Option<SelectSection>,
-    /// Resources of each run on a Slurm cluster (`--slurm`).
-    #[serde(default)]
-    pub slurm: Option<SlurmOptions>,
-    /// Arithmetic of every run: `fp32` (default), `bf16` or `fp16` (`--precision`).
-    #[serde(default)]
-    pub precision: Precision,
-}
-
-fn default_checkpoint_every() -> usize {
-    25
 }
 
 /// One fully resolved run, written as its `config.json`.
@@ -179,82 +139,36 @@ impl RunSpec {
     pub fn multiclass(&self) -> bool {
         is_multiclass(&self.dataset)
     }
-
-    /// The run folder name: every grid coordinate, so a rerun resumes the same folder.
-    pub fn name(&self) -> String {
-        let dataset = self
-            .dataset
-            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
-        let decoder = if self.train_decoder { "_dec" } else { "" };
-        let name = format!(
-            "{}_{dataset}_{}_r{}_seed{}{decoder}",
-            self.backbone,
-            self.method.name(),
-            self.rank,
-            self.seed
-        );
-        match self.validation_fraction {
-            Some(_) => selection_run_name(&name, self.method, &self.optim),
-            None => name,
-        }
-    }
 }
 
-impl runner::Experiment for Experiment {
+impl runner::TaskFields for Fields {
     type Spec = RunSpec;
+    const CHECKPOINT_EVERY: usize = 25;
 
-    fn validate(&self) -> Result<()> {
-        runner::require_non_empty(&[
-            ("seeds", self.seeds.is_empty()),
-            ("methods", self.methods.is_empty()),
-            ("ranks", self.ranks.is_empty()),
-        ])?;
+    fn check(&self, grid: &GridSection, checks: &mut Checks) -> Result<()> {
         let multiclass = is_multiclass(&self.dataset);
         let allowed = |m: &Method| m.has_adapter() || (multiclass && *m == Method::Probe);
-        if let Some(m) = self.methods.iter().find(|m| !allowed(m)) {
+        if let Some(m) = grid.methods.iter().find(|m| !allowed(m)) {
             bail!("field `methods`: `{m}` is not an adapter method (lora, serial_lora, lora_plus, serial_lora_plus; probe, the decoder alone, with camvid)");
-        }
-        if let Some(m) = self.extra_ranks.keys().find(|m| !m.has_adapter()) {
-            bail!("field `extra_ranks`: `{m}` has no adapter, so no rank");
         }
         self.check_prompt()?;
         self.check_multiclass()?;
-        let mut checks = Checks::new();
-        checks.path_component("backbone", &self.backbone);
         if self.dataset.is_empty() {
             checks.problem("field `dataset` is empty");
         }
-        for ranks in self.extra_ranks.values() {
-            checks.all_at_least("extra_ranks", ranks, 1);
-        }
-        checks
-            .all_at_least("ranks", &self.ranks, 1)
-            .at_least("iters", self.iters, 1)
-            .at_least("checkpoint_every", self.checkpoint_every, 1);
+        checks.at_least("iters", self.iters, 1);
         if let Some(b) = self.boxes_per_step {
             checks.at_least("boxes_per_step", b, 1);
         }
-        self.adapter.check(&mut checks);
-        self.optim.check(&mut checks);
-        if let Some(select) = &self.select {
-            select.check(&mut checks);
-            select.check_fraction_only(&mut checks);
+        if let Some(select) = &grid.select {
+            select.check_fraction_only(checks);
         }
-        Ok(checks.finish()?)
+        Ok(())
     }
 
     fn apply(&mut self, o: &Overrides) {
-        if let Some(p) = o.precision {
-            self.precision = p;
-        }
         if let Some(i) = o.iters {
             self.iters = i;
-        }
-        if let Some(m) = &o.model_dir {
-            self.model_dir = m.clone();
-        }
-        if let Some(b) = &o.backbone {
-            self.backbone = b.clone();
         }
         if let Some(d) = &o.dataset {
             self.dataset = d.clone();
@@ -264,36 +178,22 @@ impl runner::Experiment for Experiment {
         }
     }
 
-    fn runs(&self, root: &Path, stage: Stage) -> Result<Vec<RunSpec>> {
-        match stage {
-            Stage::Final(selected) => Experiment::runs(self, root, selected),
-            Stage::Select(select) => {
-                let mut runs = Vec::new();
-                for &method in &self.methods {
-                    let rank = if method.has_adapter() { select.rank } else { 0 };
-                    for hyper in select.candidates(method) {
-                        let coords = (select.seed, method, rank);
-                        let validation = Some(select.fraction());
-                        runs.push(self.run(coords, Some(hyper), validation, root)?);
-                    }
-                }
-                Ok(runs)
-            }
-        }
-    }
-
-    fn selection(&self) -> Option<&SelectSection> {
-        self.select.as_ref()
-    }
-
-    fn slurm(&self) -> Option<&SlurmOptions> {
-        self.slurm.as_ref()
+    fn runs(&self, ctx: &GridContext, stage: Stage) -> Result<Vec<RunSpec>> {
+        ctx.expand(&self.dataset, stage, |_| true, |p| self.run(ctx, p))
     }
 }
 
 impl runner::RunSpec for RunSpec {
-    fn name(&self) -> String {
-        RunSpec::name(self)
+    fn backbone(&self) -> &str {
+        &self.backbone
+    }
+
+    fn name_suffix(&self) -> &str {
+        if self.train_decoder {
+            "_dec"
+        } else {
+            ""
+        }
     }
 
     fn coords(&self) -> Coords {
@@ -327,7 +227,7 @@ impl runner::RunSpec for RunSpec {
     }
 }
 
-impl Experiment {
+impl Fields {
     /// The fields that depend on `prompt`: `boxes_per_step` only with boxes, and a trained
     /// decoder without prompts (the untrained decoder has never been asked for a semantic mask).
     fn check_prompt(&self) -> Result<()> {
@@ -361,65 +261,28 @@ impl Experiment {
         Ok(())
     }
 
-    /// The ranks `method` runs at: none (0) for the decoder alone, else `ranks` then its
-    /// `extra_ranks`.
-    fn method_ranks(&self, method: Method) -> Vec<i64> {
-        if !method.has_adapter() {
-            return vec![0];
-        }
-        let mut ranks = self.ranks.clone();
-        ranks.extend(self.extra_ranks.get(&method).into_iter().flatten());
-        ranks
-    }
-
-    /// Every run, in seed → method → rank order; `root` resolves relative paths; `selected`
-    /// gives each method its learning rate and λ (else the file's `[optim]` and `[adapter]`).
-    pub fn runs(&self, root: &Path, selected: Option<&Selected>) -> Result<Vec<RunSpec>> {
-        let mut runs = Vec::new();
-        for &seed in &self.seeds {
-            for &method in &self.methods {
-                let hyper = selected
-                    .map(|s| s.get(&self.backbone, &self.dataset, method))
-                    .transpose()?;
-                for rank in self.method_ranks(method) {
-                    runs.push(self.run((seed, method, rank), hyper, None, root)?);
-                }
-            }
-        }
-        Ok(runs)
-    }
-
-    fn run(
-        &self,
-        (seed, method, rank): (u64, Method, i64),
-        hyper: Option<Hyper>,
-        validation_fraction: Option<f64>,
-        root: &Path,
-    ) -> Result<RunSpec> {
-        let (adapter_section, optim_section) = match hyper {
-            Some(h) => h.apply(&self.adapter, &self.optim, method),
-            None => (self.adapter.clone(), self.optim.clone()),
-        };
-        let adapter = adapter_config(&adapter_section, method, rank)?;
-        let optim = optim_config(&optim_section, method, adapter.as_ref(), self.iters)?;
+    /// The run at `p`, with its learning rate and λ in place of the file's when chosen, a selection
+    /// run when it holds a validation share.
+    fn run(&self, ctx: &GridContext, p: RunPoint) -> Result<RunSpec> {
+        let (adapter, optim) = ctx.grid.sections(p.method, p.rank, p.hyper, self.iters)?;
         Ok(RunSpec {
-            precision: self.precision,
-            backbone: self.backbone.clone(),
-            model_dir: portable(&self.model_dir, root),
+            precision: ctx.grid.precision,
+            backbone: ctx.grid.backbone.clone(),
+            model_dir: ctx.model_dir(),
             dataset: self.dataset.clone(),
-            data_root: self.data_root.as_ref().map(|d| portable(d, root)),
+            data_root: self.data_root.as_deref().map(|d| ctx.portable(d)),
             image_size: self.image_size,
-            seed,
-            method,
-            rank,
+            seed: p.seed,
+            method: p.method,
+            rank: p.rank,
             iters: self.iters,
             prompt: self.prompt,
             boxes_per_step: self.boxes_per_step,
             normalize: self.normalize,
             train_decoder: self.train_decoder,
-            checkpoint_every: self.checkpoint_every,
+            checkpoint_every: ctx.checkpoint_every,
             dice_weight: 0.8,
-            validation_fraction,
+            validation_fraction: p.validation_fraction,
             adapter,
             optim,
         })

@@ -1,9 +1,9 @@
 //! The drawing every segmentation picture shares: labels blended over a grey image in distinct
 //! colours ([`overlay`], [`compose`]), panels laid out in a grid under their titles with an optional
 //! colour legend ([`titled_grid`], written in DejaVu Sans embedded from `crates/analysis/assets`,
-//! Bitstream Vera licence there), and PNG files written atomically ([`save_png`]). Figure 4
-//! ([`crate::figure`]), the multi-class scene view ([`crate::scene_view`]) and `segmentation
-//! predict` ([`crate::segment`]) draw with these.
+//! Bitstream Vera licence there), and PNG files written atomically ([`save_png`]). Figure 4, the
+//! multi-class scene view and `segmentation predict` draw with these; this module uses none of
+//! them.
 
 use std::path::Path;
 

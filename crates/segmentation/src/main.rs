@@ -93,7 +93,7 @@ fn main() -> ExitCode {
     let train_decoder = args.train_decoder;
     runner::engine::main::<Segmentation>(&args.grid, |e: &mut Experiment| {
         if let Some(t) = train_decoder {
-            e.train_decoder = t;
+            e.task.train_decoder = t;
         }
     })
 }

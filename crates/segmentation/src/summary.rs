@@ -2,6 +2,7 @@
 //! `results/segmentation/summary.csv`.
 
 use formats::SummaryRow;
+use runner::TrainStats;
 use serde::{Deserialize, Serialize};
 
 use crate::classes::ClassScores;
@@ -29,12 +30,9 @@ pub struct Summary {
     pub classes: Option<ClassScores>,
     /// Test scores of the unadapted model (none for multi-class runs: their class head is new).
     pub zero_shot: Option<Scores>,
-    /// Training steps.
-    pub steps: usize,
-    /// Wall-clock seconds spent in training steps, over every resumption.
-    pub train_seconds: f64,
-    /// Peak resident memory of the process that finished the run, MiB.
-    pub peak_rss_mb: f64,
+    /// Training steps, seconds and peak memory (`steps`, `train_seconds`, `peak_rss_mb`).
+    #[serde(flatten)]
+    pub training: TrainStats,
 }
 
 impl SummaryRow for Summary {
@@ -61,7 +59,7 @@ impl SummaryRow for Summary {
     }
 
     fn row(&self) -> Vec<String> {
-        vec![
+        let mut row = vec![
             self.model.clone(),
             self.dataset.clone(),
             self.method.clone(),
@@ -72,12 +70,12 @@ impl SummaryRow for Summary {
             format!("{:.4}", self.test.iou),
             self.zero_shot
                 .map_or_else(String::new, |z| format!("{:.4}", z.dice)),
-            self.steps.to_string(),
-            format!("{:.1}", self.train_seconds),
-            format!("{:.0}", self.peak_rss_mb),
-            self.classes
-                .as_ref()
-                .map_or_else(String::new, |c| format!("{:.4}", c.pixel_accuracy)),
-        ]
+        ];
+        row.extend(self.training.cells());
+        row.extend([self
+            .classes
+            .as_ref()
+            .map_or_else(String::new, |c| format!("{:.4}", c.pixel_accuracy))]);
+        row
     }
 }

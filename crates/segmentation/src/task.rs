@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use formats::atomic::write_atomic;
 use formats::paths::resolve;
-use runner::{RunContext, RunDir, StepOutput, TrainStats};
+use runner::{RunContext, RunDir, RunSpec as _, StepOutput, TrainStats};
 use serial_lora::checkpoint::save_tensors;
 use serial_lora::{AdapterPlan, ModelStore};
 use tch::{nn::VarStore, Device, Tensor};
@@ -308,9 +308,7 @@ impl runner::Session for Run {
             test: scores,
             classes,
             zero_shot: self.zero_shot,
-            steps: stats.steps,
-            train_seconds: stats.train_seconds,
-            peak_rss_mb: stats.peak_rss_mb,
+            training: *stats,
         })
     }
 }

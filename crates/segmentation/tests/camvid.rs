@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use image::{GrayImage, Luma, Rgb, RgbImage};
+use runner::RunSpec as _;
 use runner::{run_one, Experiment as _, Outcome};
 use segmentation::predict::class_logits;
 use segmentation::{Experiment, RunSpec, Segmentation, Summary};
@@ -82,7 +83,7 @@ grad_clip = 1.0
 }
 
 fn runs(e: &Experiment) -> Vec<RunSpec> {
-    e.runs(&formats::paths::repo_root(), None).unwrap()
+    e.grid_runs(&formats::paths::repo_root(), None).unwrap()
 }
 
 fn finish(spec: &RunSpec, results: &Path) -> Summary {
@@ -225,7 +226,7 @@ fn bad_scenes_are_named_before_anything_trains() {
     assert!(!folder.join("metrics.csv").exists() && !folder.join("checkpoint").exists());
     // Without a data root the run says how to give one.
     let mut e = experiment(data.path(), r#""probe""#);
-    e.data_root = None;
+    e.task.data_root = None;
     let spec = runs(&e).remove(0);
     let err = format!(
         "{:#}",
@@ -242,19 +243,19 @@ fn multi_class_fields_are_checked() {
         edit(&mut e);
         e.validate().map(|_| ()).map_err(|err| err.to_string())
     };
-    let err = check(&|e| e.prompt = segmentation::Prompt::Box).unwrap_err();
+    let err = check(&|e| e.task.prompt = segmentation::Prompt::Box).unwrap_err();
     assert!(err.contains("prompt"), "{err}");
-    let err = check(&|e| e.dataset = "stardist".into()).unwrap_err();
+    let err = check(&|e| e.task.dataset = "stardist".into()).unwrap_err();
     assert!(err.contains("`probe` is not an adapter method"), "{err}");
     let err = check(&|e| {
-        e.dataset = "stardist".into();
-        e.methods = vec![formats::Method::Lora];
-        e.image_size = Some(64);
+        e.task.dataset = "stardist".into();
+        e.grid.methods = vec![formats::Method::Lora];
+        e.task.image_size = Some(64);
     })
     .unwrap_err();
     assert!(err.contains("image_size"), "{err}");
     let err = check(&|e| {
-        e.extra_ranks.insert(formats::Method::Probe, vec![2]);
+        e.grid.extra_ranks.insert(formats::Method::Probe, vec![2]);
     })
     .unwrap_err();
     assert!(err.contains("extra_ranks"), "{err}");

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use runner::Experiment as _;
+use runner::RunSpec as _;
 use segmentation::config::Prompt;
 use segmentation::{Experiment, RunSpec};
 
@@ -35,7 +36,7 @@ warmup_steps = 1
 grad_clip = 1.0
 "#
     );
-    let e: Experiment = toml::from_str(&text).map_err(|e| e.to_string())?;
+    let e: Experiment = text.parse().map_err(|e: anyhow::Error| format!("{e:#}"))?;
     e.validate().map_err(|e| format!("{e:#}"))?;
     Ok(e)
 }
@@ -43,12 +44,12 @@ grad_clip = 1.0
 #[test]
 fn prompt_defaults_to_box_and_none_is_prompt_free() {
     let e = parse("boxes_per_step = 2").unwrap();
-    assert_eq!(e.prompt, Prompt::Box);
+    assert_eq!(e.task.prompt, Prompt::Box);
     let e = parse("prompt = \"box\"\nboxes_per_step = 2").unwrap();
-    assert_eq!(e.prompt, Prompt::Box);
+    assert_eq!(e.task.prompt, Prompt::Box);
     let e = parse("prompt = \"none\"\ntrain_decoder = true").unwrap();
-    assert_eq!(e.prompt, Prompt::Free);
-    let spec = e.runs(Path::new("/"), None).unwrap().remove(0);
+    assert_eq!(e.task.prompt, Prompt::Free);
+    let spec = e.grid_runs(Path::new("/"), None).unwrap().remove(0);
     let json = serde_json::to_value(&spec).unwrap();
     assert_eq!(json["prompt"], "none");
     assert!(json.get("boxes_per_step").is_none(), "{json}");
@@ -91,7 +92,7 @@ fn committed_experiments_and_reference_runs_keep_their_meaning() {
     ] {
         let e: Experiment = runner::read_toml(&repo().join("experiments").join(file)).unwrap();
         e.validate().unwrap_or_else(|err| panic!("{file}: {err:#}"));
-        assert_eq!(e.prompt, prompt, "{file}");
+        assert_eq!(e.task.prompt, prompt, "{file}");
     }
     // Every reference run's config.json reads back and writes out unchanged: a box run's has no
     // `prompt` key (so its folder is still the same run as before the field existed), a
@@ -129,7 +130,7 @@ fn the_selection_stage_scores_every_candidate_on_a_split_of_the_training_half() 
         );
     let select = "[select]\nlrs = [1e-4, 1e-3]\nplus_ratios = [4.0, 16.0]\nrank = 8\nseed = 7\n\
                   validation_fraction = 0.5\n";
-    let e: Experiment = toml::from_str(&(base + select)).unwrap();
+    let e: Experiment = (base + select).parse().unwrap();
     e.validate().unwrap();
     let stage = runner::Stage::Select(e.selection().expect("[select]"));
     let runs = runner::Experiment::runs(&e, &repo(), stage).unwrap();

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use runner::RunSpec as _;
 use runner::{run_one, Experiment as _, Outcome};
 use segmentation::{Experiment, RunSpec, Segmentation, Summary};
 
@@ -40,7 +41,7 @@ fn write_pair(root: &Path, name: &str, offset: u32) {
 /// The first run of `experiment`'s grid.
 fn first_run(experiment: Experiment) -> RunSpec {
     experiment
-        .runs(&formats::paths::repo_root(), None)
+        .grid_runs(&formats::paths::repo_root(), None)
         .unwrap()
         .remove(0)
 }
@@ -186,11 +187,11 @@ fn bad_data_and_overrides_are_reported() {
     );
     assert!(e.contains("images") && e.contains("no images"), "{e}");
     let mut rank_zero = experiment(data.path());
-    rank_zero.ranks = vec![0];
+    rank_zero.grid.ranks = vec![0];
     let e = format!(
         "{:#}",
         rank_zero
-            .runs(&formats::paths::repo_root(), None)
+            .grid_runs(&formats::paths::repo_root(), None)
             .unwrap_err()
     );
     assert!(e.contains("rank"), "{e}");

@@ -2,37 +2,12 @@
 //! over the cell's seeds.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use formats::Method;
 
 use crate::compare::table::Cells;
-use crate::compare::verdict::{judge, Context, Verdict};
-use crate::stats::mean_std;
-
-/// One side's seeds of a cell.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Side {
-    /// How many seeds.
-    pub seeds: usize,
-    /// Mean of the metric over them.
-    pub mean: f64,
-    /// Sample standard deviation (n − 1) over them; 0 for one seed.
-    pub std: f64,
-}
-
-impl Side {
-    /// The statistics of `values` (seed → metric; not empty).
-    pub fn of(values: &BTreeMap<u64, f64>) -> Self {
-        let values: Vec<f64> = values.values().copied().collect();
-        let (mean, std) = mean_std(&values);
-        Self {
-            seeds: values.len(),
-            mean,
-            std,
-        }
-    }
-}
+use crate::compare::verdict::{judge, Context, Side, Verdict};
 
 /// One cell (configuration) and what each side has of it.
 #[derive(Debug, Clone, PartialEq)]

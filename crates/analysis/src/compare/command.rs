@@ -6,16 +6,17 @@ use std::path::{Path, PathBuf};
 use std::collections::BTreeSet;
 
 use formats::selection::{Table, LR_SELECTION_FILE};
-use formats::Numerics;
 
 use crate::compare::cells::{join, Cell};
+use crate::compare::machines::Machines;
 use crate::compare::numerics::{same_numerics, Bands, SideNumerics};
 use crate::compare::render::{render, render_machines, render_selection};
 use crate::compare::report;
 use crate::compare::selection::{self, compare_selection, SelectionRow};
 use crate::compare::table::SummaryTable;
+use crate::compare::tally::Tally;
 use crate::compare::task::Task;
-use crate::compare::verdict::{Context, Tally};
+use crate::compare::verdict::Context;
 use crate::error::{Error, Result};
 use crate::sources::{own_summary, reference_summary};
 
@@ -55,24 +56,6 @@ pub struct Comparison {
     pub selection: Vec<SelectionRow>,
     /// `<results>/comparison/<task>_selection.csv`, when written.
     pub selection_csv: Option<PathBuf>,
-}
-
-/// The numerics of one backbone on each side.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Machines {
-    /// The backbone.
-    pub backbone: String,
-    /// Yours.
-    pub ours: Option<Numerics>,
-    /// The reference's.
-    pub reference: Option<Numerics>,
-}
-
-impl Machines {
-    /// Whether both sides computed under the same complete signature (exact reproduction due).
-    pub fn same(&self) -> bool {
-        same_numerics(self.ours.as_ref(), self.reference.as_ref())
-    }
 }
 
 impl Comparison {

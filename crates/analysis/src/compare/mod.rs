@@ -7,19 +7,23 @@
 
 pub mod cells;
 pub mod command;
+pub mod machines;
 pub mod noise;
 pub mod numerics;
 pub mod render;
 pub mod report;
 pub mod selection;
 pub mod table;
+pub mod tally;
 pub mod task;
 pub mod verdict;
 
-pub use cells::{join, Cell, Side};
-pub use command::{compare, CompareOptions, Comparison, Machines};
+pub use cells::{join, Cell};
+pub use command::{compare, CompareOptions, Comparison};
+pub use machines::Machines;
 pub use noise::{noise, NoiseOptions, Stage};
 pub use numerics::{Bands, SideNumerics};
 pub use selection::{Choice, SelectionRow};
+pub use tally::Tally;
 pub use task::Task;
-pub use verdict::{Context, Tally, Verdict};
+pub use verdict::{Context, Side, Verdict};

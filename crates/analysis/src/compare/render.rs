@@ -1,9 +1,11 @@
 //! The comparison as an aligned text table for the terminal, the rule and the tally under it.
 
-use crate::compare::cells::{Cell, Side};
-use crate::compare::command::Machines;
+use crate::compare::cells::Cell;
+use crate::compare::machines::Machines;
 use crate::compare::selection::{Choice, SelectionRow};
-use crate::compare::verdict::{Tally, RULE};
+use crate::compare::tally::Tally;
+use crate::compare::verdict::Side;
+use crate::compare::verdict::RULE;
 
 /// One line per backbone you ran: the numerics both sides computed under, both named when they
 /// differ.

@@ -26,7 +26,8 @@ use std::path::Path;
 
 use formats::atomic::write_atomic;
 
-use crate::compare::cells::{Cell, Side};
+use crate::compare::cells::Cell;
+use crate::compare::verdict::Side;
 use crate::error::{Error, Result};
 
 /// The columns after the key columns.

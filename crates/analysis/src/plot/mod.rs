@@ -5,7 +5,6 @@ pub mod fig3_updates;
 pub mod fig5;
 pub mod font;
 pub mod loss;
-pub mod scaling;
 pub mod spectrum_axes;
 pub mod style;
 pub mod validation;

@@ -9,13 +9,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::compare::Task;
 use crate::error::{Error, Result};
 use crate::plot::fig5::{self, reference_lines, Panel};
+use crate::report::cells::cells;
+use crate::report::rows::{self, Row as SummaryRow};
+use crate::report::table::{table, TableRow};
 use crate::sources::sweep_summary;
 use crate::spectra::command::file_stem;
-use crate::sweep::aggregate::{aggregate, Point};
 use crate::sweep::reference::references;
-use crate::sweep::summary::{read_all, read_summary};
 use formats::atomic::write_atomic;
 
 /// What `analysis rank-sweep` was asked for.
@@ -53,26 +55,45 @@ pub fn rank_sweep(opts: &RankSweepOptions) -> Result<Vec<PathBuf>> {
         Some(path) => path.clone(),
         None => sweep_summary(&opts.results)?,
     };
-    let records = read_summary(&summary)?;
-    let shots = opts
-        .shots
-        .unwrap_or_else(|| records.iter().map(|r| r.shots).max().unwrap_or_default());
-    let points = aggregate(&records, shots, &summary)?;
-    let refs = references(&read_all(&summary)?, shots);
-    let mut by_backbone: BTreeMap<&str, Vec<&Point>> = BTreeMap::new();
+    let all = rows::read(&summary, Task::Classification)?;
+    let shots = opts.shots.unwrap_or_else(|| {
+        all.iter()
+            .filter(|r| r.method.has_adapter())
+            .filter_map(|r| r.group.shots)
+            .max()
+            .unwrap_or_default()
+    });
+    let at_shots: Vec<SummaryRow> = all
+        .into_iter()
+        .filter(|r| r.group.shots == Some(shots))
+        .collect();
+    let adapters: Vec<SummaryRow> = at_shots
+        .iter()
+        .filter(|r| r.method.has_adapter())
+        .cloned()
+        .collect();
+    if adapters.is_empty() {
+        return Err(Error::csv(
+            &summary,
+            format!("holds no adapter rows with shots = {shots} (only baselines: zero_shot, probe, full)"),
+        ));
+    }
+    let points = table(&cells(&adapters, &summary)?);
+    let refs = references(&at_shots);
+    let mut by_backbone: BTreeMap<&str, Vec<&TableRow>> = BTreeMap::new();
     for p in &points {
-        by_backbone.entry(&p.backbone).or_default().push(p);
+        by_backbone.entry(&p.group.backbone).or_default().push(p);
     }
     let mut written = Vec::new();
     for (backbone, points) in by_backbone {
         let stem = file_stem(backbone);
         let csv = opts.results.join("rank_sweep").join(format!("{stem}.csv"));
-        write_table(&csv, &points)?;
-        let mut datasets: BTreeMap<&str, Vec<&Point>> = BTreeMap::new();
+        write_table(&csv, shots, &points)?;
+        let mut datasets: BTreeMap<&str, Vec<&TableRow>> = BTreeMap::new();
         for p in &points {
-            datasets.entry(&p.dataset).or_default().push(p);
+            datasets.entry(&p.group.dataset).or_default().push(p);
         }
-        let panels: Vec<Panel<'_, Point>> = datasets
+        let panels: Vec<Panel<'_, TableRow>> = datasets
             .into_iter()
             .map(|(dataset, points)| Panel {
                 caption: dataset.to_string(),
@@ -88,19 +109,19 @@ pub fn rank_sweep(opts: &RankSweepOptions) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-fn write_table(path: &Path, points: &[&Point]) -> Result<()> {
+fn write_table(path: &Path, shots: usize, points: &[&TableRow]) -> Result<()> {
     let mut out = csv::Writer::from_writer(Vec::new());
     for p in points {
         out.serialize(Row {
-            backbone: &p.backbone,
-            dataset: &p.dataset,
+            backbone: &p.group.backbone,
+            dataset: &p.group.dataset,
             method: p.method.name(),
             rank: p.rank,
             trainable_params: p.trainable_params,
-            seeds: p.seeds,
-            accuracy_mean: p.accuracy_mean,
-            accuracy_std: p.accuracy_std,
-            shots: p.shots,
+            seeds: p.n,
+            accuracy_mean: p.mean,
+            accuracy_std: p.std,
+            shots,
         })
         .map_err(|e| Error::csv(path, e.to_string()))?;
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use formats::Method;
 
-use crate::sweep::summary::Record;
+use crate::report::rows::Row;
 
 /// The reference accuracies of one (backbone, data set); `None` where the summary has none.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -17,20 +17,21 @@ pub struct Reference {
     pub zero_shot: Option<f64>,
 }
 
-/// The references of `records` with `shots` shots, keyed by (backbone, data set).
-pub fn references(records: &[Record], shots: usize) -> BTreeMap<(String, String), Reference> {
+/// The references of the summary's `rows` (every method, one shot count), keyed by (backbone,
+/// data set).
+pub fn references(rows: &[Row]) -> BTreeMap<(String, String), Reference> {
     type Key = (String, String);
     let mut probe: BTreeMap<Key, BTreeMap<u64, f64>> = BTreeMap::new();
     let mut zero: BTreeMap<Key, Vec<f64>> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.shots == shots) {
-        let key = (r.backbone.clone(), r.dataset.clone());
+    for r in rows {
+        let key = (r.group.backbone.clone(), r.group.dataset.clone());
         if r.method == Method::Probe {
             probe
                 .entry(key.clone())
                 .or_default()
-                .insert(r.seed, r.accuracy);
+                .insert(r.seed, r.score);
         }
-        if let Some(z) = r.zero_shot_accuracy {
+        if let Some(z) = r.before {
             zero.entry(key).or_default().push(z);
         }
     }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use classification::{Classification, Experiment, RunSpec, Summary};
+use runner::RunSpec as _;
 use runner::{run_one, Experiment as _, GridArgs, Outcome};
 
 /// Every method on the tiny model, 4 steps; tests edit it by text replacement.
@@ -91,7 +92,7 @@ pub fn read_experiment(path: &Path) -> Experiment {
 pub fn tiny_runs(edits: &[(&str, &str)]) -> Vec<RunSpec> {
     let dir = tempfile::tempdir().unwrap();
     read_experiment(&write_tiny(dir.path(), edits))
-        .runs(&formats::paths::repo_root(), None)
+        .grid_runs(&formats::paths::repo_root(), None)
         .unwrap()
 }
 

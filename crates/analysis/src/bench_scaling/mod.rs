@@ -1,6 +1,6 @@
 //! `analysis bench-scaling`: how the ViT-B/16 step cost grows with batch and image size, from
 //! `<results>/bench/vit_b16_scaling.csv` (written by `make bench`) → `<figures>/bench_scaling.png`
-//! ([`crate::plot::scaling`]) and the rows drawn as a table on stdout.
+//! ([`figure`]) and the rows drawn as a table on stdout.
 //!
 //! CSV columns, exactly: `impl, precision, case, method, rank, batch, image_size, median_step_ms,
 //! images_per_s`; one row per (precision, case, method, batch, image_size). `case` is `train_step`
@@ -17,7 +17,8 @@ use formats::{Method, Precision};
 use serde::Deserialize;
 
 use crate::error::{parse_method, Error, Result};
-use crate::plot::scaling;
+
+pub mod figure;
 
 /// The benchmark table, relative to the results folder.
 pub const TABLE: &str = "bench/vit_b16_scaling.csv";
@@ -361,6 +362,6 @@ pub fn bench_scaling(opts: &BenchScalingOptions) -> Result<BenchScaling> {
             return Err(Error::csv(&path, format!("holds no rows at {what}")));
         }
     }
-    let figure = scaling::draw(&opts.figures.join(FIGURE), &by_batch, &by_size)?;
+    let figure = figure::draw(&opts.figures.join(FIGURE), &by_batch, &by_size)?;
     Ok(BenchScaling { rows, figure })
 }
