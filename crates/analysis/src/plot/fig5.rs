@@ -343,21 +343,38 @@ fn panel<P: RankPoint>(
             .map_err(&err)?;
     }
     // Each point's trainable parameters beside it, on a white box over the lines: LoRA's to the
-    // left, the others' to the right, clear of the error bars' caps, so that two lines' labels
-    // at one rank do not overlap.
+    // left, the others' to the right, clear of the error bars' caps; labels on one side of one
+    // rank that would overlap are moved apart vertically ([`spread`]).
+    let font = (font::FAMILY, style::LABEL - 2).into_font();
+    let mut labels = Vec::new();
     for p in pts.iter().filter(|p| LINES.contains(&p.method())) {
         let left = LINES.iter().position(|m| *m == p.method()).unwrap_or(0) % 2 == 0;
         let text = format_params(p.trainable_params());
-        let font = (font::FAMILY, style::LABEL - 2).into_font();
         let (w, h) = font.box_size(&text).map_err(plot_error(path))?;
-        let (w, h) = (w as i32 + 4, h as i32 / 2 + 2);
+        let at = ((p.rank() as f64).log2(), p.mean());
+        let pixel_y = chart.backend_coord(&at).1;
+        labels.push((p, left, text, (w as i32 + 4, h as i32 / 2 + 2), at, pixel_y));
+    }
+    let mut shifts = vec![0; labels.len()];
+    let sides: BTreeSet<(usize, bool)> = labels.iter().map(|l| (l.0.rank(), l.1)).collect();
+    for (rank, left) in sides {
+        let group: Vec<usize> = (0..labels.len())
+            .filter(|&i| labels[i].0.rank() == rank && labels[i].1 == left)
+            .collect();
+        let ys: Vec<i32> = group.iter().map(|&i| labels[i].5).collect();
+        let height = group.iter().map(|&i| 2 * labels[i].3 .1).max().unwrap_or(0);
+        for (&i, y) in group.iter().zip(spread(&ys, height)) {
+            shifts[i] = y - labels[i].5;
+        }
+    }
+    for ((p, left, text, (w, h), at, _), dy) in labels.into_iter().zip(shifts) {
         let x0 = if left { -9 - w } else { 9 };
         let color = style::color(Some(p.method()));
-        let label = EmptyElement::at(((p.rank() as f64).log2(), p.mean()))
-            + Rectangle::new([(x0, -h), (x0 + w, h)], WHITE.mix(0.85).filled())
+        let label = EmptyElement::at(at)
+            + Rectangle::new([(x0, dy - h), (x0 + w, dy + h)], WHITE.mix(0.85).filled())
             + Text::new(
                 text,
-                (x0 + 2, 0),
+                (x0 + 2, dy),
                 font.color(&color).pos(Pos::new(HPos::Left, VPos::Center)),
             );
         chart.draw_series(std::iter::once(label)).map_err(&err)?;
@@ -366,8 +383,65 @@ fn panel<P: RankPoint>(
     Ok(())
 }
 
+/// Label centres (pixel rows) `ys` moved apart so that boxes `height` pixels tall do not overlap:
+/// labels that would touch form a stack, in the order of `ys`, `height` apart and centred where
+/// its labels want to be (the mean of each one's wish less its place in the stack); labels clear
+/// of the others stay where they are.
+pub fn spread(ys: &[i32], height: i32) -> Vec<i32> {
+    let mut order: Vec<usize> = (0..ys.len()).collect();
+    order.sort_by_key(|&i| (ys[i], i));
+    let top = |members: &[usize]| {
+        let wishes = members
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| f64::from(ys[i]) - (k as f64) * f64::from(height));
+        (wishes.sum::<f64>() / members.len() as f64).round() as i32
+    };
+    let mut stacks: Vec<(Vec<usize>, i32)> = Vec::new();
+    for &i in &order {
+        let mut stack = (vec![i], ys[i]);
+        while let Some((members, above)) = stacks.last() {
+            if stack.1 >= above + members.len() as i32 * height {
+                break;
+            }
+            let (mut members, _) = stacks.pop().unwrap_or_default();
+            members.extend(stack.0);
+            let above = top(&members);
+            stack = (members, above);
+        }
+        stacks.push(stack);
+    }
+    let mut placed = vec![0; ys.len()];
+    for (members, top) in stacks {
+        for (k, &i) in members.iter().enumerate() {
+            placed[i] = top + k as i32 * height;
+        }
+    }
+    placed
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn labels_that_would_overlap_are_stacked_around_where_they_want_to_be() {
+        use super::spread;
+        // Clear of each other: unchanged.
+        assert_eq!(spread(&[100, 300, 200], 20), [100, 300, 200]);
+        // Two 2 px apart: a stack of two, 20 apart, centred on them (wishes 100 and 102 − 20).
+        assert_eq!(spread(&[102, 100, 300], 20), [111, 91, 300]);
+        // Three on one row: one above, one on it, one below; the next label pushed on joins them.
+        assert_eq!(spread(&[50, 50, 50], 10), [40, 50, 60]);
+        assert_eq!(spread(&[50, 50, 50, 62], 10), [38, 48, 58, 68]);
+        // Any input: the order of ys is kept and no two boxes overlap.
+        let ys = [7, 3, 3, 40, 41, 90, 5, 44];
+        let placed = spread(&ys, 12);
+        let mut order: Vec<usize> = (0..ys.len()).collect();
+        order.sort_by_key(|&i| (ys[i], i));
+        for w in order.windows(2) {
+            assert!(placed[w[1]] - placed[w[0]] >= 12, "{placed:?}");
+        }
+    }
+
     use super::*;
 
     struct Point(f64, f64);
