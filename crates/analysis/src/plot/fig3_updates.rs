@@ -5,6 +5,7 @@
 //! which methods leave its projection alone (Serial LoRA never updates o).
 
 use std::collections::BTreeSet;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use formats::Method;
@@ -120,13 +121,32 @@ pub fn draw(path: &Path, backbone: &str, tower: &str, spectra: &[Spectrum]) -> R
         let body = root
             .titled(&title, (font::FAMILY, style::title_size(&title, size.0)))
             .map_err(&err)?;
-        for (area, proj) in body.split_evenly((2, 2)).iter().zip(Proj::WITH_OUTPUT) {
-            let lines = update_lines(spectra, tower, proj);
-            let note = missing_note(spectra, tower, proj);
-            panel(area, path, proj, &lines, note.as_deref())?;
+        let panels: Vec<(Proj, Vec<UpdateLine>)> = Proj::WITH_OUTPUT
+            .into_iter()
+            .map(|proj| (proj, update_lines(spectra, tower, proj)))
+            .collect();
+        // One y range for the four panels, so that their decades line up and compare.
+        let range = y_range(panels.iter().flat_map(|(_, lines)| lines));
+        for (area, (proj, lines)) in body.split_evenly((2, 2)).iter().zip(&panels) {
+            let note = missing_note(spectra, tower, *proj);
+            panel(area, path, *proj, lines, range.clone(), note.as_deref())?;
         }
         Ok(())
     })
+}
+
+/// The y range that holds every value of `lines` with room on both sides (a factor of 2 on the
+/// log axis); 1e-4 to 1 when there is none.
+fn y_range<'a>(lines: impl Iterator<Item = &'a UpdateLine>) -> Range<f64> {
+    let values = lines.flat_map(|l| l.values.iter().copied());
+    let (lo, hi) = values.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    if hi > 0.0 {
+        lo * 0.5..hi * 2.0
+    } else {
+        1e-4..1.0
+    }
 }
 
 fn panel(
@@ -134,6 +154,7 @@ fn panel(
     path: &Path,
     proj: Proj,
     lines: &[UpdateLine],
+    range: Range<f64>,
     note: Option<&str>,
 ) -> Result<()> {
     let err = plot_error(path);
@@ -143,15 +164,6 @@ fn panel(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let values = lines.iter().flat_map(|l| l.values.iter().copied());
-    let (lo, hi) = values.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
-    let (lo, hi) = if hi > 0.0 {
-        (lo * 0.5, hi * 2.0)
-    } else {
-        (1e-4, 1.0)
-    };
     let n = lines
         .iter()
         .map(|l| l.values.len())
@@ -163,7 +175,7 @@ fn panel(
         path,
         format!("ΔW_{proj}"),
         -0.2..n - 0.8,
-        lo..hi,
+        range,
         "σ_i(ΔW) / σ_max(W)",
     )?;
     let mut labelled: BTreeSet<String> = BTreeSet::new();
