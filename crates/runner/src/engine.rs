@@ -230,7 +230,7 @@ fn run_grid<T: Task>(args: &GridArgs, adjust: impl Fn(&mut T::Experiment)) -> Re
         }
         tch::set_num_threads(n as i32);
     }
-    let rule = schedule_rule::<T>(args, &adjust);
+    let rule = schedule_rule::<T>(args, &adjust)?;
     if args.collect {
         collect_stage::<T>(args, rule)?;
         return Ok(ExitCode::SUCCESS);
@@ -332,13 +332,17 @@ fn collect_folder<S: SummaryRow>(results: &Path, folder: &str) -> Result<()> {
     Ok(())
 }
 
-/// The selection stage's schedule rule (`[select] plateau`), when `args` collect or run it.
-fn schedule_rule<T: Task>(args: &GridArgs, adjust: &impl Fn(&mut T::Experiment)) -> Option<f64> {
+/// The selection stage's schedule rule (`[select] plateau`), when `args` collect or run it; an
+/// experiment file that cannot be read is an error, not a missing rule.
+fn schedule_rule<T: Task>(
+    args: &GridArgs,
+    adjust: &impl Fn(&mut T::Experiment),
+) -> Result<Option<f64>> {
     if !args.select || args.config.is_none() {
-        return None;
+        return Ok(None);
     }
-    let (_, experiment) = read_experiment::<T>(args, adjust).ok()?;
-    experiment.selection()?.plateau
+    let (_, experiment) = read_experiment::<T>(args, adjust)?;
+    Ok(experiment.selection().and_then(|s| s.plateau))
 }
 
 fn collect_stage<T: Task>(args: &GridArgs, rule: Option<f64>) -> Result<()> {
@@ -406,10 +410,9 @@ pub fn collect_selection<T: Task>(results: &Path, plateau_tolerance: Option<f64>
     // unless this experiment states one.
     let path = task.join(SCHEDULE_FILE);
     let mut tolerances = read_tolerances(&path)?;
-    for (c, _) in &curves {
-        let group = (c.backbone.clone(), c.dataset.clone());
-        if let Some(tolerance) = plateau_tolerance {
-            tolerances.insert(group, tolerance);
+    if let Some(tolerance) = plateau_tolerance {
+        for (c, _) in &curves {
+            tolerances.insert((c.backbone.clone(), c.dataset.clone()), tolerance);
         }
     }
     let schedules = schedules(&curves, &tolerances, Summary::<T>::MINIMISE);

@@ -348,32 +348,40 @@ fn panel<P: RankPoint>(
     let font = (font::FAMILY, style::LABEL - 2).into_font();
     let mut labels = Vec::new();
     for p in pts.iter().filter(|p| LINES.contains(&p.method())) {
-        let left = LINES.iter().position(|m| *m == p.method()).unwrap_or(0) % 2 == 0;
         let text = format_params(p.trainable_params());
         let (w, h) = font.box_size(&text).map_err(plot_error(path))?;
         let at = ((p.rank() as f64).log2(), p.mean());
-        let pixel_y = chart.backend_coord(&at).1;
-        labels.push((p, left, text, (w as i32 + 4, h as i32 / 2 + 2), at, pixel_y));
+        labels.push(ParamLabel {
+            method: p.method(),
+            rank: p.rank(),
+            left: LINES.iter().position(|m| *m == p.method()).unwrap_or(0) % 2 == 0,
+            text,
+            size: (w as i32 + 4, h as i32 / 2 + 2),
+            at,
+            y: chart.backend_coord(&at).1,
+        });
     }
-    let mut shifts = vec![0; labels.len()];
-    let sides: BTreeSet<(usize, bool)> = labels.iter().map(|l| (l.0.rank(), l.1)).collect();
+    let sides: BTreeSet<(usize, bool)> = labels.iter().map(|l| (l.rank, l.left)).collect();
     for (rank, left) in sides {
-        let group: Vec<usize> = (0..labels.len())
-            .filter(|&i| labels[i].0.rank() == rank && labels[i].1 == left)
+        let mut group: Vec<&mut ParamLabel> = labels
+            .iter_mut()
+            .filter(|l| l.rank == rank && l.left == left)
             .collect();
-        let ys: Vec<i32> = group.iter().map(|&i| labels[i].5).collect();
-        let height = group.iter().map(|&i| 2 * labels[i].3 .1).max().unwrap_or(0);
-        for (&i, y) in group.iter().zip(spread(&ys, height)) {
-            shifts[i] = y - labels[i].5;
+        let ys: Vec<i32> = group.iter().map(|l| l.y).collect();
+        let height = group.iter().map(|l| 2 * l.size.1).max().unwrap_or(0);
+        for (label, y) in group.iter_mut().zip(spread(&ys, height)) {
+            label.y = y;
         }
     }
-    for ((p, left, text, (w, h), at, _), dy) in labels.into_iter().zip(shifts) {
-        let x0 = if left { -9 - w } else { 9 };
-        let color = style::color(Some(p.method()));
-        let label = EmptyElement::at(at)
+    for l in labels {
+        let (w, h) = l.size;
+        let x0 = if l.left { -9 - w } else { 9 };
+        let dy = l.y - chart.backend_coord(&l.at).1;
+        let color = style::color(Some(l.method));
+        let label = EmptyElement::at(l.at)
             + Rectangle::new([(x0, dy - h), (x0 + w, dy + h)], WHITE.mix(0.85).filled())
             + Text::new(
-                text,
+                l.text,
                 (x0 + 2, dy),
                 font.color(&color).pos(Pos::new(HPos::Left, VPos::Center)),
             );
@@ -381,6 +389,21 @@ fn panel<P: RankPoint>(
     }
     style::legend(&mut chart, SeriesLabelPosition::LowerRight, path)?;
     Ok(())
+}
+
+/// A point's trainable-parameter label: where it is anchored and the pixel row it is drawn at.
+struct ParamLabel {
+    method: Method,
+    rank: usize,
+    /// Drawn left of the point (LoRA's side) rather than right.
+    left: bool,
+    text: String,
+    /// Width and half height of its box, pixels.
+    size: (i32, i32),
+    /// The point, in chart coordinates.
+    at: (f64, f64),
+    /// The pixel row of its centre.
+    y: i32,
 }
 
 /// Label centres (pixel rows) `ys` moved apart so that boxes `height` pixels tall do not overlap:
